@@ -1,0 +1,45 @@
+# The two commands a reader needs: `make book` and `make test`. Everything else is for contributors.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed
+JB     := BOOK_BUILD=1 $(BIN)/jupyter-book build . -W -n --keep-going
+
+.PHONY: venv test book site serve sync check-sync check-offline measure-build artifacts clean
+
+venv: $(STAMP)
+
+$(STAMP): requirements.txt requirements-lock.txt pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -r requirements.txt -c requirements-lock.txt
+	$(BIN)/python -m pip install -q --no-deps -e .
+	touch $@
+
+test: $(STAMP)                 ## the test suite of interplib and of the book's sources
+	$(BIN)/python -m pytest
+
+book: $(STAMP)                 ## execute every chapter and write _build/html/
+	$(JB)
+
+site: book                     ## the exact folder that is deployed: _build/html
+	@echo "site: $(CURDIR)/_build/html"
+
+serve: site                    ## preview the deployed folder on http://localhost:8000
+	$(BIN)/python -m http.server --directory _build/html --bind 127.0.0.1 8000
+
+sync: $(STAMP)                 ## rewrite each chapter's .ipynb from its .md (run after editing a chapter)
+	$(BIN)/jupytext --sync chapters/*.md
+
+check-offline: $(STAMP)        ## headless Chromium, network off: figures drawn and math typeset
+	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
+	$(BIN)/python tools/check_offline.py _build/html
+
+measure-build: $(STAMP)        ## cold then warm build; writes book-timings.json for the status page
+	$(BIN)/python tools/measure_build.py
+
+artifacts: $(STAMP)            ## retrain every artifact on this machine (slow; see `--list`)
+	$(BIN)/python -m interplib.train --all --force
+
+clean:
+	rm -rf _build

@@ -1,0 +1,169 @@
+"""Figures: ``imshow``, ``line``, ``scatter`` return plotly figures; ``show`` displays them.
+
+``show`` is the one place that knows where a figure is going:
+
+* in a book build (``BOOK_BUILD=1``, set by ``make book``) it returns HTML that draws the
+  figure with the page's single plotly.js, without a MathJax of its own, and with a div id
+  derived from the figure's content, so rebuilding the book gives the same bytes;
+* anywhere else (Jupyter, Colab, a script) it returns the figure and plotly picks its renderer.
+
+Plotly cannot typeset LaTeX with this setup: use Unicode in titles and labels (α, W<sub>E</sub>).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from typing import Any, Sequence
+
+import numpy as np
+import plotly.express as px
+import plotly.graph_objects as go
+import torch
+from IPython.display import HTML
+
+TEMPLATE = "simple_white"
+DIVERGING = "RdBu"
+
+
+def to_numpy(x: Any) -> np.ndarray:
+    """A tensor, array or nested list as a float numpy array (on the CPU, detached)."""
+    if isinstance(x, torch.Tensor):
+        return x.detach().to("cpu", torch.float64).numpy()
+    return np.asarray(x, dtype=np.float64)
+
+
+def _check_labels(name: str, labels: Sequence | None, n: int) -> list[str] | None:
+    if labels is None:
+        return None
+    labels = [str(t) for t in labels]
+    if len(labels) != n:
+        raise ValueError(f"{name} has {len(labels)} labels but the axis has {n} entries")
+    return labels
+
+
+def imshow(
+    matrix: Any,
+    *,
+    x: Sequence | None = None,
+    y: Sequence | None = None,
+    title: str = "",
+    xaxis: str = "",
+    yaxis: str = "",
+    signed: bool | None = None,
+    **kwargs: Any,
+) -> go.Figure:
+    """A heatmap of a 2-D array; signed data get a diverging scale centred at 0.
+
+    Args:
+        matrix: shape ``[rows cols]``.
+        x, y: tick labels for columns and rows (token strings, say).
+        signed: force or forbid the diverging scale; by default, used when values have both signs.
+    """
+    z = to_numpy(matrix)
+    if z.ndim != 2:
+        raise ValueError(f"imshow takes a 2-D array, got shape {tuple(z.shape)}; index or flatten it first")
+    if signed is None:
+        signed = bool((z < 0).any() and (z > 0).any())
+    style = dict(color_continuous_scale=DIVERGING, color_continuous_midpoint=0.0) if signed else {}
+    fig = px.imshow(
+        z,
+        x=_check_labels("x", x, z.shape[1]),
+        y=_check_labels("y", y, z.shape[0]),
+        labels=dict(x=xaxis, y=yaxis, color=""),
+        aspect="auto",
+        template=TEMPLATE,
+        **{**style, **kwargs},
+    )
+    return fig.update_layout(title=title)
+
+
+def line(
+    y: Any,
+    *,
+    x: Any | None = None,
+    names: Sequence[str] | None = None,
+    title: str = "",
+    xaxis: str = "",
+    yaxis: str = "",
+    log_x: bool = False,
+    log_y: bool = False,
+) -> go.Figure:
+    """One line per row of ``y`` (shape ``[lines points]`` or ``[points]``) against ``x``."""
+    ys = to_numpy(y)
+    ys = ys[None] if ys.ndim == 1 else ys
+    if ys.ndim != 2:
+        raise ValueError(f"line takes [points] or [lines points], got shape {tuple(ys.shape)}")
+    xs = np.arange(ys.shape[1]) if x is None else to_numpy(x)
+    if xs.shape != (ys.shape[1],):
+        raise ValueError(f"x has shape {tuple(xs.shape)} but each line has {ys.shape[1]} points")
+    names = _check_labels("names", names, ys.shape[0]) or [f"line {i}" for i in range(ys.shape[0])]
+    fig = go.Figure([go.Scatter(x=xs, y=row, mode="lines", name=n) for row, n in zip(ys, names)])
+    fig.update_layout(template=TEMPLATE, title=title, xaxis_title=xaxis, yaxis_title=yaxis,
+                      showlegend=ys.shape[0] > 1)
+    if log_x:
+        fig.update_xaxes(type="log")
+    if log_y:
+        fig.update_yaxes(type="log")
+    return fig
+
+
+def scatter(
+    x: Any,
+    y: Any,
+    *,
+    color: Sequence | None = None,
+    text: Sequence[str] | None = None,
+    title: str = "",
+    xaxis: str = "",
+    yaxis: str = "",
+    diagonal: bool = False,
+    **kwargs: Any,
+) -> go.Figure:
+    """A scatter of ``y`` against ``x`` (both ``[points]``); ``text`` shows on hover.
+
+    ``color`` may be numbers (continuous scale) or category names (one legend entry each);
+    ``diagonal`` draws y = x for comparing two estimates of one quantity.
+    """
+    xs, ys = to_numpy(x).ravel(), to_numpy(y).ravel()
+    if xs.shape != ys.shape:
+        raise ValueError(f"x and y must have the same length, got {xs.size} and {ys.size}")
+    _check_labels("text", text, xs.size)
+    if color is not None and len(color) != xs.size:
+        raise ValueError(f"color has {len(color)} entries but there are {xs.size} points")
+    fig = px.scatter(x=xs, y=ys, color=color, hover_name=text, template=TEMPLATE,
+                     labels=dict(x=xaxis, y=yaxis, color=""), **kwargs)
+    if diagonal:
+        lo, hi = float(min(xs.min(), ys.min())), float(max(xs.max(), ys.max()))
+        fig.add_trace(go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines", name="y = x",
+                                 line=dict(color="gray", dash="dot")))
+    return fig.update_layout(title=title)
+
+
+def in_book_build() -> bool:
+    return os.environ.get("BOOK_BUILD") == "1"
+
+
+def figure_html(fig: go.Figure) -> str:
+    """The figure as an HTML fragment for a page that loads plotly.js once, with a stable div id."""
+    spec = json.dumps(fig.to_plotly_json(), sort_keys=True, cls=_PlotlyJSON)
+    div_id = "fig-" + hashlib.sha256(spec.encode()).hexdigest()[:12]
+    return fig.to_html(include_plotlyjs=False, include_mathjax=False, full_html=False,
+                       default_width="100%", div_id=div_id, config={"responsive": True})
+
+
+def show(fig: go.Figure) -> Any:
+    """What a cell should return (or glue) to display ``fig`` here: HTML in the book, else the figure."""
+    if not isinstance(fig, go.Figure):
+        raise TypeError(f"show() takes a plotly Figure, got {type(fig).__name__}")
+    return HTML(figure_html(fig)) if in_book_build() else fig
+
+
+class _PlotlyJSON(json.JSONEncoder):
+    def default(self, obj: Any) -> Any:
+        if isinstance(obj, np.ndarray):
+            return obj.tolist()
+        if isinstance(obj, np.generic):
+            return obj.item()
+        return super().default(obj)

@@ -1,0 +1,224 @@
+"""The registry of artifacts the book trains: each recipe says how one artifact is made.
+
+A study module registers its recipes at import time::
+
+    register(Recipe(name="markov-bigram", study="markov", config=MarkovConfig(), fit=fit_markov,
+                    seconds={"cpu": 3}))
+
+and chapters call :func:`load`, which returns the verified artifact, trains it first if it
+is missing (saying how long that takes here), and refuses a stale or corrupted one with
+the command that remakes it. ``python -m interplib.train`` is the command line over this.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import importlib
+import os
+import platform
+import random
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from . import artifacts
+from .artifacts import Artifact, ArtifactError, MissingArtifact, StaleArtifact
+
+# Modules that register recipes; imported on first use so `import interplib` stays light.
+STUDIES = ("interplib.markov",)
+
+
+@dataclass
+class Trained:
+    """What a recipe's ``fit`` returns."""
+
+    tensors: dict[str, torch.Tensor]
+    metrics: dict[str, Any]
+    key_metric: tuple[str, float]  # shown in `--list` and on the status page
+    files: dict[str, bytes] = field(default_factory=dict)
+
+
+Progress = Callable[..., Any]  # tqdm-like: progress(iterable_or_None, total=..., desc=...)
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """How to make one artifact.
+
+    Attributes:
+        name: the artifact name, unique across studies.
+        study: its folder under ``artifacts/``.
+        config: a frozen dataclass with a ``seed`` field; stored and compared on load.
+        fit: ``fit(config, device, progress) -> Trained``.
+        version: bump when ``fit`` changes what it computes; older artifacts become stale.
+        seconds: measured wall time by device type, for the "this will take" message.
+        needs: names of artifacts this one is made from (trained first by ``--all``).
+    """
+
+    name: str
+    study: str
+    config: Any
+    fit: Callable[[Any, torch.device, Progress], Trained]
+    version: int = 1
+    seconds: dict[str, float] = field(default_factory=dict)
+    needs: tuple[str, ...] = ()
+    description: str = ""
+
+
+_RECIPES: dict[str, Recipe] = {}
+
+
+def register(recipe: Recipe) -> Recipe:
+    if recipe.name in _RECIPES and _RECIPES[recipe.name] != recipe:
+        raise ValueError(f"two recipes are named {recipe.name!r}; artifact names must be unique")
+    _RECIPES[recipe.name] = recipe
+    return recipe
+
+
+def recipes() -> dict[str, Recipe]:
+    """All registered recipes by name, in dependency order."""
+    for module in STUDIES:
+        importlib.import_module(module)
+    ordered: dict[str, Recipe] = {}
+
+    def visit(name: str) -> None:
+        if name not in ordered:
+            for dep in _RECIPES[name].needs:
+                visit(dep)
+            ordered[name] = _RECIPES[name]
+
+    for name in sorted(_RECIPES):
+        visit(name)
+    return ordered
+
+
+def get(name: str) -> Recipe:
+    table = recipes()
+    if name not in table:
+        raise KeyError(f"no recipe named {name!r}; known: {', '.join(table)} (see `python -m interplib.train --list`)")
+    return table[name]
+
+
+def resolve_device(device: str | torch.device = "auto") -> torch.device:
+    if str(device) == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(device)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device 'cuda' was asked for but torch sees no GPU; use --device cpu or auto")
+    return device
+
+
+def describe_device(device: torch.device) -> str:
+    if device.type == "cuda":
+        return f"cuda: {torch.cuda.get_device_name(device)}"
+    model = platform.processor() or platform.machine()
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+    return f"cpu: {model}, {os.cpu_count()} cores, {torch.get_num_threads()} torch threads"
+
+
+def seed_everything(seed: int) -> None:
+    random.seed(seed)
+    np.random.seed(seed)
+    torch.manual_seed(seed)
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # deterministic cuBLAS
+
+
+def code_version() -> str:
+    """The git commit of this checkout, with ``+dirty`` if interplib/ has local changes."""
+    repo = Path(__file__).resolve().parents[1]
+    try:
+        rev = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True,
+                             text=True, check=True).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--", "interplib"],
+                               capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+    return rev + ("+dirty" if dirty else "")
+
+
+def versions() -> dict[str, str]:
+    from . import __version__
+    return {"python": platform.python_version(), "torch": torch.__version__,
+            "numpy": np.__version__, "interplib": __version__}
+
+
+def status(name: str, base: Path | None = None) -> tuple[str, str]:
+    """``(state, detail)`` with state one of ``valid``, ``missing``, ``stale``, ``corrupt``."""
+    recipe = get(name)
+    try:
+        art = artifacts.load(name, base, expected_config=dataclasses.asdict(recipe.config))
+    except MissingArtifact as err:
+        return "missing", str(err)
+    except StaleArtifact as err:
+        return "stale", str(err)
+    except ArtifactError as err:
+        return "corrupt", str(err)
+    if art.meta.get("recipe_version") != recipe.version:
+        return "stale", (f"artifact {name!r} was made by version {art.meta.get('recipe_version')} of its "
+                         f"recipe, the code is at version {recipe.version}; regenerate it with "
+                         f"`{artifacts.remake_command(name)}`")
+    return "valid", "ok"
+
+
+def train(name: str, device: str | torch.device = "auto", base: Path | None = None,
+          progress: bool = True) -> Artifact:
+    """Run a recipe and save its artifact atomically; returns the verified artifact."""
+    recipe = get(name)
+    device = resolve_device(device)
+    seed_everything(getattr(recipe.config, "seed", 0))
+
+    def bar(iterable=None, **kwargs):
+        return tqdm(iterable, disable=not progress, dynamic_ncols=True, leave=False, **kwargs)
+
+    start = time.perf_counter()
+    result = recipe.fit(recipe.config, device, bar)
+    wall = time.perf_counter() - start
+    key, value = result.key_metric
+    meta = {
+        "config": dataclasses.asdict(recipe.config),
+        "recipe_version": recipe.version,
+        "description": recipe.description,
+        "metrics": result.metrics,
+        "key_metric": {"name": key, "value": float(value)},
+        "device": describe_device(device),
+        "wall_time_s": round(wall, 3),
+        "code_version": code_version(),
+        "versions": versions(),
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "command": " ".join(["python -m interplib.train", name]),
+    }
+    artifacts.save(recipe.study, name, result.tensors, meta, result.files, base)
+    return artifacts.load(name, base, expected_config=meta["config"])
+
+
+def load(name: str, device: str | torch.device = "auto", base: Path | None = None) -> Artifact:
+    """The verified artifact ``name``; trains it first if missing, refuses it if stale or corrupted.
+
+    Raises:
+        ArtifactError: stale or corrupted, naming the file and the command that remakes it.
+    """
+    recipe = get(name)
+    state, detail = status(name, base)
+    if state == "missing":
+        device = resolve_device(device)
+        guess = recipe.seconds.get(device.type)
+        took = f"about {guess:.0f} s" if guess else "an unmeasured time"
+        print(f"artifact {name!r} is missing: training it now on {device.type} ({took}).", file=sys.stderr)
+        return train(name, device, base, progress=False)
+    if state != "valid":
+        raise ArtifactError(detail)
+    return artifacts.load(name, base, expected_config=dataclasses.asdict(recipe.config))
