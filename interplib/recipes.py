@@ -27,7 +27,7 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from . import artifacts
 from .artifacts import Artifact, ArtifactError, MissingArtifact, StaleArtifact
