@@ -43,3 +43,22 @@ artifacts: $(STAMP)            ## retrain every artifact on this machine (slow; 
 
 clean:
 	rm -rf _build
+
+# ---- publishing (issue 9): link check, reproducibility check, cache key -------------------------
+.PHONY: linkcheck retrain drift cache-key
+LINKCHECK_PYTHON ?= $(BIN)/python
+DEVICE    ?= auto
+RETRAINED ?= _build/retrained
+
+linkcheck:                     ## request every external link of the sources (needs the network; not in CI's build)
+	$(LINKCHECK_PYTHON) -m interplib.links --check
+
+retrain: $(STAMP)              ## retrain every artifact into $(RETRAINED), leaving the committed artifacts/ untouched
+	rm -rf $(RETRAINED)
+	INTERPLIB_ARTIFACTS=$(abspath $(RETRAINED)) $(BIN)/python -m interplib.train --all --force --device $(DEVICE)
+
+drift: $(STAMP)                ## compare $(RETRAINED) (from `make retrain`) with the committed artifacts/; exit 1 on drift
+	$(BIN)/python tools/drift.py artifacts $(RETRAINED) --markdown $(RETRAINED)-drift.md
+
+cache-key:                     ## the jupyter-cache key CI computes (lib = interplib, requirements, manifest)
+	$(PYTHON) tools/cache_key.py
