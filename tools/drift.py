@@ -169,6 +169,10 @@ def _num(x: float | None) -> str:
     return "–" if x is None else f"{x:.6g}"
 
 
+def _seconds(x: float | None) -> str:
+    return "–" if x is None else f"{x:.1f} s"
+
+
 def markdown(rows: list[Row], skipped: int, old_root: Path, new_root: Path,
              old: dict[str, dict] | None = None, new: dict[str, dict] | None = None) -> str:
     bad = [r for r in rows if r.drifted]
@@ -197,7 +201,7 @@ def markdown(rows: list[Row], skipped: int, old_root: Path, new_root: Path,
             o, n = old.get(name, {}), new.get(name, {})
             lines.append(f"| {name} | {str(o.get('device', '–')).split(',')[0]} "
                          f"| {str(n.get('device', '–')).split(',')[0]} "
-                         f"| {_num(o.get('wall_time_s'))} s | {_num(n.get('wall_time_s'))} s |")
+                         f"| {_seconds(o.get('wall_time_s'))} | {_seconds(n.get('wall_time_s'))} |")
     return "\n".join(lines) + "\n"
 
 
