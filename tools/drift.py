@@ -169,6 +169,11 @@ def _num(x: float | None) -> str:
     return "–" if x is None else f"{x:.6g}"
 
 
+def _count(items, noun: str) -> str:
+    n = len(items)
+    return f"{n} {noun}" + ("" if n == 1 else "s")
+
+
 def _seconds(x: float | None) -> str:
     return "–" if x is None else f"{x:.1f} s"
 
@@ -180,10 +185,10 @@ def markdown(rows: list[Row], skipped: int, old_root: Path, new_root: Path,
     head = ("### Reproducibility: retrained vs committed artifacts\n\n"
             f"Committed: `{old_root}`; retrained: `{new_root}`. Tolerance: "
             "`|new − old| ≤ atol + rtol·|old|` (see `tools/drift.toml`).\n\n")
-    verdict = (f"**{len(bad)} of {len(rows)} comparisons beyond tolerance** across {len(artifacts)} artifacts."
-               if bad else f"All {len(rows)} comparisons within tolerance across {len(artifacts)} artifacts.")
+    verdict = (f"**{len(bad)} of {len(rows)} comparisons beyond tolerance** across {_count(artifacts, 'artifact')}."
+               if bad else f"All {len(rows)} comparisons within tolerance across {_count(artifacts, 'artifact')}.")
     if skipped:
-        verdict += f" {skipped} non-scalar metrics (curves, strings) not compared."
+        verdict += f" {_count(range(skipped), 'non-scalar metric')} (curves, strings) not compared."
     lines = [head + verdict, "",
              "| artifact | metric | committed | retrained | abs. diff | rtol | atol | status |",
              "|---|---|---:|---:|---:|---:|---:|---|"]
