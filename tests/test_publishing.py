@@ -142,6 +142,50 @@ def test_actionlint_passes_on_every_workflow():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def step(workflow_name: str, job: str, name: str) -> dict:
+    (found,) = [s for s in steps(workflow(workflow_name)["jobs"][job]) if s.get("name", "").startswith(name)]
+    return found
+
+
+def run_step(script: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+    """Run a `run:` script the way a GitHub runner does (bash -eo pipefail), with this venv's python."""
+    script = script.replace(".venv/bin/python", sys.executable)
+    return subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script], cwd=cwd,
+                          env={**os.environ, **env}, capture_output=True, text=True, timeout=120)
+
+
+def test_gpu_drift_step_writes_the_summary_and_fails_on_drift(tmp_path):
+    script = step("gpu.yml", "retrain", "Compare retrained")["run"]
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "tools").symlink_to(REPO / "tools")
+    fake_root(work / "artifacts", {"a": {"key": 0.10, "final_loss": 1.0}})
+    runner = tmp_path / "runner"
+    env = {"RUNNER_TEMP": str(runner), "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md")}
+
+    fake_root(runner / "retrained", {"a": {"key": 0.101, "final_loss": 1.01}})
+    done = run_step(script, work, env)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "All 2 comparisons within tolerance" in (tmp_path / "summary.md").read_text()
+    assert json.loads((runner / "drift" / "drift.json").read_text())["drifted"] == 0
+
+    shutil.rmtree(runner / "retrained")
+    fake_root(runner / "retrained", {"a": {"key": 0.10, "final_loss": 1.5}})
+    done = run_step(script, work, env)
+    assert done.returncode == 1
+    assert "::error title=Reproducibility drift::" in done.stdout
+    assert "**1 of 2 comparisons beyond tolerance**" in (tmp_path / "summary.md").read_text()
+
+
+def test_cache_key_step_writes_step_outputs(tmp_path):
+    script = step("ci.yml", "book", "Cache key")["run"]
+    out = tmp_path / "github_output"
+    done = run_step(script, REPO, {"GITHUB_OUTPUT": str(out)})
+    assert done.returncode == 0, done.stderr
+    outputs = dict(line.split("=", 1) for line in out.read_text().splitlines())
+    assert set(outputs) == {"lib", "chapters", "key"} and outputs == cache_key.keys(REPO)
+
+
 # ---- drift -------------------------------------------------------------------------------------
 
 def fake_root(path: Path, metrics: dict[str, dict], configs: dict[str, dict] | None = None) -> Path:
