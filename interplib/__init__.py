@@ -7,6 +7,7 @@ Modules, one job each:
 * ``plotting``: ``imshow``, ``line``, ``scatter``, ``show``; ``book``: ``glue``, ``claim``, ``setup``;
 * ``tables``: labelled top-k tables; ``markov``: the worked example of the first chapter;
 * ``site``: the Sphinx extension that makes the built site render offline.
+* ``links``: the book's external links, listed for the status page and checked by ``make linkcheck``.
 """
 
 __version__ = "0.1.0"
