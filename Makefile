@@ -3,9 +3,11 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# kernels iterate sets of strings in the same order in every build
+export PYTHONHASHSEED := 0
 JB     := BOOK_BUILD=1 $(BIN)/jupyter-book build . -W -n --keep-going
 
-.PHONY: venv test book site serve sync check-sync check-offline measure-build artifacts clean
+.PHONY: venv test book site serve sync check-offline measure-build artifacts clean
 
 venv: $(STAMP)
 
