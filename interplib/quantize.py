@@ -3,7 +3,7 @@
 The model keeps full-precision *latent* weights ``W``; the forward pass uses a quantized copy
 ``Q(W)``, and the backward pass treats ``Q`` as the identity (straight-through estimator):
 
-    ste(W) = W + (Q(W) - W).detach()      value Q(W), gradient d/dW = I
+    ste(W) = Q(W).detach() + (W - W.detach())      value exactly Q(W), gradient d/dW = I
 
 * binary (Wang et al., 2023): ``Q(W) = sign(W - mean W) · mean|W|``, with sign(0) = +1, so
   every entry is ``±β`` with ``β = ‖W‖₁ / (n m)``;
@@ -38,22 +38,30 @@ def ternarize(W: Float[Tensor, "..."], eps: float = EPS) -> Float[Tensor, "..."]
     return (W / (gamma + eps)).round().clamp(-1, 1) * gamma
 
 
-def quantize(W: Float[Tensor, "..."], weights: Weights) -> Float[Tensor, "..."]:
-    """The weights the forward pass uses: ``W`` itself, or its quantized value with STE gradients."""
+def quantized(W: Float[Tensor, "..."], weights: Weights) -> Float[Tensor, "..."]:
+    """The value the forward pass uses, without gradient bookkeeping."""
     if weights == "fp":
         return W
     if weights == "binary":
-        q = binarize(W)
-    elif weights == "ternary":
-        q = ternarize(W)
-    else:
-        raise ValueError(f"weights={weights!r}: use 'fp', 'binary' or 'ternary'")
-    return W + (q - W).detach()
+        return binarize(W)
+    if weights == "ternary":
+        return ternarize(W)
+    raise ValueError(f"weights={weights!r}: use 'fp', 'binary' or 'ternary'")
+
+
+def quantize(W: Float[Tensor, "..."], weights: Weights) -> Float[Tensor, "..."]:
+    """The weights the forward pass uses: ``W`` itself, or its quantized value with STE gradients.
+
+    ``W - W.detach()`` is exactly zero, so the value is exactly the quantized one (no rounding
+    from ``W + (Q - W)``), while the gradient flows to ``W`` unchanged.
+    """
+    if weights == "fp":
+        return W
+    return quantized(W, weights).detach() + (W - W.detach())
 
 
 def flip_fraction(before: Tensor, after: Tensor, weights: Weights) -> float:
     """Fraction of entries whose quantized value changed sign/level between two latent weights."""
     if weights == "fp":
         raise ValueError("flip_fraction compares quantized levels; it has no meaning for weights='fp'")
-    fn = binarize if weights == "binary" else ternarize
-    return float((torch.sign(fn(before)) != torch.sign(fn(after))).double().mean())
+    return float((torch.sign(quantized(before, weights)) != torch.sign(quantized(after, weights))).double().mean())

@@ -54,3 +54,9 @@ def test_flip_fraction_counts_changed_levels():
     before = torch.tensor([1.0, 2.0, -1.0, -2.0])
     after = torch.tensor([1.0, -2.0, -1.0, 2.0])  # both centred at 0: two of four signs flip
     assert quantize.flip_fraction(before, after, "binary") == 0.5
+
+
+@pytest.mark.parametrize("weights", ["binary", "ternary"])
+def test_forward_values_are_exactly_the_quantized_levels(weights):
+    W = torch.randn(64, 64, generator=torch.Generator().manual_seed(4), requires_grad=True)
+    assert torch.equal(quantize.quantize(W, weights).detach(), quantize.quantized(W.detach(), weights))
