@@ -21,7 +21,7 @@ left out: these are weight-only readings, the chapter measures how far they go.
 
 Costs for V tokens, d = d_model, h = d_mlp: the diagonal is O(V·d·h + V²·d) time and
 O(V² + chunk·h) memory; one interaction matrix is O(d²·h + V²·d), its eigendecomposition is
-of the d×d form ``S_t`` (O(d³)), mapped to tokens through ``x_aᵀ v``.
+of the d×d form ``S_t`` (O(d³)), mapped to tokens through ``x_aᵀ v``; O(V²) memory at most.
 """
 
 from __future__ import annotations
@@ -202,9 +202,10 @@ def mlp_diagonal(
     out = torch.empty(U.shape[1], X.shape[0], dtype=U.dtype, device=U.device)
     for start in range(0, X.shape[0], chunk):
         x = X[start:start + chunk]
-        out[:, start:start + chunk] = (((x @ mlp.W_gate) * (x @ mlp.W_in)) @ mlp.W_out @ U).T
-    if skip:
-        out += direct_path(model)
+        y = ((x @ mlp.W_gate) * (x @ mlp.W_in)) @ mlp.W_out                 # [chunk d_model]
+        if skip:
+            y = y + model.embed.W_E[start:start + chunk]                        # the skip path adds e_i
+        out[:, start:start + chunk] = (y @ U).T
     return out
 
 
@@ -235,7 +236,7 @@ def interaction_matrix(
 ) -> Float[Tensor, "in1 in2"]:
     """``Q^(t)_ab = x_aᵀ S_t x_b``: layer l's MLP logit for t on ``Σ_a α_a x_a`` is ``αᵀ Q α``.
 
-    Symmetric; its diagonal is ``mlp_diagonal(model, l)[t]`` (same ``normalize``). The
+    Symmetric (to rounding); its diagonal is ``mlp_diagonal(model, l)[t]`` (same ``normalize``). The
     skip path is linear in x and adds no pairwise term, so there is none here (the
     original's ``interaction(residual=True)`` added one; it was wrong). Cost O(d²·h + V²·d).
 
@@ -244,8 +245,7 @@ def interaction_matrix(
         IndexError: ``token`` or ``layer`` is out of range.
     """
     X = token_inputs(model, layer, normalize=normalize)
-    Q = X @ interaction_form(model, token, layer, resolve=resolve) @ X.T
-    return (Q + Q.T) / 2  # exact symmetry despite rounding
+    return (X @ interaction_form(model, token, layer, resolve=resolve)) @ X.T  # symmetric up to rounding
 
 
 class Eigen(NamedTuple):
