@@ -236,9 +236,10 @@ class BilinearTransformer(HookedRootModule):
 
 
 def next_token_loss(logits: Float[Tensor, "batch pos d_vocab"], tokens: Int[Tensor, "batch pos"]) -> Tensor:
-    """Mean cross-entropy of predicting ``tokens[:, p+1]`` from position p (float32 softmax)."""
+    """Mean cross-entropy of predicting ``tokens[:, p+1]`` from position p (at least float32)."""
+    logits = logits if logits.dtype == torch.float64 else logits.float()  # bf16 autocast → float32
     return F.cross_entropy(
-        einops.rearrange(logits[:, :-1].float(), "b p v -> (b p) v"),
+        einops.rearrange(logits[:, :-1], "b p v -> (b p) v"),
         einops.rearrange(tokens[:, 1:], "b p -> (b p)"),
     )
 
