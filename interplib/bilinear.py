@@ -22,6 +22,11 @@ left out: these are weight-only readings, the chapter measures how far they go.
 Costs for V tokens, d = d_model, h = d_mlp: the diagonal is O(V·d·h + V²·d) time and
 O(V² + chunk·h) memory; one interaction matrix is O(d²·h + V²·d), its eigendecomposition is
 of the d×d form ``S_t`` (O(d³)), mapped to tokens through ``x_aᵀ v``; O(V²) memory at most.
+
+Ground truth for the chapter: ``bigram_counts`` of a token corpus, and per-input
+``precision_at_k``, ``column_correlation`` (Spearman/Pearson) and ``top1_agreement`` between
+two [out, in] tables (a weight-only table, the corpus's log-probabilities, the model's
+``single_token_logits``).
 """
 
 from __future__ import annotations
@@ -32,7 +37,7 @@ from typing import Callable, NamedTuple, Sequence
 import einops
 import pandas as pd
 import torch
-from jaxtyping import Float
+from jaxtyping import Float, Int
 from torch import Tensor
 
 from .models import BilinearTransformer
@@ -321,8 +326,81 @@ def single_token_logits(model: BilinearTransformer, batch: int = 1024) -> Float[
     return torch.cat(cols).T
 
 
+# ----------------------------------------------------------------------------- ground truth
+
+def bigram_counts(tokens: Int[Tensor, "n_seq seq_len"], d_vocab: int) -> Int[Tensor, "out in"]:
+    """``C[o, i]``: how often token o directly follows token i inside a sequence (O(V²) memory)."""
+    if tokens.ndim != 2 or tokens.dtype != torch.long:
+        raise ValueError(f"tokens must be a LongTensor [n_seq, seq_len], got {tokens.dtype} {tuple(tokens.shape)}")
+    if tokens.numel() and not 0 <= int(tokens.min()) <= int(tokens.max()) < d_vocab:
+        raise ValueError(f"token ids {int(tokens.min())} … {int(tokens.max())} do not fit d_vocab={d_vocab}")
+    pairs = tokens[:, 1:].flatten() * d_vocab + tokens[:, :-1].flatten()
+    return einops.rearrange(torch.bincount(pairs, minlength=d_vocab * d_vocab), "(o i) -> o i", o=d_vocab)
+
+
+def bigram_log_probs(counts: Float[Tensor, "out in"], smoothing: float = 1.0) -> Float[Tensor, "out in"]:
+    """``log P(o | i)`` with add-``smoothing`` counts; each column is a distribution over o."""
+    counts = counts.double() + smoothing
+    return (counts / counts.sum(0, keepdim=True)).log()
+
+
+def _columns(matrix: Tensor, inputs: Tensor | None) -> Tensor:
+    return matrix if inputs is None else matrix[:, inputs]
+
+
+def precision_at_k(
+    scores: Float[Tensor, "out in"], truth: Float[Tensor, "out in"], k: int, inputs: Tensor | None = None
+) -> Float[Tensor, "in"]:
+    """Per input i: the share of the k outputs ranked highest by ``scores[:, i]`` that are among the
+    k highest of ``truth[:, i]``. Ties in ``truth`` are broken arbitrarily, so choose ``inputs``
+    whose k-th true follower is strictly ahead of the (k+1)-th where that matters.
+
+    Args:
+        inputs: a boolean mask or index tensor over the input tokens to score (e.g. frequent ones).
+    """
+    a, b = _columns(scores, inputs), _columns(truth, inputs)
+    if a.shape != b.shape or not 0 < k <= a.shape[0]:
+        raise ValueError(f"scores {tuple(a.shape)} and truth {tuple(b.shape)} must match, and k={k} be in 1 … {a.shape[0]}")
+    true_top = torch.zeros(b.shape, dtype=torch.bool, device=b.device)
+    true_top.scatter_(0, b.topk(k, dim=0).indices, True)
+    return true_top.gather(0, a.topk(k, dim=0).indices).double().mean(0)
+
+
+def _ranks(rows: Float[Tensor, "n m"]) -> Float[Tensor, "n m"]:
+    """1-based ranks within each row, ties sharing their average rank (as Spearman needs)."""
+    rows = rows.contiguous()
+    ordered = rows.sort(dim=-1).values
+    lo = torch.searchsorted(ordered, rows, side="left")
+    hi = torch.searchsorted(ordered, rows, side="right")
+    return (lo + hi + 1).double() / 2
+
+
+def column_correlation(
+    a: Float[Tensor, "out in"], b: Float[Tensor, "out in"], inputs: Tensor | None = None, method: str = "spearman"
+) -> Float[Tensor, "in"]:
+    """Per input token i, the correlation over outputs o of ``a[o, i]`` and ``b[o, i]``.
+
+    ``method="spearman"`` (ranks, ties averaged) or ``"pearson"``. Cost O(V² log V).
+    """
+    if method not in ("spearman", "pearson"):
+        raise ValueError(f"method={method!r}: use 'spearman' or 'pearson'")
+    x, y = _columns(a, inputs).T.double(), _columns(b, inputs).T.double()
+    if x.shape != y.shape:
+        raise ValueError(f"the two tables have shapes {tuple(x.T.shape)} and {tuple(y.T.shape)}")
+    if method == "spearman":
+        x, y = _ranks(x), _ranks(y)
+    x, y = x - x.mean(-1, keepdim=True), y - y.mean(-1, keepdim=True)
+    return (x * y).sum(-1) / (x.norm(dim=-1) * y.norm(dim=-1))
+
+
+def top1_agreement(a: Float[Tensor, "out in"], b: Float[Tensor, "out in"], inputs: Tensor | None = None) -> float:
+    """Share of inputs whose highest-scoring output is the same in both tables."""
+    return float((_columns(a, inputs).argmax(0) == _columns(b, inputs).argmax(0)).double().mean())
+
+
 __all__ = [
-    "Eigen", "center_unembed", "center_unembed_d_model", "direct_path",
+    "Eigen", "bigram_counts", "bigram_log_probs", "center_unembed", "center_unembed_d_model",
+    "column_correlation", "direct_path", "precision_at_k", "top1_agreement",
     "effective_rank", "fold_norms", "interaction_eigen", "interaction_form", "interaction_matrix",
     "layer_index", "mlp_diagonal", "process_weights", "single_token_logits", "token_index",
     "token_inputs", "top_pairs", "unembed_directions",

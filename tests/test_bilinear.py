@@ -3,6 +3,7 @@
 import dataclasses
 
 import einops
+import pandas as pd
 import pytest
 import torch
 from torch.testing import assert_close
@@ -33,21 +34,13 @@ def tokens(model, batch=3, pos=6, seed=2):
 
 
 def dense_token_tensor(model, layer, normalize=False):
-    """Brute force: T[o, a, b] = u_oᵀ P((L x_a) ⊙ (R x_b)), all V³ entries, from explicit vectors."""
-    V = model.cfg.d_vocab
-    mlp = model.blocks[layer].mlp
+    """Brute force: T[o, a, b] = u_oᵀ P((L x_a) ⊙ (R x_b)), all V³ entries, through the model's own norm."""
     block = model.blocks[layer]
-    U = model.ln_final.w[:, None] * model.unembed.W_U
-    T = torch.empty(V, V, V, dtype=torch.float64)
-    for a in range(V):
-        for b in range(V):
-            xa, xb = model.W_E[a], model.W_E[b]
-            if normalize:
-                xa, xb = block.ln2(xa), block.ln2(xb)   # the model's own norm module
-            else:
-                xa, xb = xa * block.ln2.w, xb * block.ln2.w
-            T[:, a, b] = (((xa @ mlp.W_gate) * (xb @ mlp.W_in)) @ mlp.W_out) @ U
-    return T
+    with torch.no_grad():
+        X = block.ln2(model.W_E) if normalize else model.W_E * block.ln2.w
+        U = model.ln_final.w[:, None] * model.unembed.W_U
+        return einops.einsum(X @ block.mlp.W_gate, X @ block.mlp.W_in, block.mlp.W_out, U,
+                             "a k, b k, k r, r o -> o a b")
 
 
 # ----------------------------------------------------------------------------- weight processing
@@ -270,3 +263,50 @@ def test_layer_out_of_range_gives_a_clear_error():
 def test_config_is_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
         tiny_config().d_vocab = 3
+
+
+# ----------------------------------------------------------------------------- ground truth
+
+def test_bigram_counts_match_a_loop():
+    t = torch.randint(5, (4, 9), generator=torch.Generator().manual_seed(0))
+    expected = torch.zeros(5, 5, dtype=torch.long)
+    for row in t.tolist():
+        for prev, nxt in zip(row, row[1:]):
+            expected[nxt, prev] += 1
+    assert torch.equal(bl.bigram_counts(t, 5), expected)
+    logp = bl.bigram_log_probs(expected, smoothing=0.5)
+    assert_close(logp.exp().sum(0), torch.ones(5, dtype=torch.float64))
+    assert logp[2, 3].exp().item() == pytest.approx((expected[2, 3].item() + 0.5) / (expected[:, 3].sum().item() + 2.5))
+    with pytest.raises(ValueError, match="do not fit d_vocab=4"):
+        bl.bigram_counts(t, 4)
+
+
+def test_precision_at_k_matches_set_overlap():
+    g = torch.Generator().manual_seed(5)
+    scores, truth = torch.randn(9, 6, generator=g), torch.randn(9, 6, generator=g)
+    got = bl.precision_at_k(scores, truth, 3)
+    for i in range(6):
+        predicted = set(scores[:, i].topk(3).indices.tolist())
+        true = set(truth[:, i].topk(3).indices.tolist())
+        assert got[i].item() == pytest.approx(len(predicted & true) / 3)
+    mask = torch.tensor([True, False, True, False, False, True])
+    assert_close(bl.precision_at_k(scores, truth, 3, inputs=mask), got[mask])
+    assert bl.precision_at_k(truth, truth, 2).eq(1).all()
+
+
+def test_column_correlation_matches_pandas_with_ties():
+    g = torch.Generator().manual_seed(6)
+    a = torch.randn(10, 4, generator=g, dtype=torch.float64)
+    b = torch.randint(3, (10, 4), generator=g).double()            # many ties, like counts
+    for method in ("spearman", "pearson"):
+        got = bl.column_correlation(a, b, method=method)
+        for i in range(4):
+            x, y = pd.Series(a[:, i].numpy()), pd.Series(b[:, i].numpy())
+            if method == "spearman":
+                x, y = x.rank(method="average"), y.rank(method="average")
+            expected = x.corr(y)
+            assert got[i].item() == pytest.approx(expected, abs=1e-12)
+    assert_close(bl.column_correlation(a, a), torch.ones(4, dtype=torch.float64))
+    assert bl.top1_agreement(a, a) == 1.0 and bl.top1_agreement(a, -a) == 0.0
+    with pytest.raises(ValueError, match="method='kendall'"):
+        bl.column_correlation(a, b, method="kendall")
