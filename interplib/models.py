@@ -18,7 +18,8 @@ chapter, ``L = W_gateᵀ``, ``R = W_inᵀ``, ``P = W_outᵀ``, ``E = W_Eᵀ``, `
 TransformerLens has no identity-gated MLP, so this is our own module; every named activation
 goes through a ``HookPoint`` under TransformerLens' names, so ``run_with_cache`` and hooks
 work. The MLP's hooks follow TL's gated MLP: left ``mlp.hook_pre`` (``x @ W_gate``), right
-``mlp.hook_pre_linear`` (``x @ W_in``), product ``mlp.hook_post``.
+``mlp.hook_pre_linear`` (``x @ W_in``), product ``mlp.hook_post``. Without transformer-lens
+installed (a bare GPU machine), the hook points are plain identities: training needs only torch.
 """
 
 from __future__ import annotations
@@ -31,8 +32,18 @@ import torch
 import torch.nn.functional as F
 from jaxtyping import Float, Int
 from torch import Tensor, nn
-from transformer_lens import HookedRootModule
-from transformer_lens.hook_points import HookPoint
+
+try:
+    from transformer_lens import HookedRootModule
+    from transformer_lens.hook_points import HookPoint
+except ImportError:  # a bare training machine (torch only): same modules and state dict, no hook machinery
+    class HookPoint(nn.Module):  # type: ignore[no-redef]
+        def forward(self, x: Tensor) -> Tensor:
+            return x
+
+    class HookedRootModule(nn.Module):  # type: ignore[no-redef]
+        def setup(self) -> None:
+            pass
 
 
 @dataclass(frozen=True)

@@ -1,6 +1,8 @@
 """interplib.bilinear against brute force on tiny random float64 bilinear transformers."""
 
 import dataclasses
+import os
+import time
 
 import einops
 import pandas as pd
@@ -11,6 +13,15 @@ from torch.utils._python_dispatch import TorchDispatchMode
 
 from interplib import bilinear as bl
 from interplib.models import BilinearConfig, BilinearTransformer
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models: thread start-up costs more than it saves on a shared CPU."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def tiny_config(**overrides) -> BilinearConfig:
@@ -310,3 +321,23 @@ def test_column_correlation_matches_pandas_with_ties():
     assert bl.top1_agreement(a, a) == 1.0 and bl.top1_agreement(a, -a) == 0.0
     with pytest.raises(ValueError, match="method='kendall'"):
         bl.column_correlation(a, b, method="kendall")
+
+
+@pytest.mark.skipif(os.environ.get("INTERPLIB_BENCH") != "1", reason="benchmark: set INTERPLIB_BENCH=1")
+def test_real_size_speed():
+    """V = 4096, d_model 256, d_mlp 768, float32: diagonal ≤ 2 s, one interaction matrix + eigen ≤ 1 s."""
+    model = BilinearTransformer(BilinearConfig(n_layers=1)).eval()
+
+    def best_of_3(f):
+        times = []
+        for _ in range(3):
+            start = time.perf_counter()
+            f()
+            times.append(time.perf_counter() - start)
+        return min(times)
+
+    t_diag = best_of_3(lambda: bl.mlp_diagonal(model, 0, normalize=True, skip=True))
+    t_inter = best_of_3(lambda: (bl.interaction_matrix(model, 123, 0, normalize=True),
+                                 bl.interaction_eigen(model, 123, 0, normalize=True)))
+    print(f"diagonal {t_diag:.3f} s, interaction matrix + eigen {t_inter:.3f} s")
+    assert t_diag <= 2.0 and t_inter <= 1.0

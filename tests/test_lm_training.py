@@ -1,12 +1,25 @@
 """The language-model training loop, a few steps on tiny models and random tokens."""
 
 import math
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
 
 from interplib.lm_training import LMTrainConfig, evaluate, learning_rate, train_lm
 from interplib.models import BilinearConfig, BilinearTransformer
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models: thread start-up costs more than it saves on a shared CPU."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 def tiny_model(seed=0):
@@ -68,3 +81,26 @@ def test_bad_token_tensors_give_clear_errors():
         train_lm(model, cyclic_tokens(4, seq_len=20), val, cfg)
     with pytest.raises(ValueError, match="warmup_steps=5"):
         LMTrainConfig(steps=4, warmup_steps=5)
+
+
+def test_training_needs_only_torch():
+    """A lent GPU machine has no transformer-lens: the model and the loop must import and run without it."""
+    script = (
+        "import sys; sys.modules['transformer_lens'] = None\n"      # makes `import transformer_lens` fail
+        "import torch\n"
+        "from interplib.models import BilinearConfig, BilinearTransformer\n"
+        "from interplib.lm_training import LMTrainConfig, train_lm\n"
+        "cfg = BilinearConfig(d_vocab=16, n_layers=1, d_model=16, n_heads=2, d_mlp=24, n_ctx=16)\n"
+        "model = BilinearTransformer(cfg)\n"
+        "t = torch.arange(12)[None] % 16\n"
+        "print(repr(float(model(t).double().square().sum())))\n"
+        "train_lm(model, t.repeat(4, 1), t, LMTrainConfig(steps=2, batch_size=2, warmup_steps=1))\n"
+    )
+    root = Path(__file__).resolve().parents[1]
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=root,
+                            env={**os.environ, "PYTHONPATH": str(root)}, timeout=120)
+    assert result.returncode == 0, result.stderr
+    model = tiny_model()
+    with torch.no_grad():
+        expected = float(model(torch.arange(12)[None] % 16).double().square().sum())
+    assert float(result.stdout.strip()) == pytest.approx(expected, rel=1e-6)

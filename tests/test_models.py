@@ -10,6 +10,15 @@ from torch.testing import assert_close
 from interplib.models import BilinearConfig, BilinearTransformer, n_params, next_token_loss
 
 
+@pytest.fixture(autouse=True, scope="module")
+def one_thread():
+    """Tiny models: thread start-up costs more than it saves on a shared CPU."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
 def tiny_config(**overrides) -> BilinearConfig:
     base = dict(d_vocab=7, n_layers=2, d_model=8, n_heads=2, d_mlp=6, n_ctx=8, init_std=0.5, seed=0)
     return BilinearConfig(**{**base, **overrides})
