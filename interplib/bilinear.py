@@ -32,6 +32,7 @@ two [out, in] tables (a weight-only table, the corpus's log-probabilities, the m
 from __future__ import annotations
 
 import copy
+import operator
 from typing import Callable, NamedTuple, Sequence
 
 import einops
@@ -50,7 +51,11 @@ Resolver = Callable[[str], "int | Sequence[int]"]
 def layer_index(model: BilinearTransformer, layer: int) -> int:
     """``layer`` as a non-negative index (negative counts from the end, as in Python)."""
     n = model.cfg.n_layers
-    if not isinstance(layer, int) or not -n <= layer < n:
+    try:
+        layer = operator.index(layer)   # ints, numpy and 0-d torch integers; not floats or strings
+    except TypeError:
+        raise IndexError(f"layer={layer!r} is not an integer: use 0 … {n - 1}") from None
+    if not -n <= layer < n:
         raise IndexError(f"layer={layer!r} is out of range: the model has {n} layer{'s' * (n != 1)}, "
                          f"use 0 … {n - 1} (or -1 for the last)")
     return layer % n

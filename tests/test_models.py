@@ -7,7 +7,8 @@ import torch
 import torch.nn.functional as F
 from torch.testing import assert_close
 
-from interplib.models import BilinearConfig, BilinearTransformer, n_params, next_token_loss
+from interplib.models import (BilinearConfig, BilinearTransformer, model_from_tensors, model_tensors, n_params,
+                              next_token_loss)
 
 
 @pytest.fixture(autouse=True, scope="module")
@@ -149,3 +150,18 @@ def test_bad_inputs_give_clear_errors():
         model(tokens(pos=9))
     with pytest.raises(ValueError, match="return_type='probs'"):
         model(tokens(), return_type="probs")
+
+
+def test_tensors_round_trip_through_float16():
+    cfg = tiny_config(init_std=0.02)  # the real init's scale
+    model = BilinearTransformer(cfg)
+    tensors = model_tensors(model)
+    assert all(t.dtype == torch.float16 for t in tensors.values())
+    loaded = model_from_tensors(cfg, tensors)
+    t = tokens()
+    with torch.no_grad():
+        assert_close(loaded(t), model(t), rtol=1e-2, atol=1e-3)
+        exact = model_from_tensors(cfg, model_tensors(model, torch.float32))
+        assert torch.equal(exact(t), model(t))
+    with pytest.raises(RuntimeError, match="Missing key"):
+        model_from_tensors(cfg, {k: v for k, v in tensors.items() if k != "unembed.W_U"})
