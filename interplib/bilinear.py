@@ -46,8 +46,6 @@ from .models import BilinearTransformer
 Resolver = Callable[[str], "int | Sequence[int]"]
 
 
-# ----------------------------------------------------------------------------- checks
-
 def layer_index(model: BilinearTransformer, layer: int) -> int:
     """``layer`` as a non-negative index (negative counts from the end, as in Python)."""
     n = model.cfg.n_layers
@@ -95,8 +93,6 @@ def token_index(token: int | str, d_vocab: int, resolve: Resolver | None = None)
         raise IndexError(f"token id {token} is outside the vocabulary (0 … {d_vocab - 1})")
     return int(token)
 
-
-# ----------------------------------------------------------------------------- weight processing
 
 @torch.no_grad()
 def fold_norms(model: BilinearTransformer) -> BilinearTransformer:
@@ -151,8 +147,6 @@ def process_weights(model: BilinearTransformer, *, fold: bool = True, center: bo
         model = fold_norms(model)
     return model
 
-
-# ----------------------------------------------------------------------------- building blocks
 
 def unembed_directions(model: BilinearTransformer) -> Float[Tensor, "d_model d_vocab"]:
     """``diag(g_f) W_U``: column o is u_o with the final norm's gain applied."""
@@ -330,8 +324,6 @@ def single_token_logits(model: BilinearTransformer, batch: int = 1024) -> Float[
     cols = [model(torch.arange(s, min(s + batch, V), device=device)[:, None])[:, 0] for s in range(0, V, batch)]
     return torch.cat(cols).T
 
-
-# ----------------------------------------------------------------------------- ground truth
 
 def bigram_counts(tokens: Int[Tensor, "n_seq seq_len"], d_vocab: int) -> Int[Tensor, "out in"]:
     """``C[o, i]``: how often token o directly follows token i inside a sequence (O(V²) memory)."""
