@@ -6,6 +6,7 @@ Modules, one job each:
   ``train``: the command line ``python -m interplib.train``;
 * ``plotting``: ``imshow``, ``line``, ``scatter``, ``show``; ``book``: ``glue``, ``claim``, ``setup``;
 * ``tables``: labelled top-k tables; ``markov``: the worked example of the first chapter;
+* ``models``: our bilinear transformer; ``bilinear``: bigrams from its weights; ``tdooms``: original checkpoints; ``lm_training``: the LM loop;
 * ``site``: the Sphinx extension that makes the built site render offline.
 * ``links``: the book's external links, listed for the status page and checked by ``make linkcheck``.
 """
