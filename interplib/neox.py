@@ -274,7 +274,7 @@ def train(
             nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         opt.step()
         if step % 10 == 0 or step == cfg.steps - 1:  # syncing every step would stall a GPU
-            value = float(loss)
+            value = float(loss.detach())
             running = value if running is None else 0.9 * running + 0.1 * value
             train_curve.append([step, round(value, 5)])
             if hasattr(bar, "set_postfix"):
