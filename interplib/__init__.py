@@ -6,6 +6,7 @@ Modules, one job each:
   ``train``: the command line ``python -m interplib.train``;
 * ``plotting``: ``imshow``, ``line``, ``scatter``, ``show``; ``book``: ``glue``, ``claim``, ``setup``;
 * ``tables``: labelled top-k tables; ``markov``: the worked example of the first chapter;
+* ``attribution``: exact LayerNorm logit split, DLA, logit lens; ``bridge``: local HF models as TransformerBridges and artifacts; ``neox``: small Pythia-shaped models and their training;
 * ``site``: the Sphinx extension that makes the built site render offline.
 """
 

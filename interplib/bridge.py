@@ -16,7 +16,7 @@ carry them.
 TransformerLens 4.3 gaps met here, and how this module fills them:
 
 * ``boot_transformers`` on a path that does not exist treats it as a Hub id and retries
-  the network for about a minute before failing; :func:`boot` checks a local directory first.
+  the network for tens of seconds before failing; :func:`boot` checks a local directory first.
 * ``boot_transformers(name, hf_model=...)`` still fetches a tokenizer from the Hub unless
   one is passed; :func:`boot` requires a tokenizer with an in-memory model. A passed
   tokenizer is re-read from its ``name_or_path`` (``KeyError: 'name_or_path'`` for one
