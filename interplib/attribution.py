@@ -246,6 +246,7 @@ def _at(act: Float[Tensor, "batch pos *rest"], pos: Int[Tensor, "..."]) -> Float
     return act[torch.arange(act.shape[0], device=act.device), pos]
 
 
+@torch.no_grad()
 def head_results(cache, layer: int) -> Float[Tensor, "batch pos head_index d_model"]:
     """What each attention head of ``layer`` writes: ``z_h @ W_O[h]`` (without the output bias ``b_O``).
 
@@ -262,6 +263,7 @@ def head_results(cache, layer: int) -> Float[Tensor, "batch pos head_index d_mod
     return einops.einsum(z, W_O, "batch pos head_index d_head, head_index d_head d_model -> batch pos head_index d_model")
 
 
+@torch.no_grad()
 def residual_parts(
     cache,
     unit: Unit = "component",
@@ -360,6 +362,7 @@ def _model_logits(cache) -> Float[Tensor, "batch pos d_vocab"]:
     raise KeyError("the cache holds no logits (hook_unembed); run `model.run_with_cache(tokens)` without a names_filter")
 
 
+@torch.no_grad()
 def decompose_logit(
     cache,
     token: int | str | Int[Tensor, "batch"],
@@ -406,6 +409,7 @@ def decompose_logit(
     return LogitSplit(labels=labels, terms=terms, raw=raw, bias=b, logit=logit, scale=scale)
 
 
+@torch.no_grad()
 def block_residual_gap(cache, layer: int) -> tuple[float, float]:
     """``(max gap, max allowed)`` between ``resid_post − resid_pre`` and ``attn_out + mlp_out`` of one block.
 
@@ -424,6 +428,7 @@ def block_residual_gap(cache, layer: int) -> tuple[float, float]:
 
 # ---------------------------------------------------------------- logit lens
 
+@torch.no_grad()
 def logit_lens(
     cache,
     tokens: int | str | Int[Tensor, "batch"] | None = None,
@@ -472,6 +477,7 @@ def logit_lens(
 
 # ---------------------------------------------------------------- TransformerLens's own route
 
+@torch.no_grad()
 def transformer_lens_terms(
     cache,
     token: int | str,
