@@ -346,6 +346,17 @@ class LogitSplit:
         """``max |total − logit| / max |logit|`` over the batch: the identity's float error."""
         return ((self.total - self.logit).abs().max() / self.logit.abs().max().clamp_min(1e-30)).item()
 
+    def by_layer(self) -> tuple[Float[Tensor, "group batch"], list[str]]:
+        """The terms summed per block: ``embed`` (with ``pos_embed``), then ``"L0"``, ``"L1"``, ….
+
+        Any unit gives the same numbers (up to float rounding): the ``"block"`` split.
+        """
+        groups: dict[str, list[int]] = {}
+        for i, label in enumerate(self.labels):
+            key = "embed" if label in ("embed", "pos_embed") else label.split(" ")[0].split("H")[0]
+            groups.setdefault(key, []).append(i)
+        return torch.stack([self.terms[idx].sum(0) for idx in groups.values()]), list(groups)
+
     def frame(self, row: int = 0) -> pd.DataFrame:
         """A table of one batch row: part, raw inner product, logit-unit term; then bias and total."""
         df = pd.DataFrame({"part": self.labels, "raw": self.raw[:, row].tolist(),
@@ -603,6 +614,24 @@ def symbolic_identity_gap(n: int = 3, n_parts: int = 2, variant: str = "exact"):
 
 # ---------------------------------------------------------------- the prediction, as test_prompt shows it
 
+def pad_prompts(model, prompts: Sequence[str], prepend_bos: bool = False
+                ) -> tuple[Int[Tensor, "batch pos"], Int[Tensor, "batch"]]:
+    """Tokenise prompts of different lengths into one right-padded batch and each one's last position.
+
+    Right padding is exact for next-token readouts at ``last``: causal attention never lets a
+    position see the padding after it, and rotary positions count from the left. Pass ``last``
+    as ``pos`` to :func:`decompose_logit` / :func:`logit_lens`.
+    """
+    rows = [model.to_tokens(p, prepend_bos=prepend_bos)[0] for p in prompts]
+    if not rows or min(len(r) for r in rows) == 0:
+        raise ValueError("every prompt must give at least one token; drop empty prompts")
+    pad = model.tokenizer.pad_token_id if model.tokenizer.pad_token_id is not None else 0
+    tokens = torch.full((len(rows), max(len(r) for r in rows)), pad, dtype=torch.long)
+    for i, r in enumerate(rows):
+        tokens[i, :len(r)] = r
+    return tokens, torch.tensor([len(r) - 1 for r in rows])
+
+
 def next_token_table(
     model,
     prompt: str,
@@ -632,5 +661,5 @@ __all__: Sequence[str] = [
     "center", "ln_scale", "layer_norm", "split_logit", "logit_without", "residual_rounding_bound",
     "answer_token", "check_position", "check_layer", "readout", "head_results", "residual_parts",
     "LogitSplit", "decompose_logit", "block_residual_gap", "logit_lens",
-    "transformer_lens_terms", "identity_variants", "symbolic_identity_gap", "next_token_table",
+    "transformer_lens_terms", "identity_variants", "symbolic_identity_gap", "pad_prompts", "next_token_table",
 ]

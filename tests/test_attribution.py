@@ -125,6 +125,33 @@ def test_per_row_positions_and_tokens(tok):
         torch.testing.assert_close(split.total[row], brute_logit(cache, int(ans[row]), int(pos[row]))[row])
 
 
+def test_padded_prompts_split_like_single_prompts(tok):
+    """Right-padded prompts of different lengths, read at each one's last token, equal separate runs."""
+    model = tiny_bridge(tok, dtype=torch.float64)
+    prompts = ["w1 w2 Dublin", "w3 w4 w5 w6 w7", "Dublin"]
+    tokens, last = A.pad_prompts(model, prompts)
+    assert tokens.shape == (3, 5) and last.tolist() == [2, 4, 0]
+    _, cache = model.run_with_cache(tokens)
+    batch = A.decompose_logit(cache, "Ireland", pos=last, unit="block")
+    lens, _ = A.logit_lens(cache, "Ireland", pos=last)
+    for row, prompt in enumerate(prompts):
+        _, one = model.run_with_cache(model.to_tokens(prompt, prepend_bos=False))
+        torch.testing.assert_close(batch.terms[:, row], A.decompose_logit(one, "Ireland", unit="block").terms[:, 0])
+        torch.testing.assert_close(lens[:, row], A.logit_lens(one, "Ireland")[0][:, 0])
+    with pytest.raises(ValueError, match="drop empty prompts"):
+        A.pad_prompts(model, ["w1", ""])
+
+
+@pytest.mark.parametrize("unit", ["component", "head"])
+def test_by_layer_sums_equal_the_block_split(tok, unit):
+    model = tiny_bridge(tok, parallel=False, dtype=torch.float64)
+    _, cache = model.run_with_cache(TOKENS)
+    block = A.decompose_logit(cache, 30, unit="block")
+    grouped, labels = A.decompose_logit(cache, 30, unit=unit).by_layer()
+    assert labels == block.labels == ["embed", "L0", "L1"]
+    torch.testing.assert_close(grouped, block.terms)
+
+
 def test_logit_difference_is_the_difference_of_splits(tok):
     model = tiny_bridge(tok, dtype=torch.float64)
     _, cache = model.run_with_cache(TOKENS)
