@@ -266,6 +266,19 @@ def test_component_terms_equal_transformer_lens(tok, parallel, ln_bias, d_model,
     torch.testing.assert_close(gap, logits_raw.mean(-1, keepdim=True).expand_as(gap), rtol=1e-4, atol=1e-5)
 
 
+def test_split_is_exact_on_a_float64_compatibility_mode_model(tok):
+    """TL processes float64 weights in float32 (so compat ≠ raw beyond ~1e-9), yet the split of the
+    processed model's own logits stays exact: the identity holds for whatever weights are loaded."""
+    raw = tiny_bridge(tok, dtype=torch.float64)
+    compat = tiny_bridge(tok, dtype=torch.float64, compatibility=True)
+    logits_raw, _ = raw.run_with_cache(TOKENS)
+    logits_c, cache_c = compat.run_with_cache(TOKENS)
+    shifted = logits_raw - logits_raw.mean(-1, keepdim=True)
+    assert (shifted - logits_c).abs().max() < 1e-6
+    for unit in A.UNITS:
+        assert A.decompose_logit(cache_c, 30, unit=unit).rel_error < 1e-10
+
+
 def test_head_terms_equal_transformer_lens(tok):
     raw = tiny_bridge(tok, dtype=torch.float32)
     _, cache_raw = raw.run_with_cache(TOKENS)

@@ -99,6 +99,11 @@ def test_artifact_round_trip_boots_the_same_model(tok, tmp_path):
     rounded = tiny_model(tok).half().float().eval()
     torch.testing.assert_close(b(TOKENS), hf_logits(rounded), rtol=1e-5, atol=1e-5)
     assert (b(TOKENS) - hf_logits(model)).abs().max() < 1e-2
+    # the reader's own call on the materialised directory gives the same model
+    from transformer_lens.model_bridge import TransformerBridge
+
+    direct = TransformerBridge.boot_transformers(str(folder), device="cpu")
+    torch.testing.assert_close(direct(TOKENS), b(TOKENS))
     # stored in full precision, the round trip is exact
     bridge.save_hf("toy", "tiny-neox-f32", model, tok, dtype=None, base=base)
     exact = bridge.boot(bridge.materialize(artifacts.load("tiny-neox-f32", base=base), tmp_path / "f32"))
@@ -117,6 +122,36 @@ def test_hf_trained_carries_what_a_recipe_saves(tok, tmp_path):
                    trained.files, base=tmp_path)
     b = bridge.boot_artifact(artifacts.load("tiny-recipe", base=tmp_path))
     assert b(TOKENS).shape == (1, 6, 50)
+
+
+def test_materialize_default_cache_is_keyed_by_content(tok, tmp_path, monkeypatch):
+    monkeypatch.setattr(bridge, "CACHE", tmp_path / "cache")
+    base = tmp_path / "artifacts"
+    bridge.save_hf("toy", "tiny-neox", tiny_model(tok), tok, base=base)
+    first = bridge.materialize(artifacts.load("tiny-neox", base=base))
+    assert first.parent == tmp_path / "cache" and first.name.startswith("tiny-neox-") and first.name.endswith("-float32")
+    written = (first / "model.safetensors").stat().st_mtime_ns
+    assert bridge.materialize(artifacts.load("tiny-neox", base=base)) == first      # stamp matches: reused
+    assert (first / "model.safetensors").stat().st_mtime_ns == written
+    bridge.save_hf("toy", "tiny-neox", tiny_model(tok, seed=1), tok, base=base)     # new weights, new folder
+    second = bridge.materialize(artifacts.load("tiny-neox", base=base))
+    assert second != first and bridge.boot(second)(TOKENS).shape == (1, 6, 50)
+
+
+def test_trained_model_round_trip_keeps_the_exact_split(tok, tmp_path):
+    """Train briefly, save through hf_trained, boot the artifact: the split still sums to the logit."""
+    from interplib import attribution as A
+
+    model = neox.build_model(neox.NeoXConfig(d_vocab=50, d_model=32, n_layers=2, n_heads=4, d_mlp=64, n_ctx=16))
+    data = (torch.arange(16) + torch.randint(50, (64, 1), generator=torch.Generator().manual_seed(0))) % 50
+    metrics = neox.train(model, data, data[:8], neox.TrainConfig(steps=10, batch=8, warmup=2, eval_every=5))
+    trained = bridge.hf_trained(model, tok, metrics, ("val_loss", metrics["final_val_loss"]))
+    artifacts.save("toy", "tiny-trained", trained.tensors, {"config": {"seed": 0}, "metrics": trained.metrics},
+                   trained.files, base=tmp_path)
+    b = bridge.boot_artifact(artifacts.load("tiny-trained", base=tmp_path))
+    _, cache = b.run_with_cache(TOKENS)
+    for unit in A.UNITS:
+        assert A.decompose_logit(cache, "Ireland", unit=unit).rel_error < 1e-4
 
 
 def test_boot_errors_name_the_fix(tok, tmp_path):
