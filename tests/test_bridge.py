@@ -22,6 +22,12 @@ WORDS = [f"w{i}" for i in range(46)] + ["Dublin", "Ireland"]
 TOKENS = torch.tensor([[3, 4, 48, 5, 7, 9]])
 
 
+@pytest.fixture(autouse=True)
+def hf_cache(tmp_path, monkeypatch):
+    """Materialised directories go under the test's tmp_path, not the checkout's .cache/."""
+    monkeypatch.setattr(bridge, "CACHE", tmp_path / "hf-cache")
+
+
 @pytest.fixture(scope="module")
 def tok():
     return bridge.word_level_tokenizer(WORDS)
