@@ -6,6 +6,7 @@ Modules, one job each:
   ``train``: the command line ``python -m interplib.train``;
 * ``plotting``: ``imshow``, ``line``, ``scatter``, ``show``; ``book``: ``glue``, ``claim``, ``setup``;
 * ``tables``: labelled top-k tables; ``markov``: the worked example of the first chapter;
+* ``lexicon``, ``stories``, ``vocab``, ``lmdata``: the generated story corpus, its tokenizer and LM data;
 * ``site``: the Sphinx extension that makes the built site render offline.
 """
 

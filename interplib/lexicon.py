@@ -119,7 +119,7 @@ spinning_top jigsaw rattle pinwheel paintbrush easel canvas chalk chalkboard
 sticker stamp envelope parcel package postcard diary journal album scrapbook bookmark
 magazine newspaper calendar poster flag banner badge medal trophy ribbon_bow bow arrow
 bucket_hat sunhat bonnet beret beanie hood mitten slipper sandal sneaker raincoat
-nightgown overalls vest tie belt buckle zipper shoelace handkerchief
+nightgown vest tie belt buckle zipper shoelace handkerchief
 teapot teacup saucer mug jug pitcher ladle whisk rolling_pin oven stove toaster blender
 sieve funnel tray napkin tablecloth placemat lunchbox thermos
 hammer nail screw wrench saw drill toolbox screwdriver bolt hinge
@@ -171,7 +171,8 @@ IRREGULAR_PLURALS = {
     "volcano": "volcanoes", "echo": "echoes", "person": "people", "octopus": "octopuses",
     "cactus": "cacti", "goldfish": "goldfish", "catfish": "catfish", "jellyfish": "jellyfish",
     "starfish": "starfish", "shrimp": "shrimp", "salmon": "salmon", "trout": "trout", "squid": "squid", "fairy": "fairies", "police officer": "police officers",
-    "fisherman": "fishermen", "mailman": "mailmen", "ox": "oxen", "torch": "torches",
+    "fisherman": "fishermen", "snowman": "snowmen", "bookshelf": "bookshelves",
+    "tornado": "tornadoes", "buffalo": "buffaloes", "mailman": "mailmen", "ox": "oxen", "torch": "torches",
     "hippopotamus": "hippopotamuses", "rhinoceros": "rhinoceroses", "walrus": "walruses",
 }
 

@@ -108,7 +108,7 @@ class Grammar:
         self.mass = _Pool(L.MASS_FOODS, rng).next
         self.thing = _Pool(L.THINGS, rng).next
         self.place = _Pool(L.PLACES, rng).next
-        self.person = _Pool(L.PEOPLE, rng).next
+        self.person = _Pool(L.PEOPLE[L.PEOPLE.index("teacher"):], rng).next   # jobs and roles, not "girl"
         self.adj = _Pool(L.ADJECTIVES, rng).next
         self.feel = _Pool(("happy", "sad", "scared", "excited", "worried", "proud", "angry",
                            "surprised", "lonely", "curious", "brave", "tired", "nervous"), rng).next
@@ -238,10 +238,14 @@ class Grammar:
             was = self.was(hero) if past else self.is_(hero)
             out.append(f"{cap(hero.his)} favorite toy {'was' if past else 'is'} {self.a(self.thing(), 0.8)}."
                        if self.last == hero else f"{self.N(hero)} {was} very {self.feel()}.")
-        else:
+        elif r < 0.85 or hero.plural:
             has = "had" if past else self.has(hero)
             out.append(f"{self.S(hero)} {has} {self.a(self.animal(), 0.7)} called "
                        f"{self.pick(('Spot', 'Fluffy', 'Patch', 'Button', 'Pip', 'Biscuit'))}.")
+        else:
+            who = f"{cap(hero.his)} {self.pick(('mom', 'dad'))}" if self.last == hero else \
+                f"{self.N(hero)}'s {self.pick(('mom', 'dad'))}"
+            out.append(f"{who} {'was' if past else 'is'} {self.a(self.person(), 0.3)}.")
         if present:
             out.append(f"Today, {self.s(hero)} {self.is_(hero)} {L.gerund(self.intrans())} {self.where()}.")
         return " ".join(out)
@@ -255,9 +259,14 @@ class Grammar:
         elif r < 0.65:
             s = (f"One day, {self.N(hero)} lost {hero.his} {self.adj_for(thing)} {thing}. "
                  f"{self.S(hero)} {self.was(hero)} very {self.feel()}.")
-        else:
+        elif r < 0.85:
             s = (f"One day, {self.N(hero)} wanted to {self.trans()} {self.a(thing)}, "
                  f"but it was too {self.adj()}.")
+        else:
+            s = (f"One day, {self.N(hero)} {self.was(hero)} busy {L.gerund(self.trans())} "
+                 f"{self.pick(('two', 'three', 'four', 'many', 'some'))} {L.plural(thing)}. "
+                 f"Then {self.s(hero)} saw {self.pick(('five', 'six', 'many', 'some'))} "
+                 f"{L.plural(self.animal())} {self.where()}.")
         return s
 
     def dialogue(self, hero: Char, friend: Char) -> str:
@@ -354,7 +363,9 @@ class Grammar:
         """A nested noun phrase: "a shy owl that was singing in the park near the old tower"."""
         animal = self.animal()
         return (f"On the way, {self.N(hero)} met {self.a(animal)} that was {L.gerund(self.intrans())} "
-                f"{self.where()}. The {animal} said, \"Hello! Do you want to {self.intrans()} with me?\"")
+                f"{self.where()}. The {animal} said, \"Hello! Do you want to {self.intrans()} with me?\" "
+                f"There were {self.pick(('two', 'three', 'many', 'some'))} {L.plural(self.thing())} "
+                f"and {self.pick(('two', 'three', 'many', 'some'))} {L.plural(self.place())} nearby.")
 
     def episode_play(self, hero: Char, friend: Char) -> str:
         pair = Char(f"{hero.name} and {friend.name}", "p")
@@ -371,6 +382,9 @@ class Grammar:
         elif r < 0.7:
             out = (f"{self.N(hero)} said thank you to {self.N(friend)}. "
                    f"From that day on, {self.N(hero)} always {L.past(self.intrans())} {self.adv()}.")
+        elif r < 0.85 and not hero.plural:
+            out = (f"{self.N(hero)} {L.past(self.trans())} {self.a(self.thing())} with {self.N(friend)}. "
+                   f"When {self.s(hero)} grows up, {hero.he} wants to be {self.a(self.person(), 0.2)}.")
         else:
             out = (f"{self.N(hero)} learned to be {self.pick(('kind', 'brave', 'patient', 'careful', 'helpful'))}. "
                    f"{self.S(hero)} {self.was(hero)} {self.pick(('happy', 'proud', 'glad'))} and {self.feel()}.")
