@@ -319,8 +319,9 @@ together again away outside inside
 # --------------------------------------------------------------------------- the a/an rule
 VOWEL_SOUND_EXCEPTIONS = frozenset({"hour", "hourglass", "honest", "heir", "honor"})          # "an hour"
 CONSONANT_SOUND_EXCEPTIONS = frozenset({"unicorn", "uniform", "unicycle", "useful",  # "a unicorn"
-                                        "unique", "university", "one", "european", "ukulele",
-                                        "ugandan", "uruguayan", "ukrainian"})
+                                        "unique", "university", "one", "europe", "european", "ukulele",
+                                        "uganda", "ugandan", "uruguay", "uruguayan", "ukraine",
+                                        "ukrainian", "united"})
 
 
 def article(word: str) -> str:
@@ -331,9 +332,10 @@ def article(word: str) -> str:
     CONSONANT_SOUND_EXCEPTIONS ("you"/"w" sound: "a unicorn") take ``a``.
     """
     w = word.lower().split(" ", 1)[0]
-    if w in VOWEL_SOUND_EXCEPTIONS:
+    stems = (w, w[:-1], w[:-2])        # plurals follow their singular: "unicorns", "hourglasses"
+    if any(s in VOWEL_SOUND_EXCEPTIONS for s in stems):
         return "an"
-    if w in CONSONANT_SOUND_EXCEPTIONS:
+    if any(s in CONSONANT_SOUND_EXCEPTIONS for s in stems):
         return "a"
     return "an" if w[:1] in "aeiou" else "a"
 
