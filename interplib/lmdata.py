@@ -159,6 +159,11 @@ def load_split(split: str = "train") -> Int[Tensor, "batch pos"]:
     if split != "train":
         raise ValueError(f"split={split!r}: use 'train' or 'val'")
     want = art.metrics["train_sha256"]
+    if art.metrics["tokenizer_sha256"] != _tokenizer_sha():
+        raise artifacts.StaleArtifact(
+            f"{DATA_NAME} was made with another tokenizer (sha256 {art.metrics['tokenizer_sha256'][:12]}…) than "
+            f"the current {TOKENIZER_NAME} ({_tokenizer_sha()[:12]}…); remake it with "
+            f"`python -m interplib.train {DATA_NAME} {BIGRAMS_NAME} --force`")
     path = _cache_path(cfg, art.metrics["tokenizer_sha256"], split)
     if path.exists():
         tokens = np.load(path, allow_pickle=False)
@@ -180,13 +185,26 @@ def fit_data(cfg: DataConfig, device: torch.device, progress) -> Trained:
     """Build both splits, cache the training split, record their hashes and commit the validation split."""
     vocab = Vocab.load()
     tok_sha = _tokenizer_sha()
+    try:   # a previous version of this artifact: the rebuild should reproduce its hash
+        old = artifacts.read_sidecar(artifacts.find(DATA_NAME))
+        same_inputs = old["config"] == artifacts.canonical(dataclasses.asdict(cfg)) and \
+            old["metrics"]["tokenizer_sha256"] == tok_sha
+    except (artifacts.ArtifactError, KeyError):
+        old, same_inputs = None, False
     train = build_split("train", cfg, vocab)
     val = build_split("val", cfg, vocab)
     _write_cache(_cache_path(cfg, tok_sha, "train"), train)
-    metrics = {"train_sha256": sha256_tokens(train), "val_sha256": sha256_tokens(val),
+    train_sha = sha256_tokens(train)
+    reproduced = train_sha == old["metrics"]["train_sha256"] if same_inputs else None
+    if reproduced is False:
+        print(f"{DATA_NAME}: the rebuilt training split differs from the previous one "
+              f"({train_sha[:12]}… vs {old['metrics']['train_sha256'][:12]}…) although config and tokenizer "
+              "are the same: the story grammar changed", file=sys.stderr)
+    metrics = {"train_sha256": train_sha, "val_sha256": sha256_tokens(val),
                "tokenizer_sha256": tok_sha, "n_train_tokens": int(train.size), "n_val_tokens": int(val.size),
                "n_train_rows": int(train.size // cfg.seq_len), "n_val_rows": int(val.size // cfg.seq_len),
-               "train_stories": int((train == BOS).sum()), "val_stories": int((val == BOS).sum())}
+               "train_stories": int((train == BOS).sum()), "val_stories": int((val == BOS).sum()),
+               "reproduces_previous": reproduced}
     return Trained(tensors={"val": torch.from_numpy(val.astype(np.int16))}, metrics=metrics,
                    key_metric=("train_tokens", float(train.size)))
 

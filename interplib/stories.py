@@ -617,6 +617,13 @@ def measure_rules(texts: Iterable[str]) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("rule")
 
 
+def ground_truth() -> dict:
+    """The rules, the fact table and the bigram statistics of the training split (see
+    :func:`interplib.lmdata.ground_truth`; the bigrams need the tokenizer, hence the late import)."""
+    from . import lmdata
+    return lmdata.ground_truth()
+
+
 def stories(seed: int = 0) -> Iterator[str]:
     """Stories forever, deterministic for ``seed`` (a generator: take what you need)."""
     g = Grammar(seed)
