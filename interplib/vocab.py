@@ -9,6 +9,11 @@ lowercase, split on whitespace and punctuation, digits one by one, ids 0 ``[UNK]
     vocab = Vocab.load()                 # the verified artifact (trained first if missing)
     vocab.encode("Dublin is the capital city of Ireland")
     vocab.id("ireland"), vocab.decode(ids), vocab.top_pairs(W_E @ W_U, k=10)
+
+Retraining is not bit-reproducible: the Hugging Face trainer breaks ties between equally
+frequent merges in hash-map order, so two runs differ in a handful of rare pieces (about 10 of
+4096). The committed artifact is therefore the reference, and the packed data record the
+sha256 of the tokenizer they were made with.
 """
 
 from __future__ import annotations
@@ -95,7 +100,7 @@ class Vocab:
         return f"Vocab({len(self)} tokens, {self.continuation_fraction():.1%} '##' pieces)"
 
     def id(self, token: str) -> int:
-        """The id of a string that is one token (after lowercasing).
+        """The id of a string that is one token after normalization (" Ireland" -> id of "ireland").
 
         Raises:
             KeyError: if the string is not a single token, saying how it does encode.
@@ -105,7 +110,10 @@ class Vocab:
         low = token.lower()
         if low in self._ids:
             return self._ids[low]
-        pieces = self.tokenizer.encode(token, add_special_tokens=False).tokens
+        enc = self.tokenizer.encode(token, add_special_tokens=False)
+        if len(enc.ids) == 1:
+            return enc.ids[0]
+        pieces = enc.tokens
         raise KeyError(f"{token!r} is not a single token of this vocabulary; it encodes as {pieces} "
                        f"({len(pieces)} tokens). Use vocab.encode(text) for text, or pick a one-token word")
 

@@ -58,6 +58,12 @@ def test_committed_validation_split_is_reproduced_from_the_seed():
     assert torch.equal(val.flatten(), torch.from_numpy(rebuilt.astype(np.int64)))
 
 
+def test_load_split_refuses_data_made_with_another_tokenizer(monkeypatch):
+    monkeypatch.setattr(lmdata, "_tokenizer_sha", lambda: "f" * 64)
+    with pytest.raises(ArtifactError, match="another tokenizer.*--force"):
+        lmdata.load_split("train")
+
+
 def test_load_split_rejects_a_wrong_name():
     with pytest.raises(ValueError, match="use 'train' or 'val'"):
         lmdata.load_split("test")

@@ -41,6 +41,10 @@ def test_lowercases_and_round_trips_up_to_whitespace():
     assert V().encode("DUBLIN") == V().encode("dublin")
 
 
+def test_id_normalizes_case_and_spaces():
+    assert V().id(" Ireland") == V().id("Ireland") == V().id("ireland")
+
+
 def test_id_of_a_multi_token_string_says_how_it_encodes():
     with pytest.raises(KeyError, match="not a single token.*##"):
         V().id("hippopotamusblueberry")
