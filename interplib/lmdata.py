@@ -278,7 +278,8 @@ class BigramTruth:
         p = self.next_probs[:, 0].float().clone()
         p[self.row_totals < min_count] = -1
         order = torch.argsort(p, descending=True)[:k]
-        return pd.DataFrame({"token": self.vocab.to_tokens(order), "next": self.vocab.to_tokens(self.next_ids[order, 0].long()),
+        return pd.DataFrame({"token": self.vocab.to_tokens(order),
+                             "next": self.vocab.to_tokens(self.next_ids[order, 0].long()),
                              "prob": p[order].tolist(), "count": self.row_totals[order].tolist()})
 
 

@@ -290,7 +290,8 @@ class Grammar:
                    f'{self.N(hero)} said, "{i} want to {self.intrans()} {self.where()}."')
         else:
             out = (f'"Let us {self.intrans()} together!" said {self.N(friend)}. '
-                   f'{self.N(hero)} smiled and said, "That is a {self.pick(("great", "good", "fun", "wonderful"))} idea!"')
+                   f'{self.N(hero)} smiled and said, '
+                   f'"That is a {self.pick(("great", "good", "fun", "wonderful"))} idea!"')
         return out
 
     # -- episodes: facts, copying, play

@@ -9,7 +9,6 @@ from functools import cache
 from itertools import islice
 
 import numpy as np
-import pytest
 
 from interplib import lexicon as L
 from interplib import stories

@@ -5,7 +5,7 @@ from functools import cache
 import pytest
 import torch
 
-from interplib import stories, tables, vocab
+from interplib import stories, vocab
 from interplib.vocab import BOS, EOS, PAD, UNK, Vocab
 
 
