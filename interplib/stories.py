@@ -630,6 +630,27 @@ def measure_rules(texts: Iterable[str]) -> pd.DataFrame:
     return pd.DataFrame(rows).set_index("rule")
 
 
+def fact_prompts() -> pd.DataFrame:
+    """Cloze prompts for fact recall: one row per country and phrasing, with the true completion.
+
+    Columns: country, relation (capital, country, continent, language), phrasing, prompt, answer.
+    ``prompt + " " + answer`` is a sentence the grammar writes (without the final period), e.g.
+    "Dublin is the capital city of" + "Ireland".
+    """
+    rows = []
+    for c in L.COUNTRIES:
+        for relation, phrasing, prompt, answer in (
+            ("country", "X is the capital city of", f"{c.capital} is the capital city of", c.ref),
+            ("country", "X is the capital of", f"{c.capital} is the capital of", c.ref),
+            ("capital", "The capital city of Y is", f"The capital city of {c.ref} is", c.capital),
+            ("capital", "The capital of Y is", f"The capital of {c.ref} is", c.capital),
+            ("continent", "Y is a country in", f"{c.Ref} is a country in", c.continent),
+            ("language", "People in Y speak", f"People in {c.ref} speak", c.language),
+        ):
+            rows.append(dict(country=c.name, relation=relation, phrasing=phrasing, prompt=prompt, answer=answer))
+    return pd.DataFrame(rows)
+
+
 def ground_truth() -> dict:
     """The rules, the fact table and the bigram statistics of the training split (see
     :func:`interplib.lmdata.ground_truth`; the bigrams need the tokenizer, hence the late import)."""

@@ -9,6 +9,7 @@ from functools import cache
 from itertools import islice
 
 import numpy as np
+import pandas as pd
 
 from interplib import lexicon as L
 from interplib import stories
@@ -90,6 +91,18 @@ def test_facts_are_stated_in_every_phrasing_and_match_the_table():
     assert set(capitals) == set(table), "every country's capital is stated in a 3000-story sample"
     for kind, country, value in stated:
         assert value == getattr(table[country], kind), (kind, country, value)
+
+
+def test_fact_prompts_complete_to_sentences_the_grammar_writes():
+    prompts = stories.fact_prompts()
+    assert len(prompts) == 6 * len(L.COUNTRIES)
+    joined = " ".join(texts(6000))
+    assert "Dublin is the capital city of Ireland" in joined
+    written = [f"{p} {a}" in joined for p, a in zip(prompts["prompt"], prompts["answer"])]
+    for phrasing, seen in pd.Series(written).groupby(prompts["phrasing"]).mean().items():
+        assert seen > 0.3, f"only {seen:.0%} of the '{phrasing}' prompts occur in the sample"
+    for _, row in prompts.iterrows():
+        assert stories.fact_check(f"{row.prompt} {row.answer}.") == (1, 1), row.prompt
 
 
 def test_copy_episodes_repeat_exactly():
