@@ -141,6 +141,14 @@ class Vocab:
             ids = ids.flatten().tolist()
         return self.tokenizer.decode(list(ids), skip_special_tokens=skip_special)
 
+    def hf_tokenizer(self):
+        """The same tokenizer as a ``transformers`` fast tokenizer (for HF models and TransformerBridge);
+        it adds no special tokens by itself, like :meth:`encode`."""
+        from transformers import PreTrainedTokenizerFast
+
+        return PreTrainedTokenizerFast(tokenizer_object=self.tokenizer, unk_token="[UNK]", bos_token="[BOS]",
+                                       eos_token="[EOS]", pad_token="[PAD]")
+
     def is_continuation(self) -> Tensor:
         """``[d_vocab]`` bool: which tokens are ``##`` continuation pieces."""
         return torch.tensor([t.startswith(PREFIX) for t in self.tokens])

@@ -71,6 +71,13 @@ def test_top_pairs_matches_brute_force():
         V().top_pairs(M[:10, :10])
 
 
+def test_hf_tokenizer_encodes_the_same_ids():
+    hf = V().hf_tokenizer()
+    text = "Dublin is the capital city of Ireland."
+    assert hf(text)["input_ids"] == V().encode(text)
+    assert (hf.bos_token_id, hf.eos_token_id, hf.pad_token_id, hf.unk_token_id) == (BOS, EOS, PAD, UNK)
+
+
 def test_training_a_small_tokenizer_keeps_the_specials():
     tok = vocab.train_tokenizer(stories.sample(200, seed=9), vocab_size=600)
     small = Vocab(tok)
