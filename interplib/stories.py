@@ -139,6 +139,7 @@ class Grammar:
         return f"{L.article(phrase)} {phrase}"
 
     def some_food(self) -> str:
+        """ "some honey", "a juicy pear", "three apples": mass, singular or plural food."""
         r = self.u()
         if r < 0.4:
             return f"some {self.mass()}"
@@ -233,7 +234,11 @@ class Grammar:
         r = self.u()
         if r < 0.4:
             likes = "liked" if past else self.V(hero, "like")
-            out.append(f"{self.S(hero)} {likes} to {self.intrans()} {self.adv()}.")
+            if self.u() < 0.6:
+                out.append(f"{self.S(hero)} {likes} to {self.intrans()} {self.adv()}.")
+            else:
+                out.append(f"{self.S(hero)} {likes} to eat {self.some_food()} for "
+                           f"{self.pick(('breakfast', 'lunch', 'dinner', 'a snack'))}.")
         elif r < 0.7:
             was = self.was(hero) if past else self.is_(hero)
             out.append(f"{cap(hero.his)} favorite toy {'was' if past else 'is'} {self.a(self.thing(), 0.8)}."
@@ -391,7 +396,7 @@ class Grammar:
                    f"{self.N(hero)}'s {self.lost} {self.where()}. {self.S(hero)} {self.was(hero)} so happy!")
         elif r < 0.4:
             out = (f"In the end, {self.N(pair)} {L.past(self.trans())} {self.a(self.thing())} together. "
-                   f"{self.S(pair)} {self.was(pair)} very happy.")
+                   f"{self.S(pair)} ate {self.some_food()} and {self.was(pair)} very happy.")
         elif r < 0.7:
             out = (f"{self.N(hero)} said thank you to {self.N(friend)}. "
                    f"From that day on, {self.N(hero)} always {L.past(self.intrans())} {self.adv()}.")
