@@ -8,6 +8,8 @@ Modules, one job each:
   ``tables`` (labelled top-k tables), ``site`` (the Sphinx extension for the offline site),
   ``links`` (the book's external links);
 * the worked example: ``markov``;
+* the story corpus: ``lexicon`` (words, inflections, the fact table), ``stories`` (the seeded
+  grammar and its rules), ``vocab`` (the WordPiece tokenizer), ``lmdata`` (packed LM data, ground truth);
 * bilinear bigrams: ``models`` (our bilinear transformer), ``bilinear`` (bigrams from its
   weights), ``tdooms`` (the original checkpoints' layout), ``lm_training`` (its training loop);
 * grokking: ``fourier`` (basis mod p, progress measures), ``quantize`` (binary/ternary weights),
