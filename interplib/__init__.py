@@ -6,6 +6,7 @@ Modules, one job each:
   ``train``: the command line ``python -m interplib.train``;
 * ``plotting``: ``imshow``, ``line``, ``scatter``, ``show``; ``book``: ``glue``, ``claim``, ``setup``;
 * ``tables``: labelled top-k tables; ``markov``: the worked example of the first chapter;
+* ``attention_models``: attention-only transformers (TL bridge + torch twin, training); ``circuits``: QK/OV terms, head scores, composition, path expansion, ablation;
 * ``site``: the Sphinx extension that makes the built site render offline.
 """
 

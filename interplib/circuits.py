@@ -531,9 +531,17 @@ def top_promoted_tokens(circuit: FactoredMatrix, sources: Int[Tensor, "n"], k: i
 # Ablation
 
 
+def _z_means(model, reference: Tensor, layers: Sequence[int]) -> dict[int, Tensor]:
+    """Each layer's ``hook_z`` averaged over batch and positions of ``reference``: [head_index d_head]."""
+    check_tokens(model, reference)
+    names = [f"blocks.{l}.attn.hook_z" for l in layers]
+    _, cache = model.run_with_cache(reference, names_filter=lambda n: n in names)
+    return {l: cache[f"blocks.{l}.attn.hook_z"].mean((0, 1)).detach() for l in layers}
+
+
 def ablated_logits(model, tokens: Int[Tensor, "batch pos"], heads: Sequence[Head],
-                   kind: Literal["zero", "mean"] = "mean", reference: Tensor | None = None
-                   ) -> Float[Tensor, "batch pos d_vocab"]:
+                   kind: Literal["zero", "mean"] = "mean", reference: Tensor | None = None,
+                   _means: dict[int, Tensor] | None = None) -> Float[Tensor, "batch pos d_vocab"]:
     """Logits with the given heads' outputs (``hook_z``) replaced by 0 or by their mean.
 
     The mean is over batch and positions of ``reference`` (default: ``tokens`` itself).
@@ -545,20 +553,15 @@ def ablated_logits(model, tokens: Int[Tensor, "batch pos"], heads: Sequence[Head
     for layer, head in heads:
         check_layer_head(model, layer, head)
     layers = sorted({layer for layer, _ in heads})
-    means = {}
-    if kind == "mean":
-        ref = tokens if reference is None else reference
-        check_tokens(model, ref)
-        names = [f"blocks.{l}.attn.hook_z" for l in layers]
-        _, cache = model.run_with_cache(ref, names_filter=lambda n: n in names)
-        means = {l: cache[f"blocks.{l}.attn.hook_z"].mean((0, 1)) for l in layers}
+    if kind == "mean" and _means is None:
+        _means = _z_means(model, tokens if reference is None else reference, layers)
 
     def hook_for(layer):
         def hook(z, hook):
             z = z.clone()
             for l, h in heads:
                 if l == layer:
-                    z[:, :, h] = 0.0 if kind == "zero" else means[layer][h]
+                    z[:, :, h] = 0.0 if kind == "zero" else _means[layer][h]
             return z
         return hook
 
@@ -567,21 +570,28 @@ def ablated_logits(model, tokens: Int[Tensor, "batch pos"], heads: Sequence[Head
 
 
 def ablated_repeat_losses(model, tokens: Int[Tensor, "batch pos"], period: int, heads: Sequence[Head],
-                          kind: Literal["zero", "mean"] = "mean") -> RepeatLoss:
+                          kind: Literal["zero", "mean"] = "mean", reference: Tensor | None = None,
+                          _means: dict[int, Tensor] | None = None) -> RepeatLoss:
     """:func:`repeat_losses` with ``heads`` ablated: induction heads gone, the repeat's loss rises."""
     _check_repeat(tokens, period)
-    logits = ablated_logits(model, tokens, heads, kind)
+    logits = ablated_logits(model, tokens, heads, kind, reference, _means)
     loss = F.cross_entropy(logits[:, :-1].transpose(1, 2), tokens[:, 1:], reduction="none")
     return _repeat_loss(loss, period)
 
 
 def single_head_ablations(model, tokens: Int[Tensor, "batch pos"], period: int,
-                          kind: Literal["zero", "mean"] = "mean") -> Float[Tensor, "layer head_index"]:
-    """Loss on the repeated half with each head ablated alone."""
+                          kind: Literal["zero", "mean"] = "mean", reference: Tensor | None = None
+                          ) -> Float[Tensor, "layer head_index"]:
+    """Loss on the repeated half with each head ablated alone (one forward pass per head)."""
+    _check_repeat(tokens, period)
+    means = None
+    if kind == "mean":
+        means = _z_means(model, tokens if reference is None else reference, range(model.cfg.n_layers))
     out = torch.empty(model.cfg.n_layers, model.cfg.n_heads)
     for layer in range(model.cfg.n_layers):
         for head in range(model.cfg.n_heads):
-            out[layer, head] = ablated_repeat_losses(model, tokens, period, [(layer, head)], kind).repeated
+            out[layer, head] = ablated_repeat_losses(model, tokens, period, [(layer, head)], kind,
+                                                     _means=means).repeated
     return out
 
 

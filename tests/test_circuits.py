@@ -288,9 +288,12 @@ def test_zero_ablating_every_head_leaves_embedding_and_output_biases():
 def test_single_head_ablations_score_the_repeated_half():
     m = model(None)
     rt = am.repeated_random_tokens(40, 6, 4, torch.Generator().manual_seed(0))
-    table = C.single_head_ablations(m, rt, 6, "zero")
-    assert table.shape == (2, 3)
-    assert table[1, 0] == pytest.approx(C.ablated_repeat_losses(m, rt, 6, [(1, 0)], "zero").repeated, rel=1e-6)
+    for kind in ("zero", "mean"):
+        table = C.single_head_ablations(m, rt, 6, kind)
+        assert table.shape == (2, 3)
+        for layer, head in [(0, 2), (1, 0)]:
+            alone = C.ablated_repeat_losses(m, rt, 6, [(layer, head)], kind).repeated
+            assert table[layer, head] == pytest.approx(alone, rel=1e-6)
 
 
 # --- bad inputs ----------------------------------------------------------------------------------
