@@ -189,12 +189,15 @@ class Attention(nn.Module):
         self.register_buffer("causal_mask", torch.ones(cfg.n_ctx, cfg.n_ctx, dtype=torch.bool).triu(1),
                              persistent=False)
 
-    def forward(self, x: Float[Tensor, "batch pos d_model"]) -> Float[Tensor, "batch pos d_model"]:
+    def forward(self, x: Float[Tensor, "batch pos d_model"], patterns: list | None = None
+                ) -> Float[Tensor, "batch pos d_model"]:
         split = "batch pos (head_index d_head) -> batch head_index pos d_head"
         q, k, v = (einops.rearrange(f(x), split, head_index=self.n_heads) for f in (self.q, self.k, self.v))
         mask = self.causal_mask[: x.shape[1], : x.shape[1]]
-        scores = (q @ k.transpose(-2, -1) / math.sqrt(self.d_head)).masked_fill(mask, float("-inf"))
-        z = scores.softmax(-1) @ v
+        pattern = (q @ k.transpose(-2, -1) / math.sqrt(self.d_head)).masked_fill(mask, float("-inf")).softmax(-1)
+        if patterns is not None:
+            patterns.append(pattern.detach())
+        z = pattern @ v
         return self.o(einops.rearrange(z, "batch head_index pos d_head -> batch pos (head_index d_head)"))
 
 
@@ -203,8 +206,9 @@ class Block(nn.Module):
         super().__init__()
         self.ln1, self.attn = _norm(cfg), Attention(cfg)
 
-    def forward(self, resid: Float[Tensor, "batch pos d_model"]) -> Float[Tensor, "batch pos d_model"]:
-        return resid + self.attn(self.ln1(resid))
+    def forward(self, resid: Float[Tensor, "batch pos d_model"], patterns: list | None = None
+                ) -> Float[Tensor, "batch pos d_model"]:
+        return resid + self.attn(self.ln1(resid), patterns)
 
 
 class AttnOnlyTransformer(nn.Module):
@@ -236,18 +240,37 @@ class AttnOnlyTransformer(nn.Module):
                 scale = std / math.sqrt(2 * self.cfg.n_layers) if name.endswith("attn.o.weight") else std
                 p.copy_(torch.randn(p.shape, generator=generator) * scale)
 
-    def forward(self, tokens: Int[Tensor, "batch pos"]) -> Float[Tensor, "batch pos d_vocab"]:
+    def forward(self, tokens: Int[Tensor, "batch pos"], patterns: list | None = None
+                ) -> Float[Tensor, "batch pos d_vocab"]:
+        """Logits; if ``patterns`` is a list, each layer's [batch head_index query_pos key_pos] pattern is appended."""
         check_context(tokens, self.cfg.n_ctx)
         resid = self.embed(tokens) + self.pos_embed.weight[: tokens.shape[1]]
         for block in self.blocks:
-            resid = block(resid)
+            resid = block(resid, patterns)
         return self.unembed(self.ln_final(resid))
 
 
 def to_bridge(model: AttnOnlyTransformer, dtype: torch.dtype | None = None, tokenizer: Any = None):
     """The bridge with ``model``'s weights (same keys; the bridge's zero ``unembed.bias`` added)."""
-    bridge = attention_only(model.cfg, dtype=dtype, tokenizer=tokenizer)
-    state = {k: v.detach().to("cpu", bridge.W_E.dtype) for k, v in model.state_dict().items()}
+    return bridge_from_state(model.cfg, model.state_dict(), dtype, tokenizer)
+
+
+def bridge_from_state(cfg: AttnOnlyConfig, state: dict[str, Tensor], dtype: torch.dtype | None = None,
+                      tokenizer: Any = None):
+    """The bridge with weights from a state dict (e.g. an artifact's float16 tensors), cast to ``dtype``.
+
+    Raises:
+        ValueError: if the keys or shapes are not those of ``cfg``'s model.
+    """
+    bridge = attention_only(cfg, dtype=dtype, tokenizer=tokenizer)
+    expected = bridge.state_dict()
+    missing = sorted(set(expected) - set(state) - {"unembed.bias"})
+    unknown = sorted(set(state) - set(expected))
+    wrong = sorted(k for k in set(state) & set(expected) if state[k].shape != expected[k].shape)
+    if missing or unknown or wrong:
+        raise ValueError(f"state dict does not fit {cfg.name}: missing {missing}, unknown {unknown}, "
+                         f"wrong shapes {wrong}; pass the AttnOnlyConfig the weights were trained with")
+    state = {k: v.detach().to("cpu", bridge.W_E.dtype) for k, v in state.items()}
     for key, value in bridge.state_dict().items():
         state.setdefault(key, torch.zeros_like(value))   # unembed.bias: the bridge has no b_U to train
     bridge.load_state_dict(state, strict=True)
@@ -280,6 +303,30 @@ def repeated_random_tokens(d_vocab: int, period: int, batch: int, generator: tor
     return torch.cat(parts, dim=1)
 
 
+def head_pattern_scores(model: nn.Module, tokens: Int[Tensor, "batch pos"], period: int
+                        ) -> tuple[Float[Tensor, "layer head_index"], Float[Tensor, "layer head_index"]]:
+    """``(previous-token score, induction score)`` of every head on ``[..., r, r]`` tokens.
+
+    The same statistics as ``circuits.previous_token_scores`` and ``circuits.induction_scores``,
+    computed from the twin's patterns without transformer-lens (or from a bridge's cache),
+    so a training run can log induction-head formation on a machine without TL.
+    """
+    device = next(model.parameters()).device
+    tokens = tokens.to(device)
+    with torch.no_grad():
+        if isinstance(model, AttnOnlyTransformer):
+            patterns: list[Tensor] = []
+            model(tokens, patterns)
+        else:
+            _, cache = model.run_with_cache(tokens, names_filter=lambda n: n.endswith("attn.hook_pattern"))
+            patterns = [cache[f"blocks.{l}.attn.hook_pattern"] for l in range(model.cfg.n_layers)]
+    A = torch.stack(patterns).float()              # [layer batch head_index query_pos key_pos]
+    T = tokens.shape[1]
+    queries = torch.arange(T - period, T, device=A.device)
+    induction = A[..., queries, queries - period + 1].mean((1, 3))
+    return A.diagonal(-1, -2, -1).mean((1, 3)).cpu(), induction.cpu()
+
+
 def per_position_loss(model: nn.Module, tokens: Int[Tensor, "batch pos"], batch: int = 64
                       ) -> Float[Tensor, "batch pos_minus_1"]:
     """Cross-entropy of predicting ``tokens[:, i+1]`` from ``tokens[:, :i+1]``, per sequence and i."""
@@ -301,7 +348,8 @@ class TrainingLog:
     evaluation ``e``; ``icl_score = loss(icl_late) - loss(icl_early)`` (negative: later
     tokens are predicted better, the model learns in context); ``repeat_first`` and
     ``repeat_second`` are losses on the first and repeated copy of ``[BOS, r, r]`` random
-    tokens, whose gap opens when induction heads form.
+    tokens, whose gap opens when induction heads form; ``induction_score[e]`` and
+    ``prev_token_score[e]`` are every head's scores on that probe (:func:`head_pattern_scores`).
     """
 
     step: list[int] = field(default_factory=list)              # evaluation steps
@@ -311,13 +359,17 @@ class TrainingLog:
     icl_score: list[float] = field(default_factory=list)
     repeat_first: list[float] = field(default_factory=list)
     repeat_second: list[float] = field(default_factory=list)
+    prev_token_score: list[Tensor] = field(default_factory=list)   # [layer head_index] per evaluation
+    induction_score: list[Tensor] = field(default_factory=list)    # on the repeat probe
     probes: dict[str, list[float]] = field(default_factory=dict)
     seconds: float = 0.0
 
     def tensors(self) -> dict[str, Tensor]:
         """The curves as tensors, for ``artifacts.save``."""
         out = {"step": torch.tensor(self.step), "train_loss": torch.tensor(self.train_loss),
-               "val_loss_by_pos": torch.stack(self.val_loss_by_pos)}
+               "val_loss_by_pos": torch.stack(self.val_loss_by_pos),
+               "prev_token_score": torch.stack(self.prev_token_score),
+               "induction_score": torch.stack(self.induction_score)}
         for name in ("val_loss", "icl_score", "repeat_first", "repeat_second"):
             out[name] = torch.tensor(getattr(self, name))
         out.update({f"probe_{k}": torch.tensor(v) for k, v in self.probes.items()})
@@ -359,6 +411,9 @@ def train_attention_only(model: nn.Module, cfg: AttnOnlyConfig, train_tokens: In
         if toks.min() < 0 or toks.max() >= cfg.d_vocab:
             raise ValueError(f"{name} holds ids in [{int(toks.min())}, {int(toks.max())}] outside the "
                              f"vocabulary 0..{cfg.d_vocab - 1}: set d_vocab to the tokenizer's size")
+    if len(train_tokens) < cfg.batch:
+        raise ValueError(f"train_tokens has {len(train_tokens)} sequences, fewer than batch={cfg.batch}: "
+                         f"pack more sequences or lower batch")
     progress = progress or (lambda it, **kw: it)
     device = next(model.parameters()).device
     g = torch.Generator().manual_seed(cfg.seed + 1)
@@ -372,7 +427,12 @@ def train_attention_only(model: nn.Module, cfg: AttnOnlyConfig, train_tokens: In
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, cfg))
     log, order, cursor, start = TrainingLog(), torch.randperm(len(train_tokens), generator=g), 0, time.perf_counter()
 
+    pending: list[Tensor] = []
+
     def evaluate(step: int) -> None:
+        if pending:
+            log.train_loss.extend(torch.stack(pending).float().cpu().tolist())
+            pending.clear()
         model.eval()
         by_pos = per_position_loss(model, val, cfg.batch).mean(0)
         rep = per_position_loss(model, probe_tokens, cfg.batch).mean(0)
@@ -383,6 +443,9 @@ def train_attention_only(model: nn.Module, cfg: AttnOnlyConfig, train_tokens: In
         log.icl_score.append(float(by_pos[cfg.icl_late] - by_pos[cfg.icl_early]))
         log.repeat_first.append(float(rep[1:n].mean()))
         log.repeat_second.append(float(rep[n + 1:].mean()))
+        prev, ind = head_pattern_scores(model, probe_tokens, n)
+        log.prev_token_score.append(prev)
+        log.induction_score.append(ind)
         for k, v in (probe(model) if probe else {}).items():
             log.probes.setdefault(k, []).append(float(v))
         model.train()
@@ -402,7 +465,7 @@ def train_attention_only(model: nn.Module, cfg: AttnOnlyConfig, train_tokens: In
         torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         opt.step()
         sched.step()
-        log.train_loss.append(float(loss.detach()))
+        pending.append(loss.detach())   # no host sync per step; read at each evaluation
     evaluate(cfg.steps)
     model.eval()
     log.seconds = time.perf_counter() - start
@@ -410,5 +473,5 @@ def train_attention_only(model: nn.Module, cfg: AttnOnlyConfig, train_tokens: In
 
 
 __all__ = ["AttnOnlyConfig", "AttnOnlyTransformer", "TrainingLog", "attention_only", "bridge_config",
-           "check_context", "lr_factor", "per_position_loss", "repeated_random_tokens", "to_bridge",
-           "train_attention_only"]
+           "bridge_from_state", "check_context", "head_pattern_scores", "lr_factor", "per_position_loss",
+           "repeated_random_tokens", "to_bridge", "train_attention_only"]

@@ -162,6 +162,7 @@ def test_training_runs_records_curves_and_is_seeded():
     assert log.val_loss[-1] < 0.6 * log.val_loss[0], log.val_loss
     t = log.tensors()
     assert t["val_loss_by_pos"].shape == (5, cfg.n_ctx - 1) and t["probe_one"].tolist() == [1.0] * 5
+    assert t["induction_score"].shape == t["prev_token_score"].shape == (5, cfg.n_layers, cfg.n_heads)
     torch.testing.assert_close(t["icl_score"], t["val_loss_by_pos"][:, cfg.icl_late] - t["val_loss_by_pos"][:, cfg.icl_early])
     again = am.train_attention_only(am.AttnOnlyTransformer(cfg), cfg, train, val)
     assert again.train_loss == log.train_loss
@@ -180,6 +181,7 @@ def test_training_also_runs_on_the_bridge():
 def test_training_inputs_are_checked():
     cfg = tiny_config()
     good = torch.zeros(4, cfg.n_ctx, dtype=torch.long)
+    cfg = tiny_config(batch=4)
     with pytest.raises(ValueError, match="LongTensor"):
         am.train_attention_only(am.AttnOnlyTransformer(cfg), cfg, good.float(), good)
     with pytest.raises(ValueError, match="lower icl_late or pack longer"):
@@ -188,3 +190,33 @@ def test_training_inputs_are_checked():
         am.train_attention_only(am.AttnOnlyTransformer(cfg), cfg, torch.zeros(4, 30, dtype=torch.long), good)
     with pytest.raises(ValueError, match="outside the vocabulary"):
         am.train_attention_only(am.AttnOnlyTransformer(cfg), cfg, good + 40, good)
+    cfg = tiny_config()
+    with pytest.raises(ValueError, match="fewer than batch=8: pack more sequences or lower batch"):
+        am.train_attention_only(am.AttnOnlyTransformer(cfg), cfg, good, good)
+
+
+def test_twin_pattern_scores_match_the_bridge():
+    from interplib import circuits
+
+    cfg = tiny_config()
+    twin = perturbed_twin(cfg)
+    bridge = am.to_bridge(twin, dtype=torch.float64)
+    rt = am.repeated_random_tokens(cfg.d_vocab, 7, 4, torch.Generator().manual_seed(5))
+    prev, ind = am.head_pattern_scores(twin, rt, 7)
+    torch.testing.assert_close(prev, circuits.previous_token_scores(bridge, rt).float())
+    torch.testing.assert_close(ind, circuits.induction_scores(bridge, rt, 7).float())
+    prev_b, ind_b = am.head_pattern_scores(bridge, rt, 7)
+    torch.testing.assert_close((prev_b, ind_b), (prev, ind))
+
+
+def test_bridge_from_half_precision_state_and_bad_states():
+    cfg = tiny_config(normalization="LN")
+    twin = perturbed_twin(cfg).float()
+    half = {k: v.half() for k, v in twin.state_dict().items()}      # artifacts store float16
+    bridge = am.bridge_from_state(cfg, half, dtype=torch.float32)
+    tokens = torch.randint(0, cfg.d_vocab, (2, 12), generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(bridge(tokens), twin(tokens), atol=0.05, rtol=0.01)
+    with pytest.raises(ValueError, match="missing \\['embed.weight'\\].*pass the AttnOnlyConfig"):
+        am.bridge_from_state(cfg, {k: v for k, v in half.items() if k != "embed.weight"})
+    with pytest.raises(ValueError, match="wrong shapes"):
+        am.bridge_from_state(tiny_config(normalization="LN", d_vocab=41), half)
