@@ -24,7 +24,7 @@ per-head outputs from ``hook_z`` and ``W_O``.
 
 from __future__ import annotations
 
-import math
+import operator
 from dataclasses import dataclass
 from typing import Literal, Sequence
 
@@ -44,14 +44,21 @@ Head = tuple[int, int]   # (layer, head)
 # Checks and effective weights
 
 
+def _in_range(value, n: int) -> bool:
+    try:
+        return 0 <= operator.index(value) < n     # ints, numpy and 0-d torch integers; not floats
+    except TypeError:
+        return False
+
+
 def check_layer_head(model, layer: int, head: int | None = None) -> None:
     """Raise a ValueError naming the valid range if ``layer`` / ``head`` do not exist."""
     n_layers, n_heads = model.cfg.n_layers, model.cfg.n_heads
-    if not isinstance(layer, int) or not 0 <= layer < n_layers:
-        raise ValueError(f"layer={layer} is out of range: this model has {n_layers} layers; "
+    if not _in_range(layer, n_layers):
+        raise ValueError(f"layer={layer!r} is out of range: this model has {n_layers} layers; "
                          f"pass layer in 0..{n_layers - 1}")
-    if head is not None and (not isinstance(head, int) or not 0 <= head < n_heads):
-        raise ValueError(f"head={head} is out of range: this model has {n_heads} heads per layer; "
+    if head is not None and not _in_range(head, n_heads):
+        raise ValueError(f"head={head!r} is out of range: this model has {n_heads} heads per layer; "
                          f"pass head in 0..{n_heads - 1}")
 
 
@@ -72,7 +79,7 @@ def _norm_kind(model) -> str | None:
     return kind
 
 
-def _fold_ln(model, ln) -> tuple[Tensor, Tensor, Tensor] | None:
+def _fold_ln(model, ln) -> tuple[Tensor, Tensor] | None:
     """``(C diag(w), b)`` pieces of a LayerNorm, or None without one: LN(x) = (x/σ) C diag(w) + b."""
     if _norm_kind(model) is None:
         return None
@@ -136,7 +143,8 @@ def _scale(model, cache, name: str) -> Tensor:
 def head_results(model, cache, layer: int) -> Float[Tensor, "batch pos head_index d_model"]:
     """Each head's write into the residual stream, ``z_h @ W_O[h]`` (TL's ``hook_result``, without ``b_O``)."""
     check_layer_head(model, layer)
-    return torch.einsum("bphe,hed->bphd", cache[f"blocks.{layer}.attn.hook_z"], model.blocks[layer].attn.W_O)
+    return torch.einsum("bphe,hed->bphd", cache[f"blocks.{layer}.attn.hook_z"],
+                        model.blocks[layer].attn.W_O.detach())
 
 
 def residual_components(model, cache, layer: int, group: Literal["head", "layer"] = "head"

@@ -304,6 +304,8 @@ def test_bad_layers_heads_and_tokens_get_errors_that_name_the_fix():
         C.attention_score_terms(m, tokens(), 2, 0)
     with pytest.raises(ValueError, match="head=3 is out of range: this model has 3 heads per layer; pass head in 0..2"):
         C.attention_score_terms(m, tokens(), 0, 3)
+    with pytest.raises(ValueError, match="layer=0.5 is out of range"):
+        C.composition_scores(m, "K", earlier=0.5)
     with pytest.raises(ValueError, match="layer=-1 is out of range"):
         C.ablated_logits(m, tokens(), [(-1, 0)])
     with pytest.raises(ValueError, match="exceeds the model's context n_ctx=24: truncate to tokens"):
@@ -316,3 +318,38 @@ def test_bad_layers_heads_and_tokens_get_errors_that_name_the_fix():
         C.path_expansion(m, tokens()[0])
     with pytest.raises(ValueError, match="use 'zero' or 'mean'"):
         C.ablated_logits(m, tokens(), [(0, 0)], "resample")
+
+
+# --- end to end: a trained toy forms the circuit the chapter describes ---------------------------
+
+def periodic_tokens(n, n_ctx, d_vocab, g):
+    """[BOS, r, r, r, ...] with r random of length 4..8: later copies are predictable only in context."""
+    period = torch.randint(4, 9, (n, 1), generator=g)
+    r = torch.randint(1, d_vocab, (n, 8), generator=g)
+    return torch.cat([torch.zeros(n, 1, dtype=torch.long), r.gather(1, torch.arange(n_ctx - 1)[None] % period)], 1)
+
+
+def test_trained_two_layer_model_forms_an_induction_circuit_one_layer_does_not():
+    g = torch.Generator().manual_seed(0)
+    train, val = periodic_tokens(2000, 24, 32, g), periodic_tokens(64, 24, 32, g)
+    rt = am.repeated_random_tokens(32, 8, 32, torch.Generator().manual_seed(1))
+    trained = {}
+    for n_layers in (1, 2):
+        cfg = am.AttnOnlyConfig(n_layers=n_layers, d_model=32, n_heads=2, n_ctx=24, d_vocab=32, steps=400, batch=16,
+                                lr=1e-2, warmup=20, eval_every=200, eval_sequences=32, icl_early=3, icl_late=20,
+                                repeat_period=8)
+        twin = am.AttnOnlyTransformer(cfg)
+        log = am.train_attention_only(twin, cfg, train, val)
+        trained[n_layers] = am.to_bridge(twin).requires_grad_(False)
+        assert log.icl_score[-1] < -0.5            # later tokens are predicted better: in-context learning
+    two, one = trained[2], trained[1]
+    ind2, ind1 = C.induction_scores(two, rt, 8), C.induction_scores(one, rt, 8)
+    assert ind2[1].max() > 0.5 and ind1.max() < 0.4 and ind2[0].max() < 0.4
+    loss2, loss1 = C.repeat_losses(two, rt, 8), C.repeat_losses(one, rt, 8)
+    assert loss2.repeated < 0.5 * loss1.repeated and loss2.repeated < 0.2 * loss2.first
+    # the circuit is causal: without layer 0 (previous-token information) or layer 1 the repeat is not copied
+    for layer in (0, 1):
+        ablated = C.ablated_repeat_losses(two, rt, 8, [(layer, 0), (layer, 1)], "mean")
+        assert ablated.repeated > 5 * loss2.repeated
+    mean, std = C.composition_baseline(two, "K")
+    assert C.composition_scores(two, "K").max() > mean + 3 * std
