@@ -3,9 +3,11 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
+# kernels iterate sets of strings in the same order in every build
+export PYTHONHASHSEED := 0
 JB     := BOOK_BUILD=1 $(BIN)/jupyter-book build . -W -n --keep-going
 
-.PHONY: venv test book site serve sync check-sync check-offline measure-build artifacts clean
+.PHONY: venv test book site serve sync check-offline measure-build artifacts clean
 
 venv: $(STAMP)
 
@@ -43,3 +45,22 @@ artifacts: $(STAMP)            ## retrain every artifact on this machine (slow; 
 
 clean:
 	rm -rf _build
+
+# ---- publishing (issue 9): link check, reproducibility check, cache key -------------------------
+.PHONY: linkcheck retrain drift cache-key
+LINKCHECK_PYTHON ?= $(BIN)/python
+DEVICE    ?= auto
+RETRAINED ?= _build/retrained
+
+linkcheck:                     ## request every external link of the sources (needs the network; not in CI's build)
+	$(LINKCHECK_PYTHON) -m interplib.links --check
+
+retrain: $(STAMP)              ## retrain every artifact into $(RETRAINED), leaving the committed artifacts/ untouched
+	rm -rf $(RETRAINED)
+	INTERPLIB_ARTIFACTS=$(abspath $(RETRAINED)) $(BIN)/python -m interplib.train --all --force --device $(DEVICE)
+
+drift: $(STAMP)                ## compare $(RETRAINED) (from `make retrain`) with the committed artifacts/; exit 1 on drift
+	$(BIN)/python tools/drift.py artifacts $(RETRAINED) --markdown $(RETRAINED)-drift.md
+
+cache-key:                     ## the jupyter-cache key CI computes (lib = interplib, requirements, manifest)
+	$(PYTHON) tools/cache_key.py

@@ -1,13 +1,20 @@
-"""interplib: the companion library of the book *Mechanistic interpretability, executed*.
+"""interplib: the companion library of the book *Mechanistic Interpretability, Executed*.
 
 Modules, one job each:
 
-* ``artifacts``: verified safetensors + JSON files; ``recipes``: how each artifact is made;
-  ``train``: the command line ``python -m interplib.train``;
-* ``plotting``: ``imshow``, ``line``, ``scatter``, ``show``; ``book``: ``glue``, ``claim``, ``setup``;
-* ``tables``: labelled top-k tables; ``markov``: the worked example of the first chapter;
-* ``attention_models``: attention-only transformers (TL bridge + torch twin, training); ``circuits``: QK/OV terms, head scores, composition, path expansion, ablation;
-* ``site``: the Sphinx extension that makes the built site render offline.
+* infrastructure: ``artifacts`` (verified safetensors + JSON files), ``recipes`` (how each
+  artifact is made), ``train`` (the command line ``python -m interplib.train``), ``plotting``
+  (``imshow``, ``line``, ``scatter``, ``show``), ``book`` (``glue``, ``claim``, ``setup``),
+  ``tables`` (labelled top-k tables), ``site`` (the Sphinx extension for the offline site),
+  ``links`` (the book's external links);
+* the worked example: ``markov``;
+* bilinear bigrams: ``models`` (our bilinear transformer), ``bilinear`` (bigrams from its
+  weights), ``tdooms`` (the original checkpoints' layout), ``lm_training`` (its training loop);
+* grokking: ``fourier`` (basis mod p, progress measures), ``quantize`` (binary/ternary weights),
+  ``grokking`` (the task and the one-layer model);
+* LayerNorm attribution: ``attribution`` (the exact logit split, DLA, logit lens), ``bridge``
+  (local Hugging Face directories as TransformerBridge), ``neox`` (a small Pythia-shaped model).
+* attention circuits: ``attention_models`` (attention-only transformers as TransformerBridge, a torch twin, training), ``circuits`` (QK/OV term split, head scores, composition, path expansion, ablation).
 """
 
 __version__ = "0.1.0"

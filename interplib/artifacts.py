@@ -271,3 +271,23 @@ def write_manifest(base: Path | None = None) -> Path:
     text = json.dumps(manifest(base), indent=1, sort_keys=True) + "\n"
     _atomic_write_bytes(path, text.encode())
     return path
+
+
+def table(base: Path | None = None) -> "pd.DataFrame":
+    """One row per artifact for the status page: size, hash, device, wall time, key metric."""
+    import pandas as pd
+
+    rows = []
+    for meta in sidecars(base):
+        files = meta["files"].values()
+        metric = meta.get("key_metric") or {}
+        rows.append({
+            "artifact": meta["name"],
+            "study": meta["study"],
+            "size (KiB)": round(sum(f["bytes"] for f in files) / 1024, 1),
+            "sha256": meta["files"]["safetensors"]["sha256"][:12],
+            "trained on": (meta.get("device") or "").split(",")[0],
+            "wall time (s)": meta.get("wall_time_s"),
+            "key metric": f"{metric.get('name')} = {metric.get('value'):.4g}" if metric else "",
+        })
+    return pd.DataFrame(rows)

@@ -6,7 +6,9 @@ is guarded by :func:`claim`, which fails the build when the fact stops holding.
 
 from __future__ import annotations
 
+import json
 import platform
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -75,3 +77,12 @@ def environment() -> pd.DataFrame:
             rows.append((package, "not installed"))
     rows.append(("device", recipes.describe_device(recipes.resolve_device("auto"))))
     return pd.DataFrame(rows, columns=["what", "version"]).set_index("what")
+
+
+def build_timings(path: Path | None = None) -> pd.DataFrame:
+    """The cold and warm build times recorded by ``make measure-build`` (``book-timings.json``)."""
+    path = path or Path(__file__).resolve().parents[1] / "book-timings.json"
+    if not path.exists():
+        return pd.DataFrame({"note": ["not measured on this checkout yet: run `make measure-build`"]})
+    record = json.loads(path.read_text())
+    return pd.DataFrame(record["builds"]).set_index("build")

@@ -27,7 +27,7 @@ from typing import Any, Callable
 
 import numpy as np
 import torch
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from . import artifacts
 from .artifacts import Artifact, ArtifactError, MissingArtifact, StaleArtifact
@@ -61,6 +61,8 @@ class Recipe:
         version: bump when ``fit`` changes what it computes; older artifacts become stale.
         seconds: measured wall time by device type, for the "this will take" message.
         needs: names of artifacts this one is made from (trained first by ``--all``).
+        committed: False for large derived data that is regenerated, not committed (a test
+            checks that every committed recipe has a valid artifact in the repository).
     """
 
     name: str
@@ -71,6 +73,7 @@ class Recipe:
     seconds: dict[str, float] = field(default_factory=dict)
     needs: tuple[str, ...] = ()
     description: str = ""
+    committed: bool = True
 
 
 _RECIPES: dict[str, Recipe] = {}
@@ -156,21 +159,28 @@ def versions() -> dict[str, str]:
             "numpy": np.__version__, "interplib": __version__}
 
 
+def verified(name: str, base: Path | None = None) -> Artifact:
+    """The artifact, checked against the files' hashes, the recipe's config and its version."""
+    recipe = get(name)
+    art = artifacts.load(name, base, expected_config=dataclasses.asdict(recipe.config))
+    if art.meta.get("recipe_version") != recipe.version:
+        raise StaleArtifact(
+            f"artifact {name!r} was made by version {art.meta.get('recipe_version')} of its recipe, "
+            f"the code is at version {recipe.version}; regenerate it with `{artifacts.remake_command(name)}`"
+        )
+    return art
+
+
 def status(name: str, base: Path | None = None) -> tuple[str, str]:
     """``(state, detail)`` with state one of ``valid``, ``missing``, ``stale``, ``corrupt``."""
-    recipe = get(name)
     try:
-        art = artifacts.load(name, base, expected_config=dataclasses.asdict(recipe.config))
+        verified(name, base)
     except MissingArtifact as err:
         return "missing", str(err)
     except StaleArtifact as err:
         return "stale", str(err)
     except ArtifactError as err:
         return "corrupt", str(err)
-    if art.meta.get("recipe_version") != recipe.version:
-        return "stale", (f"artifact {name!r} was made by version {art.meta.get('recipe_version')} of its "
-                         f"recipe, the code is at version {recipe.version}; regenerate it with "
-                         f"`{artifacts.remake_command(name)}`")
     return "valid", "ok"
 
 
@@ -209,16 +219,14 @@ def load(name: str, device: str | torch.device = "auto", base: Path | None = Non
     """The verified artifact ``name``; trains it first if missing, refuses it if stale or corrupted.
 
     Raises:
-        ArtifactError: stale or corrupted, naming the file and the command that remakes it.
+        StaleArtifact, CorruptArtifact: naming the file and the command that remakes it.
     """
-    recipe = get(name)
-    state, detail = status(name, base)
-    if state == "missing":
-        device = resolve_device(device)
-        guess = recipe.seconds.get(device.type)
-        took = f"about {guess:.0f} s" if guess else "an unmeasured time"
-        print(f"artifact {name!r} is missing: training it now on {device.type} ({took}).", file=sys.stderr)
-        return train(name, device, base, progress=False)
-    if state != "valid":
-        raise ArtifactError(detail)
-    return artifacts.load(name, base, expected_config=dataclasses.asdict(recipe.config))
+    try:
+        return verified(name, base)
+    except MissingArtifact:
+        pass
+    device = resolve_device(device)
+    guess = get(name).seconds.get(device.type)
+    took = f"about {guess:.0f} s" if guess else "an unmeasured time"
+    print(f"artifact {name!r} is missing: training it now on {device.type} ({took}).", file=sys.stderr)
+    return train(name, device, base, progress=False)

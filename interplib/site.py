@@ -7,6 +7,8 @@ Registered in ``_config.yml`` (``sphinx.extra_extensions``). At the end of an HT
   ``html_js_files`` and ``mathjax_path``; nothing is committed, so they always match the
   installed versions;
 * writes ``.nojekyll`` so GitHub Pages serves the ``_static`` folders;
+* makes the downloadable executed notebooks (``_sources/**/*.ipynb``) complete and identical
+  from build to build (see :func:`publishable_notebooks`);
 * warns (an error under ``-W``) if any page still loads a script from the network.
 """
 
@@ -67,10 +69,35 @@ def remote_scripts(outdir: Path) -> dict[str, list[str]]:
     return found
 
 
+def publishable_notebooks(outdir: Path, cache_path: Path) -> None:
+    """Give every downloadable notebook its outputs and stable cell ids.
+
+    myst-nb 1.4 writes a notebook that was served from the jupyter-cache *without* outputs
+    (it saves the parsed notebook, not the merged one), and nbformat gives cells random ids,
+    so the download button would serve an unexecuted notebook that differs on every build.
+    """
+    import nbformat
+    from jupyter_cache import get_cache
+
+    cache = get_cache(str(cache_path)) if cache_path.is_dir() else None
+    for path in sorted((outdir / "_sources").rglob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        if cache is not None:
+            try:
+                _, nb = cache.merge_match_into_notebook(nb)
+            except KeyError:  # not cached (e.g. executed with execution_mode: force)
+                pass
+        for i, cell in enumerate(nb.cells):
+            if "id" in cell:
+                cell["id"] = f"cell-{i}"
+        nbformat.write(nb, path)
+
+
 def _build_finished(app: Sphinx, exception: Exception | None) -> None:
     if exception is not None or app.builder.format != "html":
         return
     outdir = Path(app.outdir)
+    publishable_notebooks(outdir, outdir.parent / ".jupyter_cache")
     copy_assets(outdir)
     for page, tags in remote_scripts(outdir).items():
         logger.warning(f"{page} loads a script from the network ({tags[0]}); the site must render offline")

@@ -3,6 +3,7 @@
     python -m interplib.train NAME [NAME ...] [--device auto|cpu|cuda] [--force]
     python -m interplib.train --all [--device cuda] [--force]
     python -m interplib.train --list
+    python -m interplib.train --manifest
 
 A valid artifact is kept unless ``--force``; a missing or stale one is trained. Writes are
 atomic: an interrupted run leaves the previous artifact intact.
@@ -50,10 +51,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--device", default="auto", help="auto (cuda if available), cpu or cuda")
     parser.add_argument("--force", action="store_true", help="retrain even if a valid artifact exists")
     parser.add_argument("--list", action="store_true", help="show each artifact's state and provenance")
+    parser.add_argument("--manifest", action="store_true", help="rebuild artifacts/manifest.json from the sidecars")
     args = parser.parse_args(argv)
 
     if args.list:
         print(listing())
+        return 0
+    if args.manifest:
+        from . import artifacts
+
+        print(f"wrote {artifacts.write_manifest()}")
         return 0
     table = recipes.recipes()
     names = list(table) if args.all else args.names
@@ -68,7 +75,8 @@ def main(argv: list[str] | None = None) -> int:
         if state == "valid" and not args.force:
             print(f"{name}: valid, kept (use --force to retrain)")
             continue
-        print(f"{name}: {state}, training on {recipes.describe_device(device)}", flush=True)
+        why = "forced" if state == "valid" else state
+        print(f"{name}: {why}, training on {recipes.describe_device(device)}", flush=True)
         art = recipes.train(name, device)
         km = art.meta["key_metric"]
         print(f"{name}: saved in {art.meta['wall_time_s']:.1f} s, {km['name']}={km['value']:.4g}")

@@ -1,0 +1,78 @@
+import pytest
+import torch
+
+from interplib import grokking, quantize
+
+TINY = dict(p=7, d_model=16, n_heads=2, d_head=4, d_mlp=12, epochs=10, log_every=5, seeds=(0,))
+
+
+def tiny(**overrides) -> grokking.GrokConfig:
+    return grokking.GrokConfig(**{**TINY, **overrides})
+
+
+def test_dataset_lists_every_pair_with_its_sum():
+    tokens, labels = grokking.dataset(5)
+    assert tokens.shape == (25, 3) and (tokens[:, 2] == 5).all()
+    assert tokens[7].tolist() == [1, 2, 5] and labels[7] == 3
+    assert labels[24] == (4 + 4) % 5
+
+
+def test_train_mask_is_seeded_and_the_right_size():
+    mask = grokking.train_mask(113, 0.3, 598)
+    assert int(mask.sum()) == 3830  # int(0.3 * 113**2), as in the paper
+    assert torch.equal(mask, grokking.train_mask(113, 0.3, 598))
+    assert not torch.equal(mask, grokking.train_mask(113, 0.3, 1))
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(p=8), "not prime"),
+    (dict(p=2), "at least 3"),
+    (dict(frac_train=1.0), "fraction in"),
+    (dict(weights="int4"), "'fp', 'binary' or 'ternary'"),
+    (dict(epochs=10, log_every=3), "log_every dividing epochs"),
+    (dict(seeds=()), "at least one seed"),
+])
+def test_bad_configs_name_the_fix(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        tiny(**kwargs)
+
+
+@pytest.mark.parametrize("weights", ["fp", "binary", "ternary"])
+def test_bridge_with_effective_weights_matches_the_training_twin(weights):
+    torch.manual_seed(0)
+    cfg = tiny(weights=weights)
+    model = grokking.GrokTransformer(cfg).double()
+    tokens, _ = grokking.dataset(cfg.p)
+    bridge = grokking.to_bridge(cfg, grokking.effective_state_dict(model))
+    with torch.no_grad():
+        torch.testing.assert_close(bridge(tokens).double(), model(tokens), atol=1e-5, rtol=1e-5)
+
+
+def test_quantized_variants_use_quantized_matrices_only():
+    torch.manual_seed(0)
+    model = grokking.GrokTransformer(tiny(weights="binary"))
+    state = grokking.effective_state_dict(model)
+    for name in grokking.QUANTIZED:
+        W = state[f"blocks.0.{name}.weight"]
+        assert W.unique().numel() == 2 and torch.allclose(W.abs(), W.abs().max())
+    torch.testing.assert_close(state["embed.weight"], model.embed.weight.detach())
+    torch.testing.assert_close(state["blocks.0.attn.q.weight"],
+                               quantize.binarize(model.blocks[0].attn.q.weight.detach()))
+
+
+def test_model_is_causal_and_biases_start_at_zero():
+    torch.manual_seed(0)
+    cfg = tiny()
+    model = grokking.GrokTransformer(cfg)
+    assert all(float(p.detach().abs().max()) == 0 for n, p in model.named_parameters() if n.endswith("bias"))
+    assert "blocks.0.mlp.in.weight" in grokking.weight_names(model)
+    a = model(torch.tensor([[1, 2, 7]]))
+    b = model(torch.tensor([[1, 3, 7]]))
+    torch.testing.assert_close(a[:, 0], b[:, 0])  # position 0 cannot see position 1
+
+
+def test_loss_is_float64_cross_entropy_at_the_last_position():
+    logits = torch.zeros(2, 3, 5)
+    logits[0, -1, 1] = 10.0
+    loss, acc = grokking.loss_and_accuracy(logits, torch.tensor([1, 4]))
+    assert loss.dtype == torch.float64 and acc == 0.5

@@ -1,0 +1,66 @@
+"""The book's sources: table of contents, notebook pairs, and the offline-site extension."""
+
+from pathlib import Path
+
+import jupytext
+import pytest
+import yaml
+
+from interplib import site
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def toc_files() -> list[str]:
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]]
+    for part in toc.get("parts", []):
+        files += [chapter["file"] for chapter in part["chapters"]]
+    return files
+
+
+def test_every_toc_entry_exists():
+    for name in toc_files():
+        assert (ROOT / f"{name}.md").exists(), f"_toc.yml lists {name} but {name}.md does not exist"
+
+
+NOTEBOOKS = sorted(p for p in (ROOT / "chapters").glob("*.md") if "```{code-cell}" in p.read_text())
+
+
+@pytest.mark.parametrize("md", NOTEBOOKS, ids=lambda p: p.name)
+def test_chapter_is_paired_with_an_output_free_ipynb_in_sync(md):
+    ipynb = md.with_suffix(".ipynb")
+    fix = f"run `make sync` (jupytext --sync {md.relative_to(ROOT)})"
+    assert ipynb.exists(), f"{ipynb.name} is missing; {fix}"
+    text = jupytext.read(md)
+    pair = jupytext.read(ipynb)
+    assert text.metadata["jupytext"]["formats"] == "ipynb,md:myst", f"{md.name} is not paired; {fix}"
+    assert [(c.cell_type, c.source) for c in text.cells] == [(c.cell_type, c.source) for c in pair.cells], \
+        f"{md.name} and {ipynb.name} differ; {fix}"
+    assert not any(c.get("outputs") for c in pair.cells), f"{ipynb.name} has outputs; commit it without"
+
+
+@pytest.mark.parametrize("md", NOTEBOOKS, ids=lambda p: p.name)
+def test_chapter_is_in_the_toc(md):
+    assert str(md.relative_to(ROOT).with_suffix("")) in toc_files(), f"add {md.name} to _toc.yml"
+
+
+def test_site_assets_are_copied_from_installed_packages(tmp_path):
+    site.copy_assets(tmp_path)
+    vendor = tmp_path / "_static" / "vendor"
+    assert (vendor / "plotly.min.js").stat().st_size > 1_000_000
+    assert (vendor / "mathjax" / "tex-chtml.js").exists()
+    assert any((vendor / "mathjax" / "output" / "chtml" / "fonts").rglob("*.woff"))
+    assert (tmp_path / ".nojekyll").exists()
+
+
+def test_remote_scripts_are_found(tmp_path):
+    (tmp_path / "ok.html").write_text('<script src="_static/vendor/plotly.min.js"></script>')
+    (tmp_path / "bad.html").write_text('<script defer src="https://cdn.jsdelivr.net/npm/mathjax@3"></script>')
+    assert list(site.remote_scripts(tmp_path)) == ["bad.html"]
+
+
+def test_config_points_math_and_plotly_at_the_vendored_copies():
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())["sphinx"]["config"]
+    assert config["mathjax_path"] == f"{site.VENDOR}/mathjax/tex-chtml.js"
+    assert f"{site.VENDOR}/plotly.min.js" in config["html_js_files"]
