@@ -364,6 +364,15 @@ class TrainingLog:
     probes: dict[str, list[float]] = field(default_factory=dict)
     seconds: float = 0.0
 
+    def metrics(self) -> dict[str, Any]:
+        """A JSON-ready summary of the final evaluation, for a recipe's ``Trained.metrics``."""
+        return {"val_loss": self.val_loss[-1], "icl_score": self.icl_score[-1],
+                "repeat_first": self.repeat_first[-1], "repeat_second": self.repeat_second[-1],
+                "max_induction_score_by_layer": self.induction_score[-1].amax(-1).tolist(),
+                "max_prev_token_score_by_layer": self.prev_token_score[-1].amax(-1).tolist(),
+                "steps": self.step[-1], "seconds": round(self.seconds, 2),
+                "seconds_per_step": round(self.seconds / max(1, self.step[-1]), 4)}
+
     def tensors(self) -> dict[str, Tensor]:
         """The curves as tensors, for ``artifacts.save``."""
         out = {"step": torch.tensor(self.step), "train_loss": torch.tensor(self.train_loss),

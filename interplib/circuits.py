@@ -369,6 +369,36 @@ def copying_scores(model, kind: Literal["trace_ratio", "positive_fraction"] = "t
     raise ValueError(f"kind={kind!r}: use 'trace_ratio' or 'positive_fraction'")
 
 
+def qk_circuit(model, layer: int, head: int, key_head: Head | None = None) -> FactoredMatrix:
+    """A head's token-level QK circuit (rows query token, columns key token), rank ≤ d_head.
+
+    ``key_head=None``: ``W_E W_Q W_K^T W_E^T``, positive eigenvalues mean "attend to the same
+    token". ``key_head=(l0, p)`` (an earlier head): the key side reads what that head wrote,
+    ``W_E W_Q W_K^T (W_E W_V^p W_O^p)^T``: the K-composition circuit; for an induction head
+    fed by a previous-token head, positive eigenvalues mean "attend where the *previous*
+    token equals mine". LN-folded weights; positions and biases left out.
+    """
+    check_layer_head(model, layer, head)
+    W_E, W = model.W_E.detach(), layer_weights(model, layer)
+    keys = W_E
+    if key_head is not None:
+        l0, p = key_head
+        check_layer_head(model, l0, p)
+        if l0 >= layer:
+            raise ValueError(f"key_head={key_head}: it must sit in an earlier layer than {layer}")
+        W0 = layer_weights(model, l0)
+        keys = W_E @ W0.W_V[p] @ W0.W_O[p]
+    return FactoredMatrix(W_E @ W.W_Q[head], (keys @ W.W_K[head]).T)
+
+
+def eigenvalue_score(circuit: FactoredMatrix) -> float:
+    """``Σ Re λ / Σ |λ|`` over a square circuit's non-zero eigenvalues (the Framework's copying statistic)."""
+    if circuit.ldim != circuit.rdim:
+        raise ValueError(f"circuit is {circuit.ldim}×{circuit.rdim}: eigenvalues need a square circuit")
+    lam = circuit.eigenvalues
+    return float(lam.real.sum() / lam.abs().sum())
+
+
 def _composition(ov: FactoredMatrix, right: FactoredMatrix) -> Tensor:
     left = ov.unsqueeze(1)        # [head_earlier, 1, d, d] against [1, head_later, d, d]
     right = right.unsqueeze(0)
@@ -603,9 +633,9 @@ def single_head_ablations(model, tokens: Int[Tensor, "batch pos"], period: int,
     return out
 
 
-__all__ = ["LayerWeights", "PathExpansion", "RepeatLoss", "ScoreTerms", "ablated_logits", "ablated_repeat_losses",
-           "attention_score_terms", "check_layer_head", "check_tokens", "composition_baseline",
-           "composition_scores", "copying_scores", "head_results", "induction_scores", "layer_weights",
-           "ov_eigenvalues", "path_expansion", "path_ov_circuit", "per_token_loss", "previous_token_scores",
-           "repeat_losses", "residual_components", "single_head_ablations", "top_promoted_tokens",
-           "unembed_weights"]
+__all__ = ["LayerWeights", "PathExpansion", "RepeatLoss", "ScoreTerms", "ablated_logits",
+           "ablated_repeat_losses", "attention_score_terms", "check_layer_head", "check_tokens",
+           "composition_baseline", "composition_scores", "copying_scores", "eigenvalue_score", "head_results",
+           "induction_scores", "layer_weights", "ov_eigenvalues", "path_expansion", "path_ov_circuit",
+           "per_token_loss", "previous_token_scores", "qk_circuit", "repeat_losses", "residual_components",
+           "single_head_ablations", "top_promoted_tokens", "unembed_weights"]

@@ -1,3 +1,4 @@
+import json
 import math
 
 import pytest
@@ -164,6 +165,9 @@ def test_training_runs_records_curves_and_is_seeded():
     assert t["val_loss_by_pos"].shape == (5, cfg.n_ctx - 1) and t["probe_one"].tolist() == [1.0] * 5
     assert t["induction_score"].shape == t["prev_token_score"].shape == (5, cfg.n_layers, cfg.n_heads)
     torch.testing.assert_close(t["icl_score"], t["val_loss_by_pos"][:, cfg.icl_late] - t["val_loss_by_pos"][:, cfg.icl_early])
+    summary = log.metrics()
+    assert json.loads(json.dumps(summary))["val_loss"] == log.val_loss[-1] and summary["steps"] == cfg.steps
+    assert len(summary["max_induction_score_by_layer"]) == cfg.n_layers
     again = am.train_attention_only(am.AttnOnlyTransformer(cfg), cfg, train, val)
     assert again.train_loss == log.train_loss
 

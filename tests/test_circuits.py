@@ -3,6 +3,7 @@ import math
 
 import pytest
 import torch
+from transformer_lens import FactoredMatrix
 
 from interplib import attention_models as am
 from interplib import circuits as C
@@ -204,6 +205,23 @@ def test_copying_score_flips_sign_with_the_ov_circuit():
     torch.testing.assert_close(C.copying_scores(flipped), -C.copying_scores(m))
 
 
+@pytest.mark.parametrize("norm", [None, "LN"])
+def test_qk_circuits_match_dense_products_and_eigenvalues(norm):
+    m = model(norm)
+    e, l = dense_effective(m, 0), dense_effective(m, 1)
+    same = m.W_E @ l["W_Q"][2] @ l["W_K"][2].T @ m.W_E.T
+    torch.testing.assert_close(C.qk_circuit(m, 1, 2).AB, same)
+    shifted = m.W_E @ l["W_Q"][2] @ (m.W_E @ e["W_V"][0] @ e["W_O"][0] @ l["W_K"][2]).T
+    circuit = C.qk_circuit(m, 1, 2, key_head=(0, 0))
+    torch.testing.assert_close(circuit.AB, shifted)
+    lam = torch.linalg.eigvals(shifted)
+    assert C.eigenvalue_score(circuit) == pytest.approx(float(lam.real.sum() / lam.abs().sum()), abs=1e-9)
+    with pytest.raises(ValueError, match="earlier layer than 1"):
+        C.qk_circuit(m, 1, 0, key_head=(1, 1))
+    with pytest.raises(ValueError, match="square"):
+        C.eigenvalue_score(FactoredMatrix(m.W_E, m.W_E.T[:, :5]))
+
+
 # --- path expansion -----------------------------------------------------------------------------
 
 @pytest.mark.parametrize("norm", NORMS)
@@ -353,3 +371,7 @@ def test_trained_two_layer_model_forms_an_induction_circuit_one_layer_does_not()
         assert ablated.repeated > 5 * loss2.repeated
     mean, std = C.composition_baseline(two, "K")
     assert C.composition_scores(two, "K").max() > mean + 3 * std
+    # the induction heads' K-composition circuit through layer 0 says "attend where the previous token is mine"
+    induction_head = int(ind2[1].argmax())
+    shifted = max(C.eigenvalue_score(C.qk_circuit(two, 1, induction_head, key_head=(0, p))) for p in range(2))
+    assert shifted > 0.5
