@@ -1,4 +1,4 @@
-"""Attention-only transformers (1 or 2 layers, no MLPs) and the loop that trains them.
+"""Attention-only transformers (no MLPs; the chapter uses 1 and 2 layers) and their training loop.
 
 The chapter's models are the Framework paper's toy models: learned token and absolute
 position embeddings, ``n_layers`` blocks of multi-head attention written into the residual
@@ -9,14 +9,14 @@ Two implementations of one model, with identical state-dict keys:
 * :func:`attention_only` builds it as a TransformerLens 4.3 ``TransformerBridge`` with
   ``TransformerBridge.boot_native``, so TL hooks, ``run_with_cache`` and ``FactoredMatrix``
   views (``model.W_Q``, ``model.OV``...) apply. All analysis (``interplib.circuits``) runs on it.
-* :class:`AttnOnlyTransformer` is the same network in plain torch, for training: about 15 %
-  faster per step on CPU than the bridge, and importable without transformer-lens (the
-  lent GPU machine has none). :func:`to_bridge` turns a trained one into the bridge.
+* :class:`AttnOnlyTransformer` is the same network in plain torch, for training: importable
+  without transformer-lens (the lent GPU machine has none) and about 7 % less CPU time per
+  step than the bridge. :func:`to_bridge` turns a trained one into the bridge.
 
 **Gap of TL 4.3 filled here.** On ``boot_native`` models the bridge fires
 ``hook_attn_scores`` with the *attention pattern* (post-softmax), not the scores: its
 ``AttentionBridge`` treats the wrapped module's second output as "scores" after the fact.
-:func:`attention_only` swaps each native attention for :class:`ScoredAttention`, which fires
+:func:`attention_only` swaps each native attention for a ``ScoredAttention``, which fires
 ``hook_attn_scores`` with the real pre-softmax scores (scaled by ``1/sqrt(d_head)``, causal
 entries masked to ``-inf``, as ``HookedTransformer`` did), before the softmax, so a hook on
 it also edits the pattern. ``hook_pattern``, ``hook_q|k|v|z`` and ``hook_attn_out`` are TL's own.
@@ -94,10 +94,6 @@ class AttnOnlyConfig:
         return f"attn-only-{self.n_layers}l{norm}-s{self.seed}"
 
 
-# ---------------------------------------------------------------------------------------------
-# The bridge
-
-
 def bridge_config(cfg: AttnOnlyConfig):
     """The ``TransformerBridgeConfig`` that ``boot_native`` builds ``cfg``'s model from."""
     from transformer_lens.config import TransformerBridgeConfig
@@ -155,10 +151,6 @@ def attention_only(cfg: AttnOnlyConfig, dtype: torch.dtype | None = None,
         native.__class__ = scored                    # same parameters, new forward
         object.__setattr__(native, "scores_hook", block.attn.hook_attn_scores)  # not a submodule
     return bridge
-
-
-# ---------------------------------------------------------------------------------------------
-# The torch-only twin, for training
 
 
 class _LNPre(nn.Module):
@@ -285,10 +277,6 @@ def check_context(tokens: Tensor, n_ctx: int) -> None:
     if tokens.shape[1] > n_ctx:
         raise ValueError(f"sequence length {tokens.shape[1]} exceeds the model's context n_ctx={n_ctx}: "
                          f"truncate to tokens[:, :{n_ctx}] or split the text into windows")
-
-
-# ---------------------------------------------------------------------------------------------
-# Training
 
 
 def repeated_random_tokens(d_vocab: int, period: int, batch: int, generator: torch.Generator,

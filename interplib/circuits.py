@@ -28,7 +28,6 @@ import operator
 from dataclasses import dataclass
 from typing import Literal, Sequence
 
-import einops
 import pandas as pd
 import torch
 import torch.nn.functional as F
@@ -39,9 +38,6 @@ from transformer_lens import FactoredMatrix
 from .attention_models import check_context
 
 Head = tuple[int, int]   # (layer, head)
-
-# ---------------------------------------------------------------------------------------------
-# Checks and effective weights
 
 
 def _in_range(value, n: int) -> bool:
@@ -172,10 +168,6 @@ def residual_components(model, cache, layer: int, group: Literal["head", "layer"
     return labels, torch.stack(parts)
 
 
-# ---------------------------------------------------------------------------------------------
-# The attention-score split
-
-
 def _causal(n: int, device=None) -> Tensor:
     return torch.ones(n, n, dtype=torch.bool, device=device).tril()
 
@@ -262,10 +254,6 @@ def attention_score_terms(model, tokens: Int[Tensor, "batch pos"], layer: int, h
     return ScoreTerms(labels, terms.detach(), query_bias.detach(), key_bias.detach(), bias_bias, scores.detach())
 
 
-# ---------------------------------------------------------------------------------------------
-# Head scores on data
-
-
 def _patterns(model, tokens) -> Float[Tensor, "layer batch head_index query_pos key_pos"]:
     check_tokens(model, tokens)
     names = [f"blocks.{l}.attn.hook_pattern" for l in range(model.cfg.n_layers)]
@@ -329,10 +317,6 @@ def repeat_losses(model, tokens: Int[Tensor, "batch pos"], period: int) -> Repea
     """
     _check_repeat(tokens, period)
     return _repeat_loss(per_token_loss(model, tokens), period)
-
-
-# ---------------------------------------------------------------------------------------------
-# Weight-based head scores
 
 
 def ov_eigenvalues(model) -> Complex[Tensor, "layer head_index d_head"]:
@@ -452,10 +436,6 @@ def composition_baseline(model, kind: Literal["Q", "K", "V"] = "K", n_samples: i
     return float(scores.mean()), float(scores.std())
 
 
-# ---------------------------------------------------------------------------------------------
-# Path expansion
-
-
 @dataclass
 class PathExpansion:
     """The final residual stream split into paths; ``logits()`` reads them through W_U.
@@ -476,17 +456,23 @@ class PathExpansion:
             raise KeyError(f"no path {label!r}; paths look like {self.labels[:4]} ... {self.labels[-2:]}")
         return self.labels.index(label)
 
-    def logits(self, labels: Sequence[str] | None = None) -> Float[Tensor, "path batch pos d_vocab"]:
-        """The logit contribution of each path in ``labels`` (default: all)."""
+    def logits(self, labels: Sequence[str] | None = None, pos: int | slice = slice(None)
+               ) -> Float[Tensor, "path batch pos d_vocab"]:
+        """The logit contribution of each path in ``labels`` (default: all) at positions ``pos``.
+
+        Memory is paths × batch × positions × d_vocab: at d_vocab 4096 select paths or
+        positions (163 paths × 256 positions is 0.7 GB in float32).
+        """
         idx = list(range(len(self.labels))) if labels is None else [self.index(l) for l in labels]
-        out = torch.einsum("nbpd,dv->nbpv", self.resid[idx], self.W_U)
+        pos = slice(pos, pos + 1 if pos != -1 else None) if isinstance(pos, int) else pos
+        out = torch.einsum("nbpd,dv->nbpv", self.resid[idx][:, :, pos], self.W_U)
         bias = [i for i, j in enumerate(idx) if self.labels[j] == "bias"]
         out[bias] += self.b_U
         return out
 
     def top_tokens(self, label: str, k: int = 10, batch: int = 0, pos: int = -1) -> tuple[Tensor, Tensor]:
         """``(values, token ids)`` of the k logits that path ``label`` raises most at one position."""
-        return self.logits([label])[0, batch, pos].topk(k)
+        return self.logits([label], pos)[0, batch, 0].topk(k)
 
 
 def _join(source: str, layer: int, head: int) -> str:
@@ -563,10 +549,6 @@ def top_promoted_tokens(circuit: FactoredMatrix, sources: Int[Tensor, "n"], k: i
     """
     rows = circuit.A[sources] @ circuit.B
     return rows.topk(k, dim=-1)
-
-
-# ---------------------------------------------------------------------------------------------
-# Ablation
 
 
 def _z_means(model, reference: Tensor, layers: Sequence[int]) -> dict[int, Tensor]:

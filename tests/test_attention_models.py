@@ -27,8 +27,12 @@ def perturbed_twin(cfg, seed=0) -> am.AttnOnlyTransformer:
     return twin
 
 
-def brute_forward(bridge, tokens):
-    """The model from its raw weights, head by head: (logits, [scores per layer])."""
+def brute_forward(bridge, tokens, replace_z=None, zs=None):
+    """The model from its raw weights, head by head: (logits, [scores per layer]).
+
+    ``replace_z[(layer, head)]`` replaces that head's z (broadcast over batch and positions);
+    a dict passed as ``zs`` collects every head's z.
+    """
     sd = bridge.state_dict()
     cfg = bridge.cfg
     T = tokens.shape[1]
@@ -55,7 +59,12 @@ def brute_forward(bridge, tokens):
             s = q @ k.transpose(-1, -2) / math.sqrt(cfg.d_head)
             s = s.masked_fill(torch.ones(T, T, dtype=torch.bool).triu(1), float("-inf"))
             layer_scores.append(s)
-            out = out + (s.softmax(-1) @ v) @ sd[f"blocks.{l}.attn.o.weight"][:, sl].T
+            z = s.softmax(-1) @ v
+            if zs is not None:
+                zs[(l, h)] = z
+            if replace_z and (l, h) in replace_z:
+                z = torch.zeros_like(z) + replace_z[(l, h)]
+            out = out + z @ sd[f"blocks.{l}.attn.o.weight"][:, sl].T
         all_scores.append(torch.stack(layer_scores, 1))
         x = x + out
     return ln(x, "ln_final") @ sd["unembed.weight"].T, all_scores

@@ -233,6 +233,8 @@ def test_path_expansion_sums_to_the_logits(norm, n_layers):
         pe = C.path_expansion(m, toks, sources)
         assert len(pe.labels) == n_sources * 4 ** n_layers + 1 and pe.labels[-1] == "bias"
         torch.testing.assert_close(pe.logits().sum(0), expected)
+        torch.testing.assert_close(pe.logits(pos=3).sum(0), expected[:, 3:4])
+        torch.testing.assert_close(pe.logits(pos=-1).sum(0), expected[:, -1:])
 
 
 def test_virtual_head_is_the_product_of_patterns_and_ov_circuits():
@@ -272,27 +274,18 @@ def test_path_ov_circuit_and_top_tokens_match_dense_products(norm):
 # --- ablation -------------------------------------------------------------------------------------
 
 def brute_ablated(m, toks, heads, kind):
-    """brute_forward with the named heads' z replaced, hooking the bridge's hook_z by hand."""
-    _, cache = m.run_with_cache(toks)
-    out = []
-
-    def hook(layer):
-        def fn(z, hook):
-            z = z.clone()
-            for l, h in heads:
-                if l == layer:
-                    z[:, :, h] = 0 if kind == "zero" else cache[f"blocks.{l}.attn.hook_z"][:, :, h].mean((0, 1))
-            return z
-        return fn
-
-    return m.run_with_hooks(toks, fwd_hooks=[(f"blocks.{l}.attn.hook_z", hook(l)) for l in range(2)])
+    """brute_forward with the named heads' z set to 0 or to their mean over batch and positions."""
+    zs = {}
+    brute_forward(m, toks, zs=zs)
+    replace = {lh: (0.0 if kind == "zero" else zs[lh].mean((0, 1))) for lh in heads}
+    return brute_forward(m, toks, replace_z=replace)[0]
 
 
 @pytest.mark.parametrize("kind", ["zero", "mean"])
 def test_ablation_replaces_the_heads_output(kind):
     m, toks = model("LN"), tokens()
     heads = [(0, 1), (1, 2)]
-    torch.testing.assert_close(C.ablated_logits(m, toks, heads, kind), brute_ablated(m, toks, heads, kind).detach())
+    torch.testing.assert_close(C.ablated_logits(m, toks, heads, kind), brute_ablated(m, toks, heads, kind))
     torch.testing.assert_close(C.ablated_logits(m, toks, [], kind), m(toks).detach())
 
 
