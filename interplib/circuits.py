@@ -143,15 +143,61 @@ def head_results(model, cache, layer: int) -> Float[Tensor, "batch pos head_inde
                         model.blocks[layer].attn.W_O.detach())
 
 
-def residual_components(model, cache, layer: int, group: Literal["head", "layer"] = "head"
-                        ) -> tuple[list[str], Float[Tensor, "component batch pos d_model"]]:
-    """Split ``blocks.{layer}.hook_resid_pre`` into its writers; the parts sum to it exactly.
+def _stream_paths(model, cache, n_layers: int, sources: str) -> tuple[dict[str, Tensor], Tensor]:
+    """The residual after ``n_layers`` layers as paths (raw, not divided by σ), plus the bias part.
 
-    Components: ``token`` (W_E[t]), ``position`` (W_pos), then for each earlier layer l
-    either its heads ``L{l}H{h}`` and its output bias ``L{l} b_O`` (``group="head"``) or one
-    ``L{l}`` (``group="layer"``).
+    A head maps a part x to ``A (x/σ) W_V W_O`` (pattern and LN scale frozen), so the stream
+    is a sum over chains of heads in increasing layers; every bias and its onward paths
+    are lumped into the second return value.
+    """
+    embed, pos = cache["hook_embed"], cache["hook_pos_embed"].expand_as(cache["hook_embed"])
+    parts = {"direct": embed + pos} if sources == "embed" else {"token": embed, "position": pos}
+    bias = torch.zeros_like(embed)
+    for layer in range(n_layers):
+        W = layer_weights(model, layer)
+        sigma = _scale(model, cache, f"blocks.{layer}.ln1.hook_scale")
+        A = cache[f"blocks.{layer}.attn.hook_pattern"]
+
+        def through_heads(x):   # [batch pos d_model] -> [batch pos head d_model]
+            v = torch.einsum("bkd,hde->bkhe", x / sigma, W.W_V)
+            return torch.einsum("bhqk,bkhe,hed->bqhd", A, v, W.W_O)
+
+        new = {}
+        for label, x in parts.items():
+            for h, out in enumerate(through_heads(x).unbind(2)):
+                new[_join(label, layer, h)] = out
+        bias = bias + through_heads(bias).sum(2) + torch.einsum("he,hed->d", W.b_V, W.W_O) + W.b_O
+        parts.update(new)
+    return parts, bias
+
+
+def _join(source: str, layer: int, head: int) -> str:
+    name = f"L{layer}H{head}"
+    return name if source == "direct" else f"{source}→{name}"
+
+
+def residual_components(model, cache, layer: int, group: Literal["head", "layer", "source", "path"] = "head"
+                        ) -> tuple[list[str], Float[Tensor, "component batch pos d_model"]]:
+    """Split ``blocks.{layer}.hook_resid_pre`` into components that sum to it exactly.
+
+    * ``"head"``: ``token`` (W_E[t]), ``position`` (W_pos), then each earlier head ``L{l}H{h}``
+      and each earlier output bias ``L{l} b_O``;
+    * ``"layer"``: ``token``, ``position`` and one ``L{l}`` per earlier layer;
+    * ``"source"``: ``token``, ``position`` and ``constant``: what every earlier head wrote is
+      traced back (patterns and LN scales frozen) to the token or position embedding it
+      moved, so even layer 1 splits into token–token … position–position terms;
+    * ``"path"``: the paths behind ``"source"`` one by one (``token``, ``position→L0H3``, …).
     """
     check_layer_head(model, layer)
+    if group in ("source", "path"):
+        parts, constant = _stream_paths(model, cache, layer, "split")
+        if group == "path":
+            return list(parts) + ["constant"], torch.stack(list(parts.values()) + [constant])
+        by_source = {src: sum(x for label, x in parts.items() if label.split("→")[0] == src)
+                     for src in ("token", "position")}
+        return ["token", "position", "constant"], torch.stack([by_source["token"], by_source["position"], constant])
+    if group not in ("head", "layer"):
+        raise ValueError(f"group={group!r}: use 'head', 'layer', 'source' or 'path'")
     embed = cache["hook_embed"]
     labels, parts = ["token", "position"], [embed, cache["hook_pos_embed"].expand_as(embed)]
     for earlier in range(layer):
@@ -160,11 +206,9 @@ def residual_components(model, cache, layer: int, group: Literal["head", "layer"
         if group == "head":
             labels += [f"L{earlier}H{h}" for h in range(model.cfg.n_heads)] + [f"L{earlier} b_O"]
             parts += list(results.unbind(2)) + [b_O]
-        elif group == "layer":
+        else:
             labels.append(f"L{earlier}")
             parts.append(results.sum(2) + b_O)
-        else:
-            raise ValueError(f"group={group!r}: use 'head' (one component per head) or 'layer'")
     return labels, torch.stack(parts)
 
 
@@ -230,12 +274,13 @@ class ScoreTerms:
 
 
 def attention_score_terms(model, tokens: Int[Tensor, "batch pos"], layer: int, head: int,
-                          group: Literal["head", "layer"] = "head") -> ScoreTerms:
+                          group: Literal["head", "layer", "source", "path"] = "head") -> ScoreTerms:
     """Split head ``(layer, head)``'s attention scores on ``tokens`` into exact terms.
 
     The residual at ``layer`` is split by :func:`residual_components`: in layer 0 the four
     terms are token–token, token–position, position–token and position–position (the
-    seed's split, with biases counted once and LN scales σ frozen). Cost: one forward pass
+    seed's split, with biases counted once and LN scales σ frozen); ``group="source"`` gives
+    the same four (plus ``constant``) in any layer. Cost: one forward pass
     plus ``n_components² × batch × pos²`` numbers.
     """
     check_layer_head(model, layer, head)
@@ -475,11 +520,6 @@ class PathExpansion:
         return self.logits([label], pos)[0, batch, 0].topk(k)
 
 
-def _join(source: str, layer: int, head: int) -> str:
-    name = f"L{layer}H{head}"
-    return name if source == "direct" else f"{source}→{name}"
-
-
 def path_expansion(model, tokens: Int[Tensor, "batch pos"], sources: Literal["embed", "split"] = "embed"
                    ) -> PathExpansion:
     """Expand an attention-only model's logits on ``tokens`` into paths, exactly.
@@ -493,25 +533,8 @@ def path_expansion(model, tokens: Int[Tensor, "batch pos"], sources: Literal["em
     check_tokens(model, tokens)
     if sources not in ("embed", "split"):
         raise ValueError(f"sources={sources!r}: use 'embed' (token + position together) or 'split'")
-    logits, cache = model.run_with_cache(tokens)
-    embed, pos = cache["hook_embed"], cache["hook_pos_embed"].expand_as(cache["hook_embed"])
-    parts = {"direct": embed + pos} if sources == "embed" else {"token": embed, "position": pos}
-    bias = torch.zeros_like(embed)
-    for layer in range(model.cfg.n_layers):
-        W = layer_weights(model, layer)
-        sigma = _scale(model, cache, f"blocks.{layer}.ln1.hook_scale")
-        A = cache[f"blocks.{layer}.attn.hook_pattern"]
-
-        def through_heads(x):   # [batch pos d_model] -> [batch pos head d_model]
-            v = torch.einsum("bkd,hde->bkhe", x / sigma, W.W_V)
-            return torch.einsum("bhqk,bkhe,hed->bqhd", A, v, W.W_O)
-
-        new = {}
-        for label, x in parts.items():
-            for h, out in enumerate(through_heads(x).unbind(2)):
-                new[_join(label, layer, h)] = out
-        bias = bias + through_heads(bias).sum(2) + torch.einsum("he,hed->d", W.b_V, W.W_O) + W.b_O
-        parts.update(new)
+    _, cache = model.run_with_cache(tokens)
+    parts, bias = _stream_paths(model, cache, model.cfg.n_layers, sources)
     W_U, b_U = unembed_weights(model)
     sigma = _scale(model, cache, "ln_final.hook_scale")
     resid = torch.stack(list(parts.values()) + [bias]) / sigma

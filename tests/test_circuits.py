@@ -45,9 +45,14 @@ def test_score_terms_sum_to_the_cached_scores_for_every_head(norm):
         torch.testing.assert_close(st.total()[:, mask], st.scores[:, mask])
         assert st.labels == (["token", "position"] if layer == 0 else
                              ["token", "position", "L0H0", "L0H1", "L0H2", "L0 b_O"])
-    grouped = C.attention_score_terms(m, toks, 1, 2, group="layer")
-    assert grouped.labels == ["token", "position", "L0"]
-    torch.testing.assert_close(grouped.total()[:, mask], grouped.scores[:, mask])
+    for group, labels in (("layer", ["token", "position", "L0"]), ("source", ["token", "position", "constant"])):
+        grouped = C.attention_score_terms(m, toks, 1, 2, group=group)
+        assert grouped.labels == labels
+        torch.testing.assert_close(grouped.total()[:, mask], grouped.scores[:, mask])
+    paths = C.attention_score_terms(m, toks, 1, 2, group="path")
+    assert paths.labels == ["token", "position", "token→L0H0", "token→L0H1", "token→L0H2", "position→L0H0",
+                            "position→L0H1", "position→L0H2", "constant"]
+    torch.testing.assert_close(paths.total()[:, mask], paths.scores[:, mask])
 
 
 def test_layer0_terms_are_the_seeds_four_products_with_biases_once():
@@ -85,8 +90,17 @@ def test_residual_components_and_head_results_rebuild_the_stream(norm):
     _, cache = m.run_with_cache(toks)
     labels, parts = C.residual_components(m, cache, 1)
     torch.testing.assert_close(parts.sum(0), cache["blocks.1.hook_resid_pre"])
+    for group in ("layer", "source", "path"):
+        torch.testing.assert_close(C.residual_components(m, cache, 1, group)[1].sum(0), cache["blocks.1.hook_resid_pre"])
+    # layer 0 wrote A (x/σ) W_V W_O for x = token, position and constants: the token part by brute force
+    labels, by_source = C.residual_components(m, cache, 1, "source")
+    W = dense_effective(m, 0)
+    sigma = cache["blocks.0.ln1.hook_scale"] if norm else 1.0
+    A = cache["blocks.0.attn.hook_pattern"]
+    moved = sum(A[:, h] @ (cache["hook_embed"] / sigma) @ W["W_V"][h] @ W["W_O"][h] for h in range(3))
+    torch.testing.assert_close(by_source[0], cache["hook_embed"] + moved)
     torch.testing.assert_close(C.head_results(m, cache, 0).sum(2) + m.b_O[0], cache["blocks.0.hook_attn_out"])
-    with pytest.raises(ValueError, match="use 'head'"):
+    with pytest.raises(ValueError, match="use 'head', 'layer', 'source' or 'path'"):
         C.residual_components(m, cache, 1, group="heads")
 
 
