@@ -299,6 +299,23 @@ def attention_score_terms(model, tokens: Int[Tensor, "batch pos"], layer: int, h
     return ScoreTerms(labels, terms.detach(), query_bias.detach(), key_bias.detach(), bias_bias, scores.detach())
 
 
+def term_table(model, tokens: Int[Tensor, "batch pos"], layer: int,
+               stat: str = "kl_if_removed", group: Literal["head", "layer", "source", "path"] = "source"
+               ) -> pd.DataFrame:
+    """One statistic of :meth:`ScoreTerms.statistics` for every head of ``layer``: rows heads, columns terms.
+
+    ``table.idxmax(axis=1)`` then names the term that dominates each head's pattern.
+    """
+    check_layer_head(model, layer)
+    rows = {}
+    for head in range(model.cfg.n_heads):
+        stats = attention_score_terms(model, tokens, layer, head, group).statistics()
+        if stat not in stats.columns:
+            raise ValueError(f"stat={stat!r}: use one of {list(stats.columns)}")
+        rows[f"L{layer}H{head}"] = stats[stat]
+    return pd.DataFrame(rows).T
+
+
 def _patterns(model, tokens) -> Float[Tensor, "layer batch head_index query_pos key_pos"]:
     check_tokens(model, tokens)
     names = [f"blocks.{l}.attn.hook_pattern" for l in range(model.cfg.n_layers)]
@@ -643,4 +660,4 @@ __all__ = ["LayerWeights", "PathExpansion", "RepeatLoss", "ScoreTerms", "ablated
            "composition_baseline", "composition_scores", "copying_scores", "eigenvalue_score", "head_results",
            "induction_scores", "layer_weights", "ov_eigenvalues", "path_expansion", "path_ov_circuit",
            "per_token_loss", "previous_token_scores", "qk_circuit", "repeat_losses", "residual_components",
-           "single_head_ablations", "top_promoted_tokens", "unembed_weights"]
+           "single_head_ablations", "term_table", "top_promoted_tokens", "unembed_weights"]

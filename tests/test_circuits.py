@@ -84,6 +84,16 @@ def test_statistics_see_only_what_the_softmax_sees():
         pytest.approx(float(vals.var(unbiased=False)))
 
 
+def test_term_table_collects_one_statistic_per_head():
+    m, toks = model("LN"), tokens(batch=2)
+    table = C.term_table(m, toks, 1, "row_centred_var")
+    assert list(table.index) == ["L1H0", "L1H1", "L1H2"] and "position–token" in table.columns
+    assert table.loc["L1H1", "token–position"] == pytest.approx(
+        C.attention_score_terms(m, toks, 1, 1, "source").statistics().loc["token–position", "row_centred_var"])
+    with pytest.raises(ValueError, match="stat='size'"):
+        C.term_table(m, toks, 0, "size")
+
+
 @pytest.mark.parametrize("norm", NORMS)
 def test_residual_components_and_head_results_rebuild_the_stream(norm):
     m, toks = model(norm), tokens()
