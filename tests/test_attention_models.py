@@ -1,0 +1,235 @@
+import json
+import math
+
+import pytest
+import torch
+
+from interplib import attention_models as am
+
+torch.set_num_threads(1)   # tiny models: a second thread only adds contention
+
+NORMS = [None, "LN", "LNPre"]
+
+
+def tiny_config(**overrides) -> am.AttnOnlyConfig:
+    base = dict(n_layers=2, d_model=24, n_heads=3, n_ctx=24, d_vocab=40, icl_early=2, icl_late=20,
+                repeat_period=8, steps=40, batch=8, eval_every=10, warmup=5, eval_sequences=16, lr=3e-3)
+    return am.AttnOnlyConfig(**{**base, **overrides})
+
+
+def perturbed_twin(cfg, seed=0) -> am.AttnOnlyTransformer:
+    """A float64 twin whose biases and LN weights are non-trivial too."""
+    twin = am.AttnOnlyTransformer(cfg).double()
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in twin.parameters():
+            p.add_(0.2 * torch.randn(p.shape, generator=g, dtype=p.dtype))
+    return twin
+
+
+def brute_forward(bridge, tokens, replace_z=None, zs=None):
+    """The model from its raw weights, head by head: (logits, [scores per layer]).
+
+    ``replace_z[(layer, head)]`` replaces that head's z (broadcast over batch and positions);
+    a dict passed as ``zs`` collects every head's z.
+    """
+    sd = bridge.state_dict()
+    cfg = bridge.cfg
+    T = tokens.shape[1]
+
+    def ln(x, prefix):
+        if cfg.normalization_type is None:
+            return x
+        x = x - x.mean(-1, keepdim=True)
+        x = x / (x.pow(2).mean(-1, keepdim=True) + cfg.eps).sqrt()
+        if cfg.normalization_type == "LN":
+            x = x * sd[f"{prefix}.weight"] + sd[f"{prefix}.bias"]
+        return x
+
+    x = sd["embed.weight"][tokens] + sd["pos_embed.weight"][:T]
+    all_scores = []
+    for l in range(cfg.n_layers):
+        h_in = ln(x, f"blocks.{l}.ln1")
+        out = sd[f"blocks.{l}.attn.o.bias"].clone()
+        layer_scores = []
+        for h in range(cfg.n_heads):
+            sl = slice(h * cfg.d_head, (h + 1) * cfg.d_head)
+            q, k, v = (h_in @ sd[f"blocks.{l}.attn.{n}.weight"][sl].T + sd[f"blocks.{l}.attn.{n}.bias"][sl]
+                       for n in "qkv")
+            s = q @ k.transpose(-1, -2) / math.sqrt(cfg.d_head)
+            s = s.masked_fill(torch.ones(T, T, dtype=torch.bool).triu(1), float("-inf"))
+            layer_scores.append(s)
+            z = s.softmax(-1) @ v
+            if zs is not None:
+                zs[(l, h)] = z
+            if replace_z and (l, h) in replace_z:
+                z = torch.zeros_like(z) + replace_z[(l, h)]
+            out = out + z @ sd[f"blocks.{l}.attn.o.weight"][:, sl].T
+        all_scores.append(torch.stack(layer_scores, 1))
+        x = x + out
+    return ln(x, "ln_final") @ sd["unembed.weight"].T, all_scores
+
+
+def test_config_rejects_bad_values_with_the_fix():
+    with pytest.raises(ValueError, match="not divisible by n_heads"):
+        am.AttnOnlyConfig(d_model=30, n_heads=8)
+    with pytest.raises(ValueError, match="use None, 'LN' or 'LNPre'"):
+        am.AttnOnlyConfig(normalization="RMS")
+    with pytest.raises(ValueError, match="icl_late"):
+        am.AttnOnlyConfig(n_ctx=64, icl_late=100)
+    with pytest.raises(ValueError, match="at least one layer"):
+        am.AttnOnlyConfig(n_layers=0)
+    with pytest.raises(ValueError, match="repeat_period"):
+        am.AttnOnlyConfig(n_ctx=64, icl_late=50, repeat_period=40)
+    assert am.AttnOnlyConfig().d_head == 32 and am.AttnOnlyConfig(n_layers=1).name == "attn-only-1l-s0"
+
+
+@pytest.mark.parametrize("norm", NORMS)
+def test_twin_bridge_and_brute_force_agree(norm):
+    cfg = tiny_config(normalization=norm)
+    twin = perturbed_twin(cfg)
+    bridge = am.to_bridge(twin, dtype=torch.float64)
+    assert set(twin.state_dict()) == set(bridge.state_dict()) - {"unembed.bias"}
+    tokens = torch.randint(0, cfg.d_vocab, (3, cfg.n_ctx), generator=torch.Generator().manual_seed(1))
+    logits, cache = bridge.run_with_cache(tokens)
+    expected, scores = brute_forward(bridge, tokens)
+    torch.testing.assert_close(twin(tokens), expected)
+    torch.testing.assert_close(logits, expected)
+    for layer, s in enumerate(scores):
+        # the gap filled: TL 4.3 would cache the pattern here; we cache the real scores
+        torch.testing.assert_close(cache[f"blocks.{layer}.attn.hook_attn_scores"], s)
+        torch.testing.assert_close(s.softmax(-1), cache[f"blocks.{layer}.attn.hook_pattern"])
+
+
+def test_hook_attn_scores_is_a_live_hook_point():
+    cfg = tiny_config()
+    bridge = am.to_bridge(perturbed_twin(cfg), dtype=torch.float64)
+    tokens = torch.randint(0, cfg.d_vocab, (2, 10), generator=torch.Generator().manual_seed(2))
+
+    def only_self(scores, hook):   # attend to the current position only
+        eye = torch.eye(scores.shape[-1], dtype=torch.bool)
+        return scores.masked_fill(~eye, float("-inf"))
+
+    edited = bridge.run_with_hooks(tokens, fwd_hooks=[("blocks.0.attn.hook_attn_scores", only_self)])
+    assert not torch.allclose(edited, bridge(tokens))
+    with bridge.hooks(fwd_hooks=[("blocks.0.attn.hook_attn_scores", only_self)]):
+        _, cache = bridge.run_with_cache(tokens)
+    torch.testing.assert_close(cache["blocks.0.attn.hook_pattern"],
+                               torch.eye(10, dtype=torch.float64).expand(2, cfg.n_heads, 10, 10))
+
+
+def test_long_sequences_are_refused_with_the_fix():
+    cfg = tiny_config()
+    too_long = torch.zeros(1, cfg.n_ctx + 1, dtype=torch.long)
+    with pytest.raises(ValueError, match=r"exceeds the model's context n_ctx=24: truncate"):
+        am.AttnOnlyTransformer(cfg)(too_long)
+    with pytest.raises(ValueError, match="add a batch axis"):
+        am.check_context(torch.zeros(5, dtype=torch.long), 24)
+    with pytest.raises(ValueError, match="n_ctx"):
+        am.attention_only(cfg)(too_long)
+
+
+def test_repeated_random_tokens_have_bos_and_two_copies():
+    toks = am.repeated_random_tokens(40, 7, 5, torch.Generator().manual_seed(0), bos=0)
+    assert toks.shape == (5, 15) and (toks[:, 0] == 0).all() and (toks[:, 1:] > 0).all()
+    assert torch.equal(toks[:, 1:8], toks[:, 8:])
+    assert am.repeated_random_tokens(40, 7, 5, torch.Generator().manual_seed(0), bos=None).shape == (5, 14)
+
+
+def test_lr_schedule_warms_up_then_decays_to_a_tenth():
+    cfg = tiny_config(steps=100, warmup=10)
+    assert am.lr_factor(0, cfg) == pytest.approx(0.1) and am.lr_factor(9, cfg) == pytest.approx(1.0)
+    assert am.lr_factor(10, cfg) == pytest.approx(1.0) and am.lr_factor(100, cfg) == pytest.approx(0.1)
+    assert all(am.lr_factor(s, cfg) >= am.lr_factor(s + 1, cfg) for s in range(10, 100))
+
+
+def test_per_position_loss_is_the_cross_entropy_of_each_next_token():
+    cfg = tiny_config()
+    twin = perturbed_twin(cfg)
+    tokens = torch.randint(0, cfg.d_vocab, (5, 12), generator=torch.Generator().manual_seed(3))
+    loss = am.per_position_loss(twin, tokens, batch=2)
+    logp = twin(tokens).log_softmax(-1)
+    expected = -logp[:, :-1].gather(-1, tokens[:, 1:, None])[..., 0]
+    torch.testing.assert_close(loss, expected.float() if loss.dtype == torch.float32 else expected)
+
+
+def test_training_runs_records_curves_and_is_seeded():
+    cfg = tiny_config(lr=1e-2)
+    g = torch.Generator().manual_seed(0)
+    # a deterministic walk t -> 7t + 3 mod V from a random start: the direct path can learn it
+    def walk(n):
+        steps = [torch.randint(0, cfg.d_vocab, (n,), generator=g)]
+        for _ in range(cfg.n_ctx - 1):
+            steps.append((7 * steps[-1] + 3) % cfg.d_vocab)
+        return torch.stack(steps, 1)
+
+    train, val = walk(64), walk(16)
+    assert torch.equal(train[:, 1:], (7 * train[:, :-1] + 3) % cfg.d_vocab)
+    calls = []
+    log = am.train_attention_only(am.AttnOnlyTransformer(cfg), cfg, train, val,
+                                  probe=lambda m: calls.append(1) or {"one": 1.0})
+    assert log.step == [0, 10, 20, 30, 40] and len(log.train_loss) == cfg.steps and len(calls) == 5
+    assert log.val_loss[-1] < 0.6 * log.val_loss[0], log.val_loss
+    t = log.tensors()
+    assert t["val_loss_by_pos"].shape == (5, cfg.n_ctx - 1) and t["probe_one"].tolist() == [1.0] * 5
+    assert t["induction_score"].shape == t["prev_token_score"].shape == (5, cfg.n_layers, cfg.n_heads)
+    torch.testing.assert_close(t["icl_score"], t["val_loss_by_pos"][:, cfg.icl_late] - t["val_loss_by_pos"][:, cfg.icl_early])
+    summary = log.metrics()
+    assert json.loads(json.dumps(summary))["val_loss"] == log.val_loss[-1] and summary["steps"] == cfg.steps
+    assert len(summary["max_induction_score_by_layer"]) == cfg.n_layers
+    again = am.train_attention_only(am.AttnOnlyTransformer(cfg), cfg, train, val)
+    assert again.train_loss == log.train_loss
+
+
+def test_training_also_runs_on_the_bridge():
+    cfg = tiny_config(steps=3, eval_every=3)
+    g = torch.Generator().manual_seed(0)
+    train, val = (torch.randint(0, cfg.d_vocab, (n, cfg.n_ctx), generator=g) for n in (16, 8))
+    bridge = am.attention_only(cfg)
+    before = bridge.W_Q.detach().clone()
+    log = am.train_attention_only(bridge, cfg, train, val)
+    assert len(log.train_loss) == 3 and not torch.equal(before, bridge.W_Q.detach())
+
+
+def test_training_inputs_are_checked():
+    cfg = tiny_config()
+    good = torch.zeros(4, cfg.n_ctx, dtype=torch.long)
+    cfg = tiny_config(batch=4)
+    with pytest.raises(ValueError, match="LongTensor"):
+        am.train_attention_only(am.AttnOnlyTransformer(cfg), cfg, good.float(), good)
+    with pytest.raises(ValueError, match="lower icl_late or pack longer"):
+        am.train_attention_only(am.AttnOnlyTransformer(cfg), cfg, good[:, :10], good)
+    with pytest.raises(ValueError, match="truncate"):
+        am.train_attention_only(am.AttnOnlyTransformer(cfg), cfg, torch.zeros(4, 30, dtype=torch.long), good)
+    with pytest.raises(ValueError, match="outside the vocabulary"):
+        am.train_attention_only(am.AttnOnlyTransformer(cfg), cfg, good + 40, good)
+    cfg = tiny_config()
+    with pytest.raises(ValueError, match="fewer than batch=8: pack more sequences or lower batch"):
+        am.train_attention_only(am.AttnOnlyTransformer(cfg), cfg, good, good)
+
+
+def test_twin_pattern_scores_match_the_bridge():
+    from interplib import circuits
+
+    cfg = tiny_config()
+    twin = perturbed_twin(cfg)
+    bridge = am.to_bridge(twin, dtype=torch.float64)
+    rt = am.repeated_random_tokens(cfg.d_vocab, 7, 4, torch.Generator().manual_seed(5))
+    prev, ind = am.head_pattern_scores(twin, rt, 7)
+    torch.testing.assert_close(prev, circuits.previous_token_scores(bridge, rt).float())
+    torch.testing.assert_close(ind, circuits.induction_scores(bridge, rt, 7).float())
+    prev_b, ind_b = am.head_pattern_scores(bridge, rt, 7)
+    torch.testing.assert_close((prev_b, ind_b), (prev, ind))
+
+
+def test_bridge_from_half_precision_state_and_bad_states():
+    cfg = tiny_config(normalization="LN")
+    twin = perturbed_twin(cfg).float()
+    half = {k: v.half() for k, v in twin.state_dict().items()}      # artifacts store float16
+    bridge = am.bridge_from_state(cfg, half, dtype=torch.float32)
+    tokens = torch.randint(0, cfg.d_vocab, (2, 12), generator=torch.Generator().manual_seed(0))
+    torch.testing.assert_close(bridge(tokens), twin(tokens), atol=0.05, rtol=0.01)
+    with pytest.raises(ValueError, match="missing \\['embed.weight'\\].*pass the AttnOnlyConfig"):
+        am.bridge_from_state(cfg, {k: v for k, v in half.items() if k != "embed.weight"})
+    with pytest.raises(ValueError, match="wrong shapes"):
+        am.bridge_from_state(tiny_config(normalization="LN", d_vocab=41), half)
