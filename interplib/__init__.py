@@ -15,7 +15,7 @@ Modules, one job each:
 * grokking: ``fourier`` (basis mod p, progress measures), ``quantize`` (binary/ternary weights),
   ``grokking`` (the task and the one-layer model);
 * LayerNorm attribution: ``attribution`` (the exact logit split, DLA, logit lens), ``bridge``
-  (local Hugging Face directories as TransformerBridge), ``neox`` (a small Pythia-shaped model).
+  (local Hugging Face directories as TransformerBridge), ``neox`` (a small Pythia-shaped model);
 * attention circuits: ``attention_models`` (attention-only transformers as TransformerBridge,
   a torch twin, training), ``circuits`` (QK/OV terms, head scores, composition, paths, ablation).
 """
