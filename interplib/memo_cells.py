@@ -64,7 +64,7 @@ def _final(models, law, result):
 
 # --- dynamics -------------------------------------------------------------------------------
 
-DYNAMICS = CellConfig(steps=1500, batch=256)
+DYNAMICS = CellConfig(steps=1000, batch=256)
 
 
 def fit_dynamics(cfg: CellConfig, device, progress) -> Trained:
@@ -123,7 +123,7 @@ SKIP_SETS = {
     "no position in OV": {"skip_pos_ov": True},
     "no token in OV": {"skip_emb_ov": True},
 }
-SKIPS = CellConfig(n_heads=10, steps=1500, batch=256, law_seed=666)
+SKIPS = CellConfig(n_heads=10, steps=1000, batch=256, law_seed=666)
 
 
 def fit_skips(cfg: CellConfig, device, progress) -> Trained:
@@ -141,9 +141,9 @@ def fit_skips(cfg: CellConfig, device, progress) -> Trained:
 
 # --- models to inspect ----------------------------------------------------------------------
 
-MAPS = CellConfig(N=100, supports=(10, 10), d_model=10, d_head=10, n_heads=3, seeds=1, steps=1500, law_seed=666)
-HEADS2 = CellConfig(N=10, supports=(10, 5), d_model=5, d_head=5, n_heads=2, seeds=1, steps=1500, law_seed=2222)
-SUPER = CellConfig(N=10, supports=(10, 10), d_model=5, d_head=5, n_heads=5, seeds=1, steps=1500, law_seed=2108)
+MAPS = CellConfig(N=100, supports=(10, 10), d_model=10, d_head=10, n_heads=3, seeds=1, steps=1000, law_seed=666)
+HEADS2 = CellConfig(N=10, supports=(10, 5), d_model=5, d_head=5, n_heads=2, seeds=1, steps=1000, law_seed=2222)
+SUPER = CellConfig(N=10, supports=(10, 10), d_model=5, d_head=5, n_heads=5, seeds=1, steps=1000, law_seed=2108)
 
 
 @dataclass(frozen=True)
@@ -207,7 +207,7 @@ class SubspaceConfig:
     d_model: int = 5
     ranks: tuple[int, ...] = (5, 6, 7, 8, 9, 10)
     reps: int = 3
-    steps: int = 2000
+    steps: int = 1000
     lr: float = 1e-2
     scale: float = 2.0
     seed: int = 0

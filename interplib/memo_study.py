@@ -194,17 +194,18 @@ def measure_speedup(cfg: SweepConfig, progress) -> dict[str, float]:
             "speedup": out["sequential"] / out["batched"]}
 
 
-HEADS = SweepConfig("heads", tuple((10, 10, h) for h in (1, 6, 11, 16, 21)), speedup_steps=100)
-D_HEAD = SweepConfig("d_head", tuple((10, dh, 20) for dh in (2, 4, 6, 8, 10)), steps=2048, seed=100)
-WIDTH = SweepConfig("width", tuple((d, 10, 20) for d in (5, 8, 10, 15)), steps=2048, seed=200)
-SMALL = SweepConfig("small", tuple((2, 2, h) for h in (1, 5, 9, 13, 17, 21)), N=10, seeds=5, steps=2048, seed=300)
+# The reduced grid trained on the 2-core CPU: half the paper's steps (2048 = 32 epochs of 64 batches).
+HEADS = SweepConfig("heads", tuple((10, 10, h) for h in (1, 6, 11, 16, 21)), steps=2048, speedup_steps=50)
+D_HEAD = SweepConfig("d_head", tuple((10, dh, 20) for dh in (2, 6, 10)), steps=2048, seed=100)
+WIDTH = SweepConfig("width", tuple((d, 10, 20) for d in (5, 10, 15)), steps=2048, seed=200)
+SMALL = SweepConfig("small", tuple((2, 2, h) for h in (1, 5, 9, 13, 17, 21)), N=10, seeds=5, steps=1024, seed=300)
 
 
 def full_grid() -> list[SweepConfig]:
     """The paper's grids (Exp 1, 2, 3, 6) with 5 seeds, for a GPU run."""
-    return [replace(HEADS, grid=tuple((10, 10, h) for h in range(1, 32, 5)), seeds=5),
-            replace(D_HEAD, grid=tuple((10, dh, 20) for dh in range(1, 11)), seeds=5),
-            replace(WIDTH, grid=tuple((d, 10, 20) for d in range(5, 21)), seeds=5),
+    return [replace(HEADS, grid=tuple((10, 10, h) for h in range(1, 32, 5)), seeds=5, steps=4096),
+            replace(D_HEAD, grid=tuple((10, dh, 20) for dh in range(1, 11)), seeds=5, steps=4096),
+            replace(WIDTH, grid=tuple((d, 10, 20) for d in range(5, 21)), seeds=5, steps=4096),
             replace(SMALL, seeds=20, steps=4096)]
 
 
