@@ -23,7 +23,7 @@ from torch import Tensor
 
 from .attention_only import AoTConfig, AttentionOnly, LowRank
 
-__all__ = ["attention_map", "all_pairs", "head_contributions", "solve_output_weights", "load_model"]
+__all__ = ["attention_map", "all_pairs", "head_contributions", "solve_output_weights", "load_model", "sweep_figure"]
 
 
 def all_pairs(N: int) -> Int[Tensor, "context 2"]:
@@ -102,3 +102,34 @@ def load_model(tensors: dict[str, Tensor], prefix: str, cfg: AoTConfig | None = 
         model = AttentionOnly(cfg)
     model.load_state_dict(state, strict=False)
     return model.eval()
+
+
+def sweep_figure(grid: Int[Tensor, "point 3"], acc: Float[Tensor, "point seed"], axis: int, N: int, label: str,
+                 published: dict[int, float] | None = None):
+    """Accuracy of a sweep: every seed, mean ± std, the two capacity bounds and the paper's means.
+
+    ``grid`` rows are ``(d, d_h, H)``; ``axis`` picks the swept one (0, 1 or 2).
+    """
+    import plotly.graph_objects as go
+
+    from . import memorization as mem
+    from .plotting import TEMPLATE
+
+    x = grid[:, axis].tolist()
+    T0 = N * N
+    ours = [mem.accuracy_bound(mem.capacity(H, dh, d), T0, N) for d, dh, H in grid.tolist()]
+    prev = [mem.accuracy_bound(mem.previous_capacity(H, dh), T0, N) for d, dh, H in grid.tolist()]
+    fig = go.Figure()
+    for s in range(acc.shape[1]):
+        fig.add_trace(go.Scatter(x=x, y=acc[:, s].tolist(), mode="markers", marker=dict(color="gray", size=6),
+                                 name="seeds", showlegend=s == 0, legendgroup="seeds"))
+    fig.add_trace(go.Scatter(x=x, y=acc.mean(1).tolist(), mode="lines+markers", name=f"mean ± std (n={acc.shape[1]})",
+                             error_y=dict(type="data", array=acc.std(1).tolist() if acc.shape[1] > 1 else None)))
+    fig.add_trace(go.Scatter(x=x, y=ours, mode="lines", name="bound, C = H·d<sub>h</sub> + d", line=dict(dash="dash")))
+    fig.add_trace(go.Scatter(x=x, y=prev, mode="lines", name="bound, C = H(d<sub>h</sub> − 1) + 1", line=dict(dash="dot")))
+    if published:
+        px_ = sorted(published)
+        fig.add_trace(go.Scatter(x=px_, y=[published[k] for k in px_], mode="markers", name="Dana et al. (2025)",
+                                 marker=dict(symbol="diamond", size=9)))
+    return fig.update_layout(template=TEMPLATE, xaxis_title=label, yaxis_title="accuracy", yaxis_range=[0, 1.02],
+                             title=f"Accuracy against {label} (N = {N}, T<sub>0</sub> = {T0})")
