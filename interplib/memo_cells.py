@@ -244,7 +244,9 @@ def fit_subspace(cfg: SubspaceConfig, device, progress) -> Trained:
                    {"seconds": round(r.seconds, 2)}, key_metric=("distance at rank d", float(dist[:, 0].mean())))
 
 
-for _name, _cfg, _fit in (("memo-dynamics", DYNAMICS, fit_dynamics), ("memo-freezing", FREEZING, fit_freezing),
-                          ("memo-skips", SKIPS, fit_skips), ("memo-inspect", InspectConfig(), fit_inspect),
-                          ("memo-subspace", SubspaceConfig(), fit_subspace)):
-    register(Recipe(name=_name, study=STUDY, config=_cfg, fit=_fit, description=_fit.__doc__ or _name))
+for _name, _cfg, _fit, _version in (("memo-dynamics", DYNAMICS, fit_dynamics, 2),
+                                    ("memo-freezing", FREEZING, fit_freezing, 1), ("memo-skips", SKIPS, fit_skips, 1),
+                                    ("memo-inspect", InspectConfig(), fit_inspect, 1),
+                                    ("memo-subspace", SubspaceConfig(), fit_subspace, 1)):
+    register(Recipe(name=_name, study=STUDY, config=_cfg, fit=_fit, version=_version,
+                    description=(_fit.__doc__ or _name).split("\n")[0]))
