@@ -198,7 +198,7 @@ def measure_speedup(cfg: SweepConfig, progress) -> dict[str, float]:
 HEADS = SweepConfig("heads", tuple((10, 10, h) for h in (1, 6, 11, 16, 21)), steps=2048, speedup_steps=50)
 D_HEAD = SweepConfig("d_head", tuple((10, dh, 20) for dh in (2, 6, 10)), steps=2048, seed=100)
 WIDTH = SweepConfig("width", tuple((d, 10, 20) for d in (5, 10, 15)), steps=2048, seed=200)
-SMALL = SweepConfig("small", tuple((2, 2, h) for h in (1, 5, 9, 13, 17, 21)), N=10, seeds=5, steps=1024,
+SMALL = SweepConfig("small", tuple((2, 2, h) for h in (1, 5, 9, 13, 17, 21)), N=10, seeds=5, steps=2048,
                     speedup_steps=50, seed=300)
 
 
