@@ -202,6 +202,10 @@ SMALL = SweepConfig("small", tuple((2, 2, h) for h in (1, 5, 9, 13, 17, 21)), N=
                     speedup_steps=50, seed=300)
 
 
+# One grid point at the paper's full budget (4096 steps): is the gap to its numbers the budget?
+BUDGET = SweepConfig("budget", ((10, 10, 11),), steps=4096, seed=400)
+
+
 def full_grid() -> list[SweepConfig]:
     """The paper's grids (Exp 1, 2, 3, 6) with 5 seeds, for a GPU run."""
     return [replace(HEADS, grid=tuple((10, 10, h) for h in range(1, 32, 5)), seeds=5, steps=4096),
@@ -210,6 +214,6 @@ def full_grid() -> list[SweepConfig]:
             replace(SMALL, seeds=20, steps=4096)]
 
 
-for _cfg in (HEADS, D_HEAD, WIDTH, SMALL):
+for _cfg in (HEADS, D_HEAD, WIDTH, SMALL, BUDGET):
     register(Recipe(name=f"memo-scaling-{_cfg.name.replace('_', '')}", study=STUDY, config=_cfg, fit=run_sweep,
                     description=f"accuracy of 1-layer attention-only models on look-up tables, sweep over {_cfg.name}"))
