@@ -171,12 +171,12 @@ def run_sweep(cfg: SweepConfig, device: torch.device, progress) -> Trained:
                "accuracy_std": acc.std(1).tolist() if cfg.seeds > 1 else [0.0] * len(cfg.grid),
                "train_seconds_by_width": seconds, "T0": cfg.N**2, "models": len(cfg.grid) * cfg.seeds}
     if cfg.speedup_steps:
-        metrics.update(measure_speedup(cfg, progress))
+        metrics.update(measure_speedup(cfg, progress, device))
     tensors = {"accuracy": acc, "kl": kl, "grid": torch.tensor(cfg.grid)}
     return Trained(tensors, metrics, key_metric=("mean accuracy at the largest H", float(acc[-1].mean())))
 
 
-def measure_speedup(cfg: SweepConfig, progress) -> dict[str, float]:
+def measure_speedup(cfg: SweepConfig, progress, device: torch.device | str = "cpu") -> dict[str, float]:
     """Seconds per step for the sweep's first width trained batched vs one model at a time, same data."""
     d = cfg.grid[0][0]
     points = [t for t in cfg.grid if t[0] == d]
@@ -187,7 +187,8 @@ def measure_speedup(cfg: SweepConfig, progress) -> dict[str, float]:
     for batched in (True, False):
         models = aot_models(arch, [s for _, s in jobs], [t[2] for t, _ in jobs], [t[1] for t, _ in jobs])
         r = train_models(models, make_loss("next_token", 0.0), law_data([law], cfg.batch, 1, False),
-                         cfg.speedup_steps, adam(cfg.lr), batched=batched, progress=progress, desc="speed-up")
+                         cfg.speedup_steps, adam(cfg.lr), batched=batched, progress=progress, desc="speed-up",
+                         device=device)
         out["batched" if batched else "sequential"] = r.seconds / cfg.speedup_steps
     return {"speedup_models": len(jobs), "speedup_steps": cfg.speedup_steps,
             "seconds_per_step_batched": out["batched"], "seconds_per_step_sequential": out["sequential"],
@@ -217,3 +218,38 @@ def full_grid() -> list[SweepConfig]:
 for _cfg in (HEADS, D_HEAD, WIDTH, SMALL, BUDGET):
     register(Recipe(name=f"memo-scaling-{_cfg.name.replace('_', '')}", study=STUDY, config=_cfg, fit=run_sweep,
                     description=f"accuracy of 1-layer attention-only models on look-up tables, sweep over {_cfg.name}"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m interplib.memo_study --full [--device cuda]``: the paper's full grids, saved as
+    ``memo-full-<sweep>`` artifacts (not recipes, so ``--all`` never starts them on a CPU)."""
+    import argparse
+    import dataclasses
+    import datetime as dt
+
+    from . import artifacts, recipes
+
+    parser = argparse.ArgumentParser(prog="python -m interplib.memo_study")
+    parser.add_argument("--full", action="store_true", help="train the full grids of the paper")
+    parser.add_argument("--device", default="auto")
+    args = parser.parse_args(argv)
+    if not args.full:
+        parser.error("pass --full (the reduced grids are recipes: python -m interplib.train memo-scaling-heads)")
+    device = recipes.resolve_device(args.device)
+    for cfg in full_grid():
+        recipes.seed_everything(cfg.seed)
+        start = time.perf_counter()
+        out = run_sweep(cfg, device, lambda it=None, **kw: it)
+        name = f"memo-full-{cfg.name.replace('_', '')}"
+        meta = {"config": dataclasses.asdict(cfg), "recipe_version": 1, "metrics": out.metrics,
+                "device": recipes.describe_device(device), "wall_time_s": round(time.perf_counter() - start, 3),
+                "code_version": recipes.code_version(), "versions": recipes.versions(),
+                "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                "key_metric": {"name": out.key_metric[0], "value": float(out.key_metric[1])}}
+        artifacts.save(STUDY, name, out.tensors, meta)
+        print(f"{name}: {meta['wall_time_s']:.0f} s, {out.key_metric[0]} = {out.key_metric[1]:.3f}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -109,3 +109,12 @@ def test_bad_configs_give_clear_errors(kw, match):
 def test_freeze_rejects_unknown_groups():
     with pytest.raises(ValueError, match="unknown parameter group"):
         freeze(tiny(), "pos_emb")
+
+
+def test_deeper_models_with_mlp_run_and_train():
+    m = tiny(n_layers=2, d_mlp=8, mlp_depth=2, layernorm=True)
+    tokens = torch.randint(7, (4, 2))
+    out = m(tokens)
+    assert out.shape == (4, 7)
+    out.logsumexp(-1).sum().backward()
+    assert m.blocks[0].mlp.layers[0].weight.grad is not None and m.blocks[0].attn.W_Q.grad.abs().sum() > 0
