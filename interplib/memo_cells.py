@@ -244,9 +244,11 @@ def fit_subspace(cfg: SubspaceConfig, device, progress) -> Trained:
                    {"seconds": round(r.seconds, 2)}, key_metric=("distance at rank d", float(dist[:, 0].mean())))
 
 
-for _name, _cfg, _fit, _version in (("memo-dynamics", DYNAMICS, fit_dynamics, 2),
-                                    ("memo-freezing", FREEZING, fit_freezing, 1), ("memo-skips", SKIPS, fit_skips, 1),
-                                    ("memo-inspect", InspectConfig(), fit_inspect, 1),
-                                    ("memo-subspace", SubspaceConfig(), fit_subspace, 1)):
-    register(Recipe(name=_name, study=STUDY, config=_cfg, fit=_fit, version=_version,
+# (name, config, fit, version, measured seconds on the shared 2-core CPU)
+for _name, _cfg, _fit, _version, _sec in (("memo-dynamics", DYNAMICS, fit_dynamics, 2, 55),
+                                          ("memo-freezing", FREEZING, fit_freezing, 1, 75),
+                                          ("memo-skips", SKIPS, fit_skips, 1, 80),
+                                          ("memo-inspect", InspectConfig(), fit_inspect, 1, 85),
+                                          ("memo-subspace", SubspaceConfig(), fit_subspace, 1, 15)):
+    register(Recipe(name=_name, study=STUDY, config=_cfg, fit=_fit, version=_version, seconds={"cpu": _sec},
                     description=(_fit.__doc__ or _name).split("\n")[0]))

@@ -216,7 +216,9 @@ def full_grid() -> list[SweepConfig]:
 
 
 for _cfg in (HEADS, D_HEAD, WIDTH, SMALL, BUDGET):
+    _seconds = {"heads": 390, "d_head": 130, "width": 135, "small": 175, "budget": 60}[_cfg.name]  # 2-core CPU, shared
     register(Recipe(name=f"memo-scaling-{_cfg.name.replace('_', '')}", study=STUDY, config=_cfg, fit=run_sweep,
+                    seconds={"cpu": _seconds},
                     description=f"accuracy of 1-layer attention-only models on look-up tables, sweep over {_cfg.name}"))
 
 
