@@ -1,0 +1,257 @@
+"""The memorization study's recipes: every experiment of the chapter, trained in batches.
+
+Each recipe trains a group of small models with :func:`interplib.batched.train_models` and
+stores metrics tables (``[config seed]`` tensors) and the few weights the chapter inspects.
+The configs are sized so that the whole set trains in about 20 minutes on a 2-core CPU;
+``python -m interplib.train --all --device cuda`` runs the same code on a GPU, and the
+``full_grid`` helpers give the paper's grid for that.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, replace
+from typing import Sequence
+
+import torch
+from torch import Tensor
+
+from . import memorization as mem
+from .attention_only import AoTConfig, AttentionOnly, LowRank, accuracy, exact_divergence, freeze
+from .attention_only import full_divergence, next_token_loss
+from .batched import linear_decay, stacked_forward, train_models
+from .recipes import Recipe, Trained, register
+
+__all__ = ["SweepConfig", "make_law", "law_data", "law_evaluator", "run_sweep"]
+
+STUDY = "memorization"
+
+
+def make_law(kind: str, N: int, seed: int, supports: Sequence[int] = (), p: float = 0.95):
+    """The laws of the study, rebuilt from a seed: ``table`` (uniform prior, deterministic ``t3``),
+    ``power`` (α = 0.9, 0.9, 0.6 on full supports) or ``noisy`` (``last_position_law``)."""
+    g = torch.Generator().manual_seed(seed)
+    if kind == "table":
+        return mem.power_unif_law((1, 1, 1), (*(supports or (N, N)), 1), N, g)
+    if kind == "power":
+        return mem.power_unif_law((0.9, 0.9, 0.6), (N, N, N), N, g)
+    if kind == "noisy":
+        return mem.last_position_law(N, 0, p, g)
+    raise ValueError(f"unknown law kind {kind!r}; use 'table', 'power' or 'noisy'")
+
+
+def law_data(laws: Sequence[mem.TrigramLaw], batch: int, seed: int, per_model: bool):
+    """``data(step)`` for :func:`train_models`: fresh samples of each law, a pure function of the step.
+
+    With ``per_model`` each model has its own law (tensors get a leading ``model`` axis);
+    otherwise ``laws`` holds one law shared by every model. The laws must share their prior.
+    """
+    prior = laws[0].prior.flatten()
+    if any(not torch.equal(l.prior.flatten(), prior) for l in laws):
+        raise ValueError("law_data batches laws with one shared prior π(t1, t2); these priors differ")
+    N = laws[0].d_vocab
+    cdf = torch.stack([l.pi2.flatten(0, 1) for l in laws]).cumsum(-1).float()   # law context y
+    rows = torch.stack([l.pi2.flatten(0, 1) for l in laws]).float()
+
+    def data(step: int):
+        # One draw of contexts and uniforms serves every law: t3 by inverse CDF, one op for all laws.
+        g = torch.Generator().manual_seed(seed * 1_000_003 + step)
+        z = torch.multinomial(prior, batch, replacement=True, generator=g)
+        u = torch.rand(batch, 1, generator=g)
+        t3 = (cdf[:, z] < u).sum(-1).clamp(max=N - 1)                            # law batch
+        tokens = torch.stack([(z // N).expand_as(t3), (z % N).expand_as(t3), t3], dim=-1)
+        out = {"tokens": tokens, "target": rows[:, z]}
+        return out if per_model else {k: v[0] for k, v in out.items()}
+
+    return data
+
+
+def make_loss(kind: str, entropy: float):
+    """``next_token`` (sampled cross-entropy) or ``full_divergence``, both minus ``H̄``, with batch accuracy."""
+    def loss_fn(model_fn, batch):
+        tokens = batch["tokens"]
+        logits = model_fn(tokens[:, :2])
+        if kind == "next_token":
+            loss = next_token_loss(logits, tokens[:, 2], entropy)
+        elif kind == "full_divergence":
+            loss = full_divergence(logits, batch["target"], entropy)
+        else:
+            raise ValueError(f"unknown loss {kind!r}; use 'next_token' or 'full_divergence'")
+        return loss, {"batch_acc": (logits.argmax(-1) == tokens[:, 2]).float().mean()}
+    return loss_fn
+
+
+def law_evaluator(base, laws: Sequence[mem.TrigramLaw]):
+    """``evaluate(params, buffers) -> {"kl", "accuracy"}`` per model, exact over every context."""
+    ctx = [mem.contexts(l) for l in laws]
+    tokens = ctx[0][0]
+    if any(not torch.equal(c[0], tokens) for c in ctx):
+        raise ValueError("the laws have different context supports; evaluate them separately")
+    weight = torch.stack([c[1] for c in ctx])
+    target = torch.stack([c[2] for c in ctx])
+
+    def evaluate(params, buffers):
+        device = next(iter(params.values())).device
+        logits = stacked_forward(base, params, buffers, tokens.to(device)).cpu()
+        if len(laws) == 1:
+            w, t = weight.expand(len(logits), -1), target.expand(len(logits), -1, -1)
+        else:
+            w, t = weight, target
+        return {"kl": torch.stack([exact_divergence(l, a, b) for l, a, b in zip(logits, w, t)]).float(),
+                "accuracy": torch.stack([accuracy(l, a, b) for l, a, b in zip(logits, w, t)]).float()}
+    return evaluate
+
+
+def adam(lr: float):
+    return lambda ps: torch.optim.Adam(ps, lr=lr)
+
+
+def aot_models(cfg: AoTConfig, seeds: Sequence[int], n_heads: Sequence[int] | None = None,
+               d_head: Sequence[int] | None = None) -> list[AttentionOnly]:
+    models = []
+    for i, s in enumerate(seeds):
+        torch.manual_seed(s)
+        m = AttentionOnly(cfg)
+        m.set_active(n_heads[i] if n_heads else None, d_head[i] if d_head else None)
+        models.append(m)
+    return models
+
+
+def half(tensors: dict[str, Tensor]) -> dict[str, Tensor]:
+    return {k: v.detach().to(torch.float16) if v.is_floating_point() else v for k, v in tensors.items()}
+
+
+# --- scaling sweeps -------------------------------------------------------------------------
+
+@dataclass(frozen=True)
+class SweepConfig:
+    """A grid of ``(d, d_h, H)`` triples on look-up tables with ``T0 = N²`` (paper §5)."""
+
+    name: str
+    grid: tuple[tuple[int, int, int], ...]   # (d_model, d_head, n_heads)
+    N: int = 50
+    seeds: int = 3
+    steps: int = 4096        # the paper: 64 epochs x 64 batches
+    batch: int = 256         # the paper's code (App. B says 2^10; the code uses 2^8)
+    lr: float = 1e-2         # linear decay 1e-2 -> 5e-4, as the paper's code (not the 0.1 of App. B)
+    lr_end: float = 5e-4
+    speedup_steps: int = 0   # >0: also time this many steps batched vs one model at a time
+    seed: int = 0
+
+    def __post_init__(self):
+        if not self.grid or any(min(t) < 1 for t in self.grid):
+            raise ValueError(f"grid={self.grid}: give (d_model, d_head, n_heads) triples of positive sizes")
+        if self.seeds < 1 or self.steps < 1 or self.batch < 1:
+            raise ValueError("seeds, steps and batch must be positive")
+
+
+def run_sweep(cfg: SweepConfig, device: torch.device, progress) -> Trained:
+    """Train every grid point x seed; models of one width train in one batch (H, d_h masked)."""
+    seeds = list(range(cfg.seed, cfg.seed + cfg.seeds))
+    laws = [make_law("table", cfg.N, 10_000 + s) for s in seeds]
+    acc = torch.zeros(len(cfg.grid), cfg.seeds)
+    kl = torch.zeros(len(cfg.grid), cfg.seeds)
+    seconds = {}
+    for d in sorted({t[0] for t in cfg.grid}):
+        points = [i for i, t in enumerate(cfg.grid) if t[0] == d]
+        arch = AoTConfig(d_vocab=cfg.N, d_model=d, d_head=max(cfg.grid[i][1] for i in points),
+                         n_heads=max(cfg.grid[i][2] for i in points))
+        jobs = [(i, j) for i in points for j in range(cfg.seeds)]
+        models = aot_models(arch, [1000 * i + seeds[j] for i, j in jobs],
+                            n_heads=[cfg.grid[i][2] for i, _ in jobs], d_head=[cfg.grid[i][1] for i, _ in jobs])
+        job_laws = [laws[j] for _, j in jobs]
+        result = train_models(models, make_loss("next_token", 0.0), law_data(job_laws, cfg.batch, cfg.seed, True),
+                              cfg.steps, adam(cfg.lr), schedule=linear_decay(cfg.steps, 1.0, cfg.lr_end / cfg.lr),
+                              data_in_dims=0, progress=progress, desc=f"{cfg.name} d={d}", device=device)
+        final = law_evaluator(models[0], job_laws)(result.params, result.buffers)  # on the CPU
+        for k, (i, j) in enumerate(jobs):
+            acc[i, j], kl[i, j] = final["accuracy"][k], final["kl"][k]
+        seconds[str(d)] = round(result.seconds, 2)
+    metrics = {"grid": [list(t) for t in cfg.grid], "accuracy_mean": acc.mean(1).tolist(),
+               "accuracy_std": acc.std(1).tolist() if cfg.seeds > 1 else [0.0] * len(cfg.grid),
+               "train_seconds_by_width": seconds, "T0": cfg.N**2, "models": len(cfg.grid) * cfg.seeds}
+    if cfg.speedup_steps:
+        metrics.update(measure_speedup(cfg, progress, device))
+    tensors = {"accuracy": acc, "kl": kl, "grid": torch.tensor(cfg.grid)}
+    return Trained(tensors, metrics, key_metric=("mean accuracy at the largest H", float(acc[-1].mean())))
+
+
+def measure_speedup(cfg: SweepConfig, progress, device: torch.device | str = "cpu") -> dict[str, float]:
+    """Seconds per step for the sweep's first width trained batched vs one model at a time, same data."""
+    d = cfg.grid[0][0]
+    points = [t for t in cfg.grid if t[0] == d]
+    arch = AoTConfig(d_vocab=cfg.N, d_model=d, d_head=max(t[1] for t in points), n_heads=max(t[2] for t in points))
+    jobs = [(t, s) for t in points for s in range(cfg.seeds)]
+    law = make_law("table", cfg.N, 10_000)
+    out = {}
+    for batched in (True, False):
+        models = aot_models(arch, [s for _, s in jobs], [t[2] for t, _ in jobs], [t[1] for t, _ in jobs])
+        r = train_models(models, make_loss("next_token", 0.0), law_data([law], cfg.batch, 1, False),
+                         cfg.speedup_steps, adam(cfg.lr), batched=batched, progress=progress, desc="speed-up",
+                         device=device)
+        out["batched" if batched else "sequential"] = r.seconds / cfg.speedup_steps
+    return {"speedup_models": len(jobs), "speedup_steps": cfg.speedup_steps,
+            "seconds_per_step_batched": out["batched"], "seconds_per_step_sequential": out["sequential"],
+            "speedup": out["sequential"] / out["batched"]}
+
+
+# The reduced grid trained on the 2-core CPU: half the paper's steps (2048 = 32 epochs of 64 batches).
+HEADS = SweepConfig("heads", tuple((10, 10, h) for h in (1, 6, 11, 16, 21)), steps=2048, speedup_steps=50)
+D_HEAD = SweepConfig("d_head", tuple((10, dh, 20) for dh in (2, 6, 10)), steps=2048, seed=100)
+WIDTH = SweepConfig("width", tuple((d, 10, 20) for d in (5, 10, 15)), steps=2048, seed=200)
+SMALL = SweepConfig("small", tuple((2, 2, h) for h in (1, 5, 9, 13, 17, 21)), N=10, seeds=5, steps=2048,
+                    speedup_steps=50, seed=300)
+
+
+# One grid point at the paper's full budget (4096 steps): is the gap to its numbers the budget?
+BUDGET = SweepConfig("budget", ((10, 10, 11),), steps=4096, seed=400)
+
+
+def full_grid() -> list[SweepConfig]:
+    """The paper's grids (Exp 1, 2, 3, 6) with 5 seeds, for a GPU run."""
+    return [replace(HEADS, grid=tuple((10, 10, h) for h in range(1, 32, 5)), seeds=5, steps=4096),
+            replace(D_HEAD, grid=tuple((10, dh, 20) for dh in range(1, 11)), seeds=5, steps=4096),
+            replace(WIDTH, grid=tuple((d, 10, 20) for d in range(5, 21)), seeds=5, steps=4096),
+            replace(SMALL, seeds=20, steps=4096)]
+
+
+for _cfg in (HEADS, D_HEAD, WIDTH, SMALL, BUDGET):
+    _seconds = {"heads": 390, "d_head": 130, "width": 135, "small": 175, "budget": 60}[_cfg.name]  # 2-core CPU, shared
+    register(Recipe(name=f"memo-scaling-{_cfg.name.replace('_', '')}", study=STUDY, config=_cfg, fit=run_sweep,
+                    seconds={"cpu": _seconds},
+                    description=f"accuracy of 1-layer attention-only models on look-up tables, sweep over {_cfg.name}"))
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m interplib.memo_study --full [--device cuda]``: the paper's full grids, saved as
+    ``memo-full-<sweep>`` artifacts (not recipes, so ``--all`` never starts them on a CPU)."""
+    import argparse
+    import dataclasses
+    import datetime as dt
+
+    from . import artifacts, recipes
+
+    parser = argparse.ArgumentParser(prog="python -m interplib.memo_study")
+    parser.add_argument("--full", action="store_true", help="train the full grids of the paper")
+    parser.add_argument("--device", default="auto")
+    args = parser.parse_args(argv)
+    if not args.full:
+        parser.error("pass --full (the reduced grids are recipes: python -m interplib.train memo-scaling-heads)")
+    device = recipes.resolve_device(args.device)
+    for cfg in full_grid():
+        recipes.seed_everything(cfg.seed)
+        start = time.perf_counter()
+        out = run_sweep(cfg, device, lambda it=None, **kw: it)
+        name = f"memo-full-{cfg.name.replace('_', '')}"
+        meta = {"config": dataclasses.asdict(cfg), "recipe_version": 1, "metrics": out.metrics,
+                "device": recipes.describe_device(device), "wall_time_s": round(time.perf_counter() - start, 3),
+                "code_version": recipes.code_version(), "versions": recipes.versions(),
+                "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+                "key_metric": {"name": out.key_metric[0], "value": float(out.key_metric[1])}}
+        artifacts.save(STUDY, name, out.tensors, meta)
+        print(f"{name}: {meta['wall_time_s']:.0f} s, {out.key_metric[0]} = {out.key_metric[1]:.3f}", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
