@@ -23,8 +23,9 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor, nn
 
-from .fourier import check_modulus
+from .fourier import check_modulus, frequency_norms, gini
 from .quantize import Weights, quantize, quantized
+from .recipes import Trained
 
 QUANTIZED = ("attn.q", "attn.k", "attn.v", "attn.o", "mlp.in", "mlp.out")
 
@@ -48,7 +49,8 @@ class GrokConfig:
     betas: tuple[float, float] = (0.9, 0.98)
     warmup: int = 10               # linear warm-up steps, as in the paper's code
     log_every: int = 100
-    seed: int = 0                  # seeds the data split's generator is data_seed; this one is unused
+    checkpoints: tuple[int, ...] = (1_000, 5_000, 10_000, 15_000)  # epochs whose weights are kept (first seed)
+    seed: int = 0                  # the recipe seed; models are seeded by `seeds`, the split by data_seed
 
     def __post_init__(self):
         check_modulus(self.p)
@@ -61,6 +63,10 @@ class GrokConfig:
         if self.epochs < 1 or self.log_every < 1 or self.epochs % self.log_every:
             raise ValueError(f"epochs={self.epochs}, log_every={self.log_every}: need positive values "
                              f"with log_every dividing epochs")
+        bad = [e for e in self.checkpoints if e % self.log_every or not 0 <= e <= self.epochs]
+        if bad:
+            raise ValueError(f"checkpoints {bad}: each must be a multiple of log_every={self.log_every} "
+                             f"between 0 and epochs={self.epochs}")
 
     @property
     def n_ctx(self) -> int:
@@ -190,3 +196,119 @@ def loss_and_accuracy(logits: Float[Tensor, "batch pos p"], labels: Int[Tensor, 
     last = logits[:, -1].double()
     loss = nn.functional.cross_entropy(last, labels)
     return loss, (last.argmax(-1) == labels).double().mean()
+
+
+def sum_of_squares(params: dict[str, Tensor], names: list[str]) -> Float[Tensor, "model"]:
+    """Σ W² over the latent weights of each stacked model (a progress measure of Nanda et al.)."""
+    return sum(params[n].double().pow(2).flatten(1).sum(-1) for n in names)
+
+
+def neuron_logit_map(params: dict[str, Tensor], weights: Weights) -> Float[Tensor, "model d_mlp p"]:
+    """``W_L = W_out W_U`` in TL's row form, from the effective (quantized) MLP output weights."""
+    W_out = torch.stack([quantized(w, weights) for w in params["blocks.0.mlp.out.weight"]])  # [model d_model d_mlp]
+    return einops.einsum(W_out, params["unembed.weight"], "model d_model d_mlp, model p d_model -> model d_mlp p")
+
+
+def progress_measures(cfg: GrokConfig, base: GrokTransformer, snapshot: dict[str, Tensor],
+                      buffers: dict[str, Tensor], freqs: list[list[int]]) -> dict[str, Tensor]:
+    """Every logged measure of one snapshot of the stacked models: name -> ``[model]``.
+
+    Losses are float64 cross-entropies at ``=``; restricted loss is on the test pairs and
+    excluded loss on the training pairs, each with that model's own key frequencies ``freqs``.
+    """
+    from .batched import stacked_forward
+    from .fourier import excluded_loss, restricted_loss
+
+    tokens, labels = dataset(cfg.p)
+    device = next(iter(snapshot.values())).device
+    tokens, labels = tokens.to(device), labels.to(device)
+    is_train = train_mask(cfg.p, cfg.frac_train, cfg.data_seed).to(device)
+    logits = stacked_forward(base, snapshot, buffers, tokens)[:, :, -1].double()  # [model pair p]
+    grid = einops.rearrange(logits, "model (a b) c -> model a b c", a=cfg.p)
+    label_grid = einops.rearrange(labels, "(a b) -> a b", a=cfg.p)
+    train_grid = einops.rearrange(is_train, "(a b) -> a b", a=cfg.p)
+    nll = -logits.log_softmax(-1).gather(-1, labels.expand(len(logits), -1)[..., None]).squeeze(-1)
+    correct = (logits.argmax(-1) == labels).double()
+    W_L = neuron_logit_map(snapshot, cfg.weights)
+    return {
+        "train_loss": nll[:, is_train].mean(-1), "test_loss": nll[:, ~is_train].mean(-1),
+        "train_acc": correct[:, is_train].mean(-1), "test_acc": correct[:, ~is_train].mean(-1),
+        "restricted_loss": torch.stack([restricted_loss(g, label_grid, f, ~train_grid) for g, f in zip(grid, freqs)]),
+        "excluded_loss": torch.stack([excluded_loss(g, label_grid, f, train_grid) for g, f in zip(grid, freqs)]),
+        "gini_embed": torch.stack([gini(frequency_norms(w[: cfg.p].double())) for w in snapshot["embed.weight"]]),
+        "gini_logit_map": torch.stack([gini(frequency_norms(w.T.double())) for w in W_L]),
+        "sum_sq": sum_of_squares(snapshot, weight_names(base)),
+    }
+
+
+def fit(cfg: GrokConfig, device: torch.device, progress) -> Trained:
+    """Train every seed of one variant together (full batch, AdamW), then measure each snapshot.
+
+    The key frequencies that restricted and excluded loss need are read from each model's
+    *final* embedding (``fourier.key_frequencies``), as Nanda et al. do, so every
+    ``log_every`` epochs a snapshot of the weights is kept and measured after training.
+    """
+    from .batched import train_models
+    from .fourier import key_frequencies
+
+    tokens, labels = dataset(cfg.p)
+    is_train = train_mask(cfg.p, cfg.frac_train, cfg.data_seed)
+    batch = (tokens[is_train], labels[is_train])
+    models = []
+    for seed in cfg.seeds:
+        torch.manual_seed(seed)
+        models.append(GrokTransformer(cfg))
+    base = models[0].to(device)
+    snapshots: list[dict[str, Tensor]] = []
+
+    def keep(params: dict[str, Tensor], buffers: dict[str, Tensor]) -> dict[str, Tensor]:
+        snapshots.append({n: v.detach().clone() for n, v in params.items()})
+        return {}
+
+    def loss_fn(model_fn, xy):
+        return loss_and_accuracy(model_fn(xy[0]), xy[1])[0]
+
+    result = train_models(
+        models, loss_fn, lambda step: batch, cfg.epochs,
+        lambda ps: torch.optim.AdamW(ps, lr=cfg.lr, weight_decay=cfg.weight_decay, betas=cfg.betas),
+        schedule=lambda step: min(1.0, (step + 1) / cfg.warmup), trainable=weight_names(base),
+        evaluate=keep, eval_every=cfg.log_every, progress=progress, desc=f"grok-{cfg.weights}", device=device)
+    buffers = {n: v.to(device) for n, v in result.buffers.items()}
+    final = snapshots[-1]
+    freqs = [key_frequencies(w[: cfg.p].double()) for w in final["embed.weight"]]
+    history: dict[str, list[Tensor]] = {}
+    with torch.no_grad():
+        for snap in progress(snapshots, desc="measures"):
+            for name, value in progress_measures(cfg, base, snap, buffers, freqs).items():
+                history.setdefault(name, []).append(value.cpu())
+    tensors = {f"history.{k}": torch.stack(v, dim=-1) for k, v in history.items()}
+    tensors["history.epoch"] = torch.arange(0, cfg.epochs + 1, cfg.log_every)
+    tensors.update({f"final.{n}": v.float().cpu() for n, v in final.items()})
+    for epoch in cfg.checkpoints:
+        snap = snapshots[epoch // cfg.log_every]
+        tensors.update({f"epoch{epoch}.{n}": v[:1].float().cpu() for n, v in snap.items()})
+    test_acc = tensors["history.test_acc"][:, -1]
+    return Trained(
+        tensors=tensors,
+        metrics={"key_freqs": freqs, "final_test_acc": test_acc.tolist(),
+                 "final_test_loss": tensors["history.test_loss"][:, -1].tolist(),
+                 "train_seconds": round(result.seconds, 2), "seconds_per_epoch": result.seconds / cfg.epochs},
+        key_metric=("mean final test accuracy", float(test_acc.mean())),
+    )
+
+
+def load_models(cfg: GrokConfig, tensors: dict[str, Tensor], prefix: str = "final") -> list[GrokTransformer]:
+    """The trained models of an artifact, one per stored seed (latent weights, quantized in the forward pass).
+
+    ``prefix`` is ``"final"`` (every seed) or ``"epoch<N>"`` for a kept checkpoint (the first seed).
+    """
+    state = {k[len(prefix) + 1:]: v for k, v in tensors.items() if k.startswith(prefix + ".")}
+    if not state:
+        kept = sorted({k.split(".")[0] for k in tensors if k.startswith("epoch")})
+        raise KeyError(f"no weights under {prefix!r}; the artifact keeps 'final' and {kept}")
+    models = []
+    for k in range(len(next(iter(state.values())))):
+        model = GrokTransformer(cfg)
+        model.load_state_dict({n: v[k] for n, v in state.items()})
+        models.append(model.eval())
+    return models

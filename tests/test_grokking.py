@@ -3,7 +3,7 @@ import torch
 
 from interplib import grokking, quantize
 
-TINY = dict(p=7, d_model=16, n_heads=2, d_head=4, d_mlp=12, epochs=10, log_every=5, seeds=(0,))
+TINY = dict(p=7, d_model=16, n_heads=2, d_head=4, d_mlp=12, epochs=10, log_every=5, seeds=(0,), checkpoints=())
 
 
 def tiny(**overrides) -> grokking.GrokConfig:
@@ -76,3 +76,34 @@ def test_loss_is_float64_cross_entropy_at_the_last_position():
     logits[0, -1, 1] = 10.0
     loss, acc = grokking.loss_and_accuracy(logits, torch.tensor([1, 4]))
     assert loss.dtype == torch.float64 and acc == 0.5
+
+
+def test_fit_logs_every_measure_and_agrees_with_a_plain_forward():
+    cfg = tiny(p=7, frac_train=0.5, epochs=40, log_every=10, seeds=(0, 1), checkpoints=(10, 20), lr=1e-2)
+    out = grokking.fit(cfg, torch.device("cpu"), lambda it, **_: it)
+    t = out.tensors
+    assert t["history.epoch"].tolist() == [0, 10, 20, 30, 40]
+    for name in ("train_loss", "test_loss", "train_acc", "test_acc", "restricted_loss", "excluded_loss",
+                 "gini_embed", "gini_logit_map", "sum_sq"):
+        assert t[f"history.{name}"].shape == (2, 5), name
+    assert (t["history.train_loss"][:, -1] < t["history.train_loss"][:, 0]).all()
+    assert len(out.metrics["key_freqs"]) == 2 and all(1 <= k <= 3 for f in out.metrics["key_freqs"] for k in f)
+
+    tokens, labels = grokking.dataset(cfg.p)
+    is_train = grokking.train_mask(cfg.p, cfg.frac_train, cfg.data_seed)
+    for k, model in enumerate(grokking.load_models(cfg, t)):
+        with torch.no_grad():
+            logits = model(tokens)
+        loss, _ = grokking.loss_and_accuracy(logits[is_train], labels[is_train])
+        torch.testing.assert_close(t["history.train_loss"][k, -1], loss, rtol=1e-5, atol=1e-6)
+        latent = sum(p.detach().double().pow(2).sum() for n, p in model.named_parameters() if not n.endswith("bias"))
+        torch.testing.assert_close(t["history.sum_sq"][k, -1], latent, rtol=1e-5, atol=1e-6)
+    early = grokking.load_models(cfg, t, prefix="epoch20")
+    assert len(early) == 1
+    with pytest.raises(KeyError, match="keeps 'final'"):
+        grokking.load_models(cfg, t, prefix="epoch30")
+
+
+def test_checkpoints_must_be_logged_epochs():
+    with pytest.raises(ValueError, match="checkpoints \\[15\\]"):
+        tiny(checkpoints=(15,))
