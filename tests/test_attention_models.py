@@ -6,7 +6,6 @@ import torch
 
 from interplib import attention_models as am
 
-torch.set_num_threads(1)   # tiny models: a second thread only adds contention
 
 NORMS = [None, "LN", "LNPre"]
 

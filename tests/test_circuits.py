@@ -10,7 +10,6 @@ from interplib import circuits as C
 
 from test_attention_models import brute_forward, perturbed_twin, tiny_config
 
-torch.set_num_threads(1)   # tiny models: a second thread only adds contention
 NORMS = [None, "LN", "LNPre"]
 _MODELS = {}
 

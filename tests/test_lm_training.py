@@ -13,15 +13,6 @@ from interplib.lm_training import LMTrainConfig, evaluate, learning_rate, train_
 from interplib.models import BilinearConfig, BilinearTransformer
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models: thread start-up costs more than it saves on a shared CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 def tiny_model(seed=0):
     return BilinearTransformer(BilinearConfig(d_vocab=16, n_layers=1, d_model=16, n_heads=2, d_mlp=24,
                                               n_ctx=16, seed=seed))

@@ -9,14 +9,6 @@ import torch
 
 from interplib import neox
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Two threads on a shared 2-core machine spin-wait: 40 tiny steps take 8 s of CPU instead of 0.4 s."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 TINY = dict(d_vocab=50, d_model=32, n_layers=2, n_heads=4, d_mlp=64, n_ctx=16)
 
