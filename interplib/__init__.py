@@ -18,7 +18,7 @@ Modules, one job each:
 * LayerNorm attribution: ``attribution`` (the exact logit split, DLA, logit lens), ``bridge``
   (local Hugging Face directories as TransformerBridge), ``neox`` (a small Pythia-shaped model);
 * attention circuits: ``attention_models`` (attention-only transformers as TransformerBridge,
-  a torch twin, training probes), ``circuits`` (QK/OV terms, head scores, composition, paths, ablation).
+  a torch twin, training), ``circuits`` (QK/OV terms, head scores, composition, paths, ablation).
 """
 
 __version__ = "0.1.0"
