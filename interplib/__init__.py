@@ -3,7 +3,8 @@
 Modules, one job each:
 
 * infrastructure: ``artifacts`` (verified safetensors + JSON files), ``recipes`` (how each
-  artifact is made), ``train`` (the command line ``python -m interplib.train``), ``plotting``
+  artifact is made), ``train`` (the command line ``python -m interplib.train``), ``lm_training``
+  (the one training loop of every language model), ``plotting``
   (``imshow``, ``line``, ``scatter``, ``show``), ``book`` (``glue``, ``claim``, ``setup``),
   ``tables`` (labelled top-k tables), ``site`` (the Sphinx extension for the offline site),
   ``links`` (the book's external links);
@@ -11,7 +12,7 @@ Modules, one job each:
 * the story corpus: ``lexicon`` (words, inflections, the fact table), ``stories`` (the seeded
   grammar and its rules), ``vocab`` (the WordPiece tokenizer), ``lmdata`` (packed LM data, ground truth);
 * bilinear bigrams: ``models`` (our bilinear transformer), ``bilinear`` (bigrams from its
-  weights), ``tdooms`` (the original checkpoints' layout), ``lm_training`` (its training loop);
+  weights), ``tdooms`` (the original checkpoints' layout);
 * grokking: ``fourier`` (basis mod p, progress measures), ``quantize`` (binary/ternary weights),
   ``grokking`` (the task and the one-layer model);
 * LayerNorm attribution: ``attribution`` (the exact logit split, DLA, logit lens), ``bridge``

@@ -1,4 +1,4 @@
-"""Attention-only transformers (no MLPs; the chapter uses 1 and 2 layers) and their training loop.
+"""Attention-only transformers (no MLPs; the chapter uses 1 and 2 layers) and their training probes.
 
 The chapter's models are the Framework paper's toy models: learned token and absolute
 position embeddings, ``n_layers`` blocks of multi-head attention written into the residual
@@ -13,6 +13,9 @@ Two implementations of one model, with identical state-dict keys:
   without transformer-lens (the lent GPU machine has none) and about 7 % less CPU time per
   step than the bridge. :func:`to_bridge` turns a trained one into the bridge.
 
+Either trains with :func:`interplib.lm_training.train_lm`; pass ``on_evaluate=InductionProbes(cfg)``
+to record the in-context score, the repeat probe and the head scores at every evaluation.
+
 **Gap of TL 4.3 filled here.** On ``boot_native`` models the bridge fires
 ``hook_attn_scores`` with the *attention pattern* (post-softmax), not the scores: its
 ``AttentionBridge`` treats the wrapped module's second output as "scores" after the fact.
@@ -25,9 +28,8 @@ it also edits the pattern. ``hook_pattern``, ``hook_q|k|v|z`` and ``hook_attn_ou
 from __future__ import annotations
 
 import math
-import time
-from dataclasses import dataclass, field
-from typing import Any, Callable, Literal, Optional
+from dataclasses import dataclass
+from typing import Any, Literal, Optional
 
 import einops
 import torch
@@ -35,15 +37,17 @@ import torch.nn.functional as F
 from jaxtyping import Float, Int
 from torch import Tensor, nn
 
+from .lm_training import TrainResult, per_position_loss
+
 Normalization = Optional[Literal["LN", "LNPre"]]
 
 
 @dataclass(frozen=True)
 class AttnOnlyConfig:
-    """An attention-only transformer and how it is trained.
+    """An attention-only transformer; sizes follow the seed's "minigpt" (d_model 256, 8 heads of 32).
 
-    Model sizes follow the seed's "minigpt" (d_model 256, 8 heads of 32); training
-    fields are used by :func:`train_attention_only` only.
+    Training settings live in :class:`interplib.lm_training.LMTrainConfig`, the probes
+    recorded during training in :class:`ProbeConfig`.
     """
 
     n_layers: int = 2
@@ -53,18 +57,6 @@ class AttnOnlyConfig:
     d_vocab: int = 4096
     normalization: Normalization = None   # None keeps every path expansion exactly linear
     eps: float = 1e-5
-    # training
-    steps: int = 2000
-    batch: int = 32
-    lr: float = 1e-3
-    warmup: int = 100                     # linear warm-up steps, then cosine decay to lr/10
-    weight_decay: float = 0.01
-    grad_clip: float = 1.0
-    eval_every: int = 100
-    eval_sequences: int = 256             # validation sequences scored at each evaluation
-    icl_early: int = 25                   # in-context score = loss(icl_late) - loss(icl_early),
-    icl_late: int = 250                   # positions in a 10:1 ratio as Olsson et al.'s 500 vs 50
-    repeat_period: int = 50               # length of the random segment of the repeat probe
     seed: int = 0
 
     def __post_init__(self):
@@ -75,14 +67,8 @@ class AttnOnlyConfig:
                              f"pick n_heads dividing d_model (d_head = d_model / n_heads)")
         if self.normalization not in (None, "LN", "LNPre"):
             raise ValueError(f"normalization={self.normalization!r}: use None, 'LN' or 'LNPre'")
-        if min(self.n_ctx, self.d_vocab, self.steps, self.batch, self.eval_every) < 1:
-            raise ValueError("n_ctx, d_vocab, steps, batch and eval_every must all be positive")
-        if not 0 <= self.icl_early < self.icl_late < self.n_ctx - 1:
-            raise ValueError(f"icl_early={self.icl_early}, icl_late={self.icl_late}: need "
-                             f"0 <= icl_early < icl_late < n_ctx - 1 = {self.n_ctx - 1}")
-        if not 2 <= self.repeat_period <= (self.n_ctx - 1) // 2:
-            raise ValueError(f"repeat_period={self.repeat_period}: need 2 <= repeat_period <= "
-                             f"(n_ctx - 1) // 2 = {(self.n_ctx - 1) // 2} so [BOS, r, r] fits the context")
+        if min(self.n_ctx, self.d_vocab) < 1:
+            raise ValueError(f"n_ctx={self.n_ctx}, d_vocab={self.d_vocab}: use positive integers")
 
     @property
     def d_head(self) -> int:
@@ -291,14 +277,43 @@ def repeated_random_tokens(d_vocab: int, period: int, batch: int, generator: tor
     return torch.cat(parts, dim=1)
 
 
+def check_repeat(tokens: Tensor, period: int) -> None:
+    """Raise a ValueError naming the fix unless ``tokens`` end in two copies of a length-``period`` segment."""
+    if period < 2 or tokens.ndim != 2 or tokens.shape[1] < 2 * period:
+        raise ValueError(f"period={period} with tokens of shape {tuple(tokens.shape)}: need period >= 2 and "
+                         f"at least 2*period positions; build them with repeated_random_tokens")
+    if not torch.equal(tokens[:, -period:], tokens[:, -2 * period:-period]):
+        raise ValueError(f"tokens do not end in two copies of a length-{period} segment: build them with "
+                         f"interplib.attention_models.repeated_random_tokens(d_vocab, {period}, batch, generator)")
+
+
+def previous_token_stripe(patterns: Float[Tensor, "layer batch head_index query_pos key_pos"]
+                          ) -> Float[Tensor, "layer head_index"]:
+    """Mean attention from each position to the one before it (``pattern.diagonal(-1)``)."""
+    return patterns.diagonal(-1, -2, -1).mean((1, 3))
+
+
+def induction_stripe(patterns: Float[Tensor, "layer batch head_index query_pos key_pos"], period: int
+                     ) -> Float[Tensor, "layer head_index"]:
+    """Mean attention on the induction stripe of tokens ending in ``[r, r]`` with ``len(r) = period``.
+
+    A query in the second copy at position i attends to i − period + 1: the token after
+    the previous occurrence of its own token (TL's and ARENA's induction score).
+    """
+    T = patterns.shape[-1]
+    queries = torch.arange(T - period, T, device=patterns.device)
+    return patterns[..., queries, queries - period + 1].mean((1, 3))
+
+
 def head_pattern_scores(model: nn.Module, tokens: Int[Tensor, "batch pos"], period: int
                         ) -> tuple[Float[Tensor, "layer head_index"], Float[Tensor, "layer head_index"]]:
     """``(previous-token score, induction score)`` of every head on ``[..., r, r]`` tokens.
 
-    The same statistics as ``circuits.previous_token_scores`` and ``circuits.induction_scores``,
-    computed from the twin's patterns without transformer-lens (or from a bridge's cache),
+    The statistics of ``circuits.previous_token_scores`` and ``circuits.induction_scores``,
+    read from the twin's patterns without transformer-lens (or from a bridge's cache),
     so a training run can log induction-head formation on a machine without TL.
     """
+    check_repeat(tokens, period)
     device = next(model.parameters()).device
     tokens = tokens.to(device)
     with torch.no_grad():
@@ -308,167 +323,89 @@ def head_pattern_scores(model: nn.Module, tokens: Int[Tensor, "batch pos"], peri
         else:
             _, cache = model.run_with_cache(tokens, names_filter=lambda n: n.endswith("attn.hook_pattern"))
             patterns = [cache[f"blocks.{l}.attn.hook_pattern"] for l in range(model.cfg.n_layers)]
-    A = torch.stack(patterns).float()              # [layer batch head_index query_pos key_pos]
-    T = tokens.shape[1]
-    queries = torch.arange(T - period, T, device=A.device)
-    induction = A[..., queries, queries - period + 1].mean((1, 3))
-    return A.diagonal(-1, -2, -1).mean((1, 3)).cpu(), induction.cpu()
-
-
-def per_position_loss(model: nn.Module, tokens: Int[Tensor, "batch pos"], batch: int = 64
-                      ) -> Float[Tensor, "batch pos_minus_1"]:
-    """Cross-entropy of predicting ``tokens[:, i+1]`` from ``tokens[:, :i+1]``, per sequence and i."""
-    device = next(model.parameters()).device
-    out = []
-    with torch.no_grad():
-        for chunk in tokens.split(batch):
-            chunk = chunk.to(device)
-            logits = model(chunk)[:, :-1].float()
-            out.append(F.cross_entropy(logits.transpose(1, 2), chunk[:, 1:], reduction="none").cpu())
-    return torch.cat(out)
+    A = torch.stack(patterns).float()
+    return previous_token_stripe(A).cpu(), induction_stripe(A, period).cpu()
 
 
 @dataclass
-class TrainingLog:
-    """What one training run records.
+class RepeatLoss:
+    """Mean loss on the first and on the repeated copy of ``r`` (first token of each excluded)."""
 
-    ``val_loss_by_pos[e, i]`` is the mean validation loss of predicting token ``i+1`` at
-    evaluation ``e``; ``icl_score = loss(icl_late) - loss(icl_early)`` (negative: later
-    tokens are predicted better, the model learns in context); ``repeat_first`` and
-    ``repeat_second`` are losses on the first and repeated copy of ``[BOS, r, r]`` random
-    tokens, whose gap opens when induction heads form; ``induction_score[e]`` and
-    ``prev_token_score[e]`` are every head's scores on that probe (:func:`head_pattern_scores`).
-    """
-
-    step: list[int] = field(default_factory=list)              # evaluation steps
-    train_loss: list[float] = field(default_factory=list)      # every step
-    val_loss: list[float] = field(default_factory=list)
-    val_loss_by_pos: list[Tensor] = field(default_factory=list)
-    icl_score: list[float] = field(default_factory=list)
-    repeat_first: list[float] = field(default_factory=list)
-    repeat_second: list[float] = field(default_factory=list)
-    prev_token_score: list[Tensor] = field(default_factory=list)   # [layer head_index] per evaluation
-    induction_score: list[Tensor] = field(default_factory=list)    # on the repeat probe
-    probes: dict[str, list[float]] = field(default_factory=dict)
-    seconds: float = 0.0
-
-    def metrics(self) -> dict[str, Any]:
-        """A JSON-ready summary of the final evaluation, for a recipe's ``Trained.metrics``."""
-        return {"val_loss": self.val_loss[-1], "icl_score": self.icl_score[-1],
-                "repeat_first": self.repeat_first[-1], "repeat_second": self.repeat_second[-1],
-                "max_induction_score_by_layer": self.induction_score[-1].amax(-1).tolist(),
-                "max_prev_token_score_by_layer": self.prev_token_score[-1].amax(-1).tolist(),
-                "steps": self.step[-1], "seconds": round(self.seconds, 2),
-                "seconds_per_step": round(self.seconds / max(1, self.step[-1]), 4)}
-
-    def tensors(self) -> dict[str, Tensor]:
-        """The curves as tensors, for ``artifacts.save``."""
-        out = {"step": torch.tensor(self.step), "train_loss": torch.tensor(self.train_loss),
-               "val_loss_by_pos": torch.stack(self.val_loss_by_pos),
-               "prev_token_score": torch.stack(self.prev_token_score),
-               "induction_score": torch.stack(self.induction_score)}
-        for name in ("val_loss", "icl_score", "repeat_first", "repeat_second"):
-            out[name] = torch.tensor(getattr(self, name))
-        out.update({f"probe_{k}": torch.tensor(v) for k, v in self.probes.items()})
-        return out
+    first: float
+    repeated: float
 
 
-def lr_factor(step: int, cfg: AttnOnlyConfig) -> float:
-    """Linear warm-up to 1, then cosine decay to 0.1 at the last step."""
-    if step < cfg.warmup:
-        return (step + 1) / cfg.warmup
-    progress = (step - cfg.warmup) / max(1, cfg.steps - cfg.warmup)
-    return 0.1 + 0.45 * (1 + math.cos(math.pi * min(1.0, progress)))
+def repeat_loss(loss: Float[Tensor, "batch pos_minus_1"], period: int) -> RepeatLoss:
+    """Split per-token losses of tokens ending in ``[r, r]`` by copy; the first token of each copy
+    is left out, since nothing in the context predicts it."""
+    T = loss.shape[1] + 1
+    first = loss[:, T - 2 * period: T - period - 1]    # targets 2..period of the first copy
+    repeated = loss[:, T - period: T - 1]               # targets 2..period of the repeat
+    return RepeatLoss(float(first.mean()), float(repeated.mean()))
 
 
-def train_attention_only(model: nn.Module, cfg: AttnOnlyConfig, train_tokens: Int[Tensor, "n_seq seq_len"],
-                         val_tokens: Int[Tensor, "n_val seq_len"], progress: Callable = None,
-                         probe: Callable[[nn.Module], dict[str, float]] | None = None) -> TrainingLog:
-    """Train ``model`` (the twin or the bridge) on packed sequences; returns the curves.
+@dataclass(frozen=True)
+class ProbeConfig:
+    """What :class:`InductionProbes` measures at each evaluation of a training run."""
 
-    AdamW with warm-up and cosine decay (:func:`lr_factor`), gradient clipping, batches drawn
-    without replacement within each epoch from a generator seeded by ``cfg.seed``. Every
-    ``cfg.eval_every`` steps (and at the end) it records the validation loss per position,
-    the in-context score and the repeat probe, plus ``probe(model)`` if given (e.g. the
-    induction score from ``interplib.circuits``). The model stays on its device; batches
-    move to it.
+    icl_early: int = 25         # in-context score = loss(icl_late) - loss(icl_early),
+    icl_late: int = 250         # positions in a 10:1 ratio as Olsson et al.'s 500 vs 50
+    repeat_period: int = 50     # length of the random segment of the repeat probe
+    repeat_batch: int = 64      # repeat-probe sequences
+    seed: int = 0               # the repeat probe's random tokens
+
+    def __post_init__(self):
+        if not 0 <= self.icl_early < self.icl_late:
+            raise ValueError(f"icl_early={self.icl_early}, icl_late={self.icl_late}: need 0 <= icl_early < icl_late")
+        if self.repeat_period < 2 or self.repeat_batch < 1:
+            raise ValueError(f"repeat_period={self.repeat_period}, repeat_batch={self.repeat_batch}: "
+                             f"need repeat_period >= 2 and repeat_batch >= 1")
+
+
+class InductionProbes:
+    """The attention-only chapter's ``on_evaluate`` callback for :func:`interplib.lm_training.train_lm`.
+
+    At each evaluation it records ``icl_score = loss(icl_late) - loss(icl_early)`` from the
+    loop's per-position validation loss (negative: later tokens are predicted better, the
+    model learns in context); ``repeat_first`` and ``repeat_second``, the losses on the first
+    and the repeated copy of ``[BOS, r, r]`` random tokens, whose gap opens when induction
+    heads form; and every head's ``prev_token_score`` and ``induction_score`` on that probe
+    (``[layer head_index]`` tensors, :func:`head_pattern_scores`).
 
     Raises:
-        ValueError: if the token tensors are not [n_seq, seq_len] with seq_len <= n_ctx,
-            too short for the in-context positions, or hold ids outside the vocabulary.
+        ValueError: if the probe does not fit the model's context, or (at the first
+            evaluation) the validation sequences are too short for ``icl_late``.
     """
-    for name, toks in (("train_tokens", train_tokens), ("val_tokens", val_tokens)):
-        if toks.ndim != 2 or toks.dtype != torch.long:
-            raise ValueError(f"{name} has shape {tuple(toks.shape)} and dtype {toks.dtype}: "
-                             f"pass a LongTensor [n_seq, seq_len] of packed token ids")
-        check_context(toks, cfg.n_ctx)
-        if toks.shape[1] < cfg.icl_late + 2:
-            raise ValueError(f"{name} has sequences of {toks.shape[1]} tokens but icl_late={cfg.icl_late} "
+
+    def __init__(self, model_cfg: AttnOnlyConfig, cfg: ProbeConfig = ProbeConfig()):
+        if cfg.icl_late >= model_cfg.n_ctx - 1:
+            raise ValueError(f"icl_late={cfg.icl_late}: need icl_late < n_ctx - 1 = {model_cfg.n_ctx - 1}")
+        if cfg.repeat_period > (model_cfg.n_ctx - 1) // 2:
+            raise ValueError(f"repeat_period={cfg.repeat_period}: need repeat_period <= (n_ctx - 1) // 2 = "
+                             f"{(model_cfg.n_ctx - 1) // 2} so [BOS, r, r] fits the context")
+        self.cfg = cfg
+        self.tokens = repeated_random_tokens(model_cfg.d_vocab, cfg.repeat_period, cfg.repeat_batch,
+                                             torch.Generator().manual_seed(cfg.seed))
+
+    def __call__(self, model: nn.Module, evaluation: dict[str, Any]) -> dict[str, float | Tensor]:
+        by_pos, cfg = evaluation["val_loss_by_pos"], self.cfg
+        if by_pos.shape[0] <= cfg.icl_late:
+            raise ValueError(f"validation sequences have {by_pos.shape[0] + 1} tokens but icl_late={cfg.icl_late} "
                              f"needs at least {cfg.icl_late + 2}: lower icl_late or pack longer sequences")
-        if toks.min() < 0 or toks.max() >= cfg.d_vocab:
-            raise ValueError(f"{name} holds ids in [{int(toks.min())}, {int(toks.max())}] outside the "
-                             f"vocabulary 0..{cfg.d_vocab - 1}: set d_vocab to the tokenizer's size")
-    if len(train_tokens) < cfg.batch:
-        raise ValueError(f"train_tokens has {len(train_tokens)} sequences, fewer than batch={cfg.batch}: "
-                         f"pack more sequences or lower batch")
-    progress = progress or (lambda it, **kw: it)
-    device = next(model.parameters()).device
-    g = torch.Generator().manual_seed(cfg.seed + 1)
-    probe_tokens = repeated_random_tokens(cfg.d_vocab, cfg.repeat_period, min(64, cfg.eval_sequences),
-                                          torch.Generator().manual_seed(cfg.seed + 2))
-    val = val_tokens[: cfg.eval_sequences]
-    decay = [p for n, p in model.named_parameters() if p.ndim >= 2]
-    no_decay = [p for n, p in model.named_parameters() if p.ndim < 2]
-    opt = torch.optim.AdamW([{"params": decay, "weight_decay": cfg.weight_decay},
-                             {"params": no_decay, "weight_decay": 0.0}], lr=cfg.lr, betas=(0.9, 0.99))
-    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: lr_factor(s, cfg))
-    log, order, cursor, start = TrainingLog(), torch.randperm(len(train_tokens), generator=g), 0, time.perf_counter()
+        rep = repeat_loss(per_position_loss(model, self.tokens), cfg.repeat_period)
+        prev, ind = head_pattern_scores(model, self.tokens, cfg.repeat_period)
+        return {"icl_score": float(by_pos[cfg.icl_late] - by_pos[cfg.icl_early]), "repeat_first": rep.first,
+                "repeat_second": rep.repeated, "prev_token_score": prev, "induction_score": ind}
 
-    pending: list[Tensor] = []
-
-    def evaluate(step: int) -> None:
-        if pending:
-            log.train_loss.extend(torch.stack(pending).float().cpu().tolist())
-            pending.clear()
-        model.eval()
-        by_pos = per_position_loss(model, val, cfg.batch).mean(0)
-        rep = per_position_loss(model, probe_tokens, cfg.batch).mean(0)
-        n = cfg.repeat_period   # targets 2..n of the first copy vs of the second (first of each unpredictable)
-        log.step.append(step)
-        log.val_loss.append(float(by_pos.mean()))
-        log.val_loss_by_pos.append(by_pos)
-        log.icl_score.append(float(by_pos[cfg.icl_late] - by_pos[cfg.icl_early]))
-        log.repeat_first.append(float(rep[1:n].mean()))
-        log.repeat_second.append(float(rep[n + 1:].mean()))
-        prev, ind = head_pattern_scores(model, probe_tokens, n)
-        log.prev_token_score.append(prev)
-        log.induction_score.append(ind)
-        for k, v in (probe(model) if probe else {}).items():
-            log.probes.setdefault(k, []).append(float(v))
-        model.train()
-
-    model.train()
-    for step in progress(range(cfg.steps), total=cfg.steps, desc=cfg.name):
-        if step % cfg.eval_every == 0:
-            evaluate(step)
-        if cursor + cfg.batch > len(order):
-            order, cursor = torch.randperm(len(train_tokens), generator=g), 0
-        batch = train_tokens[order[cursor: cursor + cfg.batch]].to(device)
-        cursor += cfg.batch
-        logits = model(batch)[:, :-1]
-        loss = F.cross_entropy(logits.reshape(-1, logits.shape[-1]).float(), batch[:, 1:].reshape(-1))
-        opt.zero_grad(set_to_none=True)
-        loss.backward()
-        torch.nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
-        opt.step()
-        sched.step()
-        pending.append(loss.detach())   # no host sync per step; read at each evaluation
-    evaluate(cfg.steps)
-    model.eval()
-    log.seconds = time.perf_counter() - start
-    return log
+    @staticmethod
+    def summary(result: TrainResult) -> dict[str, Any]:
+        """``result.summary()`` plus each layer's largest induction and previous-token score."""
+        return {**result.summary(),
+                "max_induction_score_by_layer": result.history["induction_score"][-1].amax(-1).tolist(),
+                "max_prev_token_score_by_layer": result.history["prev_token_score"][-1].amax(-1).tolist()}
 
 
-__all__ = ["AttnOnlyConfig", "AttnOnlyTransformer", "TrainingLog", "attention_only", "bridge_config",
-           "bridge_from_state", "check_context", "head_pattern_scores", "lr_factor", "per_position_loss",
-           "repeated_random_tokens", "to_bridge", "train_attention_only"]
+__all__ = ["AttnOnlyConfig", "AttnOnlyTransformer", "InductionProbes", "ProbeConfig", "RepeatLoss",
+           "attention_only", "bridge_config", "bridge_from_state", "check_context", "check_repeat",
+           "head_pattern_scores", "induction_stripe", "previous_token_stripe", "repeat_loss",
+           "repeated_random_tokens", "to_bridge"]

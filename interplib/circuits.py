@@ -35,7 +35,9 @@ from jaxtyping import Complex, Float, Int
 from torch import Tensor
 from transformer_lens import FactoredMatrix
 
-from .attention_models import check_context
+from .attention_models import (RepeatLoss, check_context, check_repeat, induction_stripe, previous_token_stripe,
+                               repeat_loss)
+from .lm_training import per_position_loss
 
 Head = tuple[int, int]   # (layer, head)
 
@@ -325,51 +327,20 @@ def _patterns(model, tokens) -> Float[Tensor, "layer batch head_index query_pos 
 
 def previous_token_scores(model, tokens: Int[Tensor, "batch pos"]) -> Float[Tensor, "layer head_index"]:
     """Mean attention from each position to the one before it (``pattern.diagonal(-1)``)."""
-    return _patterns(model, tokens).diagonal(-1, -2, -1).mean((1, 3))
-
-
-def _check_repeat(tokens: Tensor, period: int) -> None:
-    if period < 2 or tokens.ndim != 2 or tokens.shape[1] < 2 * period:
-        raise ValueError(f"period={period} with tokens of shape {tuple(tokens.shape)}: need period >= 2 and "
-                         f"at least 2*period positions; build them with repeated_random_tokens")
-    if not torch.equal(tokens[:, -period:], tokens[:, -2 * period:-period]):
-        raise ValueError(f"tokens do not end in two copies of a length-{period} segment: build them with "
-                         f"interplib.attention_models.repeated_random_tokens(d_vocab, {period}, batch, generator)")
+    return previous_token_stripe(_patterns(model, tokens))
 
 
 def induction_scores(model, tokens: Int[Tensor, "batch pos"], period: int) -> Float[Tensor, "layer head_index"]:
-    """Mean attention on the induction stripe of tokens ending in ``[r, r]`` with ``len(r) = period``.
-
-    A query in the second copy at position i attends to i − period + 1: the token after
-    the previous occurrence of its own token (TL's and ARENA's induction score).
-    """
-    _check_repeat(tokens, period)
-    T = tokens.shape[1]
-    pattern = _patterns(model, tokens)
-    queries = torch.arange(T - period, T, device=pattern.device)
-    return pattern[..., queries, queries - period + 1].mean((1, 3))
+    """Mean attention on the induction stripe of tokens ending in ``[r, r]`` with ``len(r) = period``
+    (:func:`interplib.attention_models.induction_stripe`)."""
+    check_repeat(tokens, period)
+    return induction_stripe(_patterns(model, tokens), period)
 
 
 def per_token_loss(model, tokens: Int[Tensor, "batch pos"]) -> Float[Tensor, "batch pos_minus_1"]:
     """``-log p(tokens[:, i+1] | tokens[:, :i+1])`` for every sequence and position i."""
     check_tokens(model, tokens)
-    logits = model(tokens)
-    return F.cross_entropy(logits[:, :-1].transpose(1, 2), tokens[:, 1:], reduction="none").detach()
-
-
-@dataclass
-class RepeatLoss:
-    """Mean loss on the first and on the repeated copy of ``r`` (first token of each excluded)."""
-
-    first: float
-    repeated: float
-
-
-def _repeat_loss(loss: Tensor, period: int) -> RepeatLoss:
-    T = loss.shape[1] + 1
-    first = loss[:, T - 2 * period: T - period - 1]    # targets 2..period of the first copy
-    repeated = loss[:, T - period: T - 1]               # targets 2..period of the repeat
-    return RepeatLoss(float(first.mean()), float(repeated.mean()))
+    return per_position_loss(model, tokens)
 
 
 def repeat_losses(model, tokens: Int[Tensor, "batch pos"], period: int) -> RepeatLoss:
@@ -377,8 +348,8 @@ def repeat_losses(model, tokens: Int[Tensor, "batch pos"], period: int) -> Repea
 
     The first token of each copy is left out: nothing in the context predicts it.
     """
-    _check_repeat(tokens, period)
-    return _repeat_loss(per_token_loss(model, tokens), period)
+    check_repeat(tokens, period)
+    return repeat_loss(per_token_loss(model, tokens), period)
 
 
 def ov_eigenvalues(model) -> Complex[Tensor, "layer head_index d_head"]:
@@ -633,17 +604,17 @@ def ablated_repeat_losses(model, tokens: Int[Tensor, "batch pos"], period: int, 
                           kind: Literal["zero", "mean"] = "mean", reference: Tensor | None = None,
                           _means: dict[int, Tensor] | None = None) -> RepeatLoss:
     """:func:`repeat_losses` with ``heads`` ablated: induction heads gone, the repeat's loss rises."""
-    _check_repeat(tokens, period)
+    check_repeat(tokens, period)
     logits = ablated_logits(model, tokens, heads, kind, reference, _means)
     loss = F.cross_entropy(logits[:, :-1].transpose(1, 2), tokens[:, 1:], reduction="none")
-    return _repeat_loss(loss, period)
+    return repeat_loss(loss, period)
 
 
 def single_head_ablations(model, tokens: Int[Tensor, "batch pos"], period: int,
                           kind: Literal["zero", "mean"] = "mean", reference: Tensor | None = None
                           ) -> Float[Tensor, "layer head_index"]:
     """Loss on the repeated half with each head ablated alone (one forward pass per head)."""
-    _check_repeat(tokens, period)
+    check_repeat(tokens, period)
     means = None
     if kind == "mean":
         means = _z_means(model, tokens if reference is None else reference, range(model.cfg.n_layers))

@@ -5,16 +5,20 @@ import pytest
 import torch
 
 from interplib import attention_models as am
+from interplib.lm_training import LMTrainConfig, train_lm
 
-torch.set_num_threads(1)   # tiny models: a second thread only adds contention
 
 NORMS = [None, "LN", "LNPre"]
 
 
 def tiny_config(**overrides) -> am.AttnOnlyConfig:
-    base = dict(n_layers=2, d_model=24, n_heads=3, n_ctx=24, d_vocab=40, icl_early=2, icl_late=20,
-                repeat_period=8, steps=40, batch=8, eval_every=10, warmup=5, eval_sequences=16, lr=3e-3)
+    base = dict(n_layers=2, d_model=24, n_heads=3, n_ctx=24, d_vocab=40)
     return am.AttnOnlyConfig(**{**base, **overrides})
+
+
+PROBES = am.ProbeConfig(icl_early=2, icl_late=20, repeat_period=8, repeat_batch=16)
+TRAIN = LMTrainConfig(steps=40, batch_size=8, lr=1e-2, warmup_steps=5, eval_every=10, eval_sequences=16,
+                      betas=(0.9, 0.99), decay_embeddings=True)
 
 
 def perturbed_twin(cfg, seed=0) -> am.AttnOnlyTransformer:
@@ -75,12 +79,14 @@ def test_config_rejects_bad_values_with_the_fix():
         am.AttnOnlyConfig(d_model=30, n_heads=8)
     with pytest.raises(ValueError, match="use None, 'LN' or 'LNPre'"):
         am.AttnOnlyConfig(normalization="RMS")
-    with pytest.raises(ValueError, match="icl_late"):
-        am.AttnOnlyConfig(n_ctx=64, icl_late=100)
     with pytest.raises(ValueError, match="at least one layer"):
         am.AttnOnlyConfig(n_layers=0)
+    with pytest.raises(ValueError, match="icl_late"):
+        am.InductionProbes(am.AttnOnlyConfig(n_ctx=64), am.ProbeConfig(icl_late=100))
     with pytest.raises(ValueError, match="repeat_period"):
-        am.AttnOnlyConfig(n_ctx=64, icl_late=50, repeat_period=40)
+        am.InductionProbes(am.AttnOnlyConfig(n_ctx=64), am.ProbeConfig(icl_late=50, repeat_period=40))
+    with pytest.raises(ValueError, match="icl_early < icl_late"):
+        am.ProbeConfig(icl_early=30, icl_late=20)
     assert am.AttnOnlyConfig().d_head == 32 and am.AttnOnlyConfig(n_layers=1).name == "attn-only-1l-s0"
 
 
@@ -136,25 +142,8 @@ def test_repeated_random_tokens_have_bos_and_two_copies():
     assert am.repeated_random_tokens(40, 7, 5, torch.Generator().manual_seed(0), bos=None).shape == (5, 14)
 
 
-def test_lr_schedule_warms_up_then_decays_to_a_tenth():
-    cfg = tiny_config(steps=100, warmup=10)
-    assert am.lr_factor(0, cfg) == pytest.approx(0.1) and am.lr_factor(9, cfg) == pytest.approx(1.0)
-    assert am.lr_factor(10, cfg) == pytest.approx(1.0) and am.lr_factor(100, cfg) == pytest.approx(0.1)
-    assert all(am.lr_factor(s, cfg) >= am.lr_factor(s + 1, cfg) for s in range(10, 100))
-
-
-def test_per_position_loss_is_the_cross_entropy_of_each_next_token():
+def test_training_records_the_probes_at_every_evaluation():
     cfg = tiny_config()
-    twin = perturbed_twin(cfg)
-    tokens = torch.randint(0, cfg.d_vocab, (5, 12), generator=torch.Generator().manual_seed(3))
-    loss = am.per_position_loss(twin, tokens, batch=2)
-    logp = twin(tokens).log_softmax(-1)
-    expected = -logp[:, :-1].gather(-1, tokens[:, 1:, None])[..., 0]
-    torch.testing.assert_close(loss, expected.float() if loss.dtype == torch.float32 else expected)
-
-
-def test_training_runs_records_curves_and_is_seeded():
-    cfg = tiny_config(lr=1e-2)
     g = torch.Generator().manual_seed(0)
     # a deterministic walk t -> 7t + 3 mod V from a random start: the direct path can learn it
     def walk(n):
@@ -165,47 +154,46 @@ def test_training_runs_records_curves_and_is_seeded():
 
     train, val = walk(64), walk(16)
     assert torch.equal(train[:, 1:], (7 * train[:, :-1] + 3) % cfg.d_vocab)
-    calls = []
-    log = am.train_attention_only(am.AttnOnlyTransformer(cfg), cfg, train, val,
-                                  probe=lambda m: calls.append(1) or {"one": 1.0})
-    assert log.step == [0, 10, 20, 30, 40] and len(log.train_loss) == cfg.steps and len(calls) == 5
-    assert log.val_loss[-1] < 0.6 * log.val_loss[0], log.val_loss
-    t = log.tensors()
-    assert t["val_loss_by_pos"].shape == (5, cfg.n_ctx - 1) and t["probe_one"].tolist() == [1.0] * 5
+    probes = am.InductionProbes(cfg, PROBES)
+    result = train_lm(am.AttnOnlyTransformer(cfg), train, val, TRAIN, on_evaluate=probes)
+    h = result.history
+    assert h["step"] == [0, 10, 20, 30, 40] and len(result.train_loss) == TRAIN.steps
+    assert h["val_loss"][-1] < 0.6 * h["val_loss"][0], h["val_loss"]
+    t = result.tensors()
+    assert t["val_loss_by_pos"].shape == (5, cfg.n_ctx - 1)
     assert t["induction_score"].shape == t["prev_token_score"].shape == (5, cfg.n_layers, cfg.n_heads)
-    torch.testing.assert_close(t["icl_score"], t["val_loss_by_pos"][:, cfg.icl_late] - t["val_loss_by_pos"][:, cfg.icl_early])
-    summary = log.metrics()
-    assert json.loads(json.dumps(summary))["val_loss"] == log.val_loss[-1] and summary["steps"] == cfg.steps
-    assert len(summary["max_induction_score_by_layer"]) == cfg.n_layers
-    again = am.train_attention_only(am.AttnOnlyTransformer(cfg), cfg, train, val)
-    assert again.train_loss == log.train_loss
+    torch.testing.assert_close(t["icl_score"], t["val_loss_by_pos"][:, PROBES.icl_late] - t["val_loss_by_pos"][:, PROBES.icl_early])
+    assert (t["repeat_first"] > 0).all() and (t["repeat_second"] > 0).all()
+    summary = json.loads(json.dumps(probes.summary(result)))
+    assert summary["val_loss"] == result.val_loss and summary["steps"] == TRAIN.steps
+    assert summary["icl_score"] == h["icl_score"][-1] and len(summary["max_induction_score_by_layer"]) == cfg.n_layers
 
 
 def test_training_also_runs_on_the_bridge():
-    cfg = tiny_config(steps=3, eval_every=3)
+    cfg = tiny_config()
     g = torch.Generator().manual_seed(0)
     train, val = (torch.randint(0, cfg.d_vocab, (n, cfg.n_ctx), generator=g) for n in (16, 8))
     bridge = am.attention_only(cfg)
     before = bridge.W_Q.detach().clone()
-    log = am.train_attention_only(bridge, cfg, train, val)
-    assert len(log.train_loss) == 3 and not torch.equal(before, bridge.W_Q.detach())
+    result = train_lm(bridge, train, val, LMTrainConfig(steps=3, batch_size=8, warmup_steps=1, eval_every=3),
+                      on_evaluate=am.InductionProbes(cfg, PROBES))
+    assert len(result.train_loss) == 3 and not torch.equal(before, bridge.W_Q.detach())
+    assert result.history["step"] == [0, 3] and len(result.history["induction_score"]) == 2
 
 
-def test_training_inputs_are_checked():
+def test_probes_need_validation_sequences_longer_than_icl_late():
     cfg = tiny_config()
-    good = torch.zeros(4, cfg.n_ctx, dtype=torch.long)
-    cfg = tiny_config(batch=4)
-    with pytest.raises(ValueError, match="LongTensor"):
-        am.train_attention_only(am.AttnOnlyTransformer(cfg), cfg, good.float(), good)
-    with pytest.raises(ValueError, match="lower icl_late or pack longer"):
-        am.train_attention_only(am.AttnOnlyTransformer(cfg), cfg, good[:, :10], good)
-    with pytest.raises(ValueError, match="truncate"):
-        am.train_attention_only(am.AttnOnlyTransformer(cfg), cfg, torch.zeros(4, 30, dtype=torch.long), good)
-    with pytest.raises(ValueError, match="outside the vocabulary"):
-        am.train_attention_only(am.AttnOnlyTransformer(cfg), cfg, good + 40, good)
-    cfg = tiny_config()
-    with pytest.raises(ValueError, match="fewer than batch=8: pack more sequences or lower batch"):
-        am.train_attention_only(am.AttnOnlyTransformer(cfg), cfg, good, good)
+    good = torch.zeros(8, cfg.n_ctx, dtype=torch.long)
+    with pytest.raises(ValueError, match="have 10 tokens but icl_late=20 needs at least 22: lower icl_late or pack"):
+        train_lm(am.AttnOnlyTransformer(cfg), good, good[:, :10], LMTrainConfig(steps=1, batch_size=8, warmup_steps=0),
+                 on_evaluate=am.InductionProbes(cfg, PROBES))
+
+
+def test_repeat_loss_splits_the_copies_without_their_first_tokens():
+    loss = torch.arange(12.0)[None].repeat(2, 1)            # [BOS, r, r] with period 6: 12 targets
+    rl = am.repeat_loss(loss, 6)
+    assert rl.first == pytest.approx(torch.arange(1.0, 6).mean().item())      # targets 2..6 of the first copy
+    assert rl.repeated == pytest.approx(torch.arange(7.0, 12).mean().item())  # targets 2..6 of the repeat
 
 
 def test_twin_pattern_scores_match_the_bridge():

@@ -14,14 +14,6 @@ import torch.nn.functional as F
 from interplib import attribution as A
 from interplib import bridge, neox
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Two torch threads on a shared 2-core machine spin-wait; one is faster for these tiny models."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 WORDS = [f"w{i}" for i in range(46)] + ["Dublin", "Ireland"]
 TOKENS = torch.tensor([[3, 4, 48, 5, 7, 9], [10, 11, 12, 13, 48, 2]])

@@ -14,30 +14,7 @@ from torch.utils._python_dispatch import TorchDispatchMode
 from interplib import bilinear as bl
 from interplib.models import BilinearConfig, BilinearTransformer
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models: thread start-up costs more than it saves on a shared CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def tiny_config(**overrides) -> BilinearConfig:
-    base = dict(d_vocab=7, n_layers=2, d_model=5, n_heads=1, d_mlp=6, n_ctx=8, init_std=0.5, seed=0)
-    return BilinearConfig(**{**base, **overrides})
-
-
-def tiny_model(**overrides) -> BilinearTransformer:
-    """A float64 model with random (non-unit) norm gains, so folding has something to do."""
-    model = BilinearTransformer(tiny_config(**overrides)).double()
-    g = torch.Generator().manual_seed(1)
-    with torch.no_grad():
-        for name, p in model.named_parameters():
-            if name.endswith(".w"):
-                p.copy_(0.5 + torch.rand(p.shape, generator=g, dtype=torch.float64))
-    return model
+from builders import tiny_bilinear, tiny_bilinear_config
 
 
 def tokens(model, batch=3, pos=6, seed=2):
@@ -57,7 +34,7 @@ def dense_token_tensor(model, layer, normalize=False):
 # ----------------------------------------------------------------------------- weight processing
 
 def test_fold_norms_preserves_logits_exactly():
-    model = tiny_model()
+    model = tiny_bilinear()
     folded = bl.fold_norms(model)
     t = tokens(model)
     assert_close(folded(t), model(t), rtol=1e-12, atol=1e-12)
@@ -68,17 +45,17 @@ def test_fold_norms_preserves_logits_exactly():
 
 
 def test_center_unembed_preserves_softmax_and_shifts_each_position_by_a_constant():
-    model = tiny_model()
+    model = tiny_bilinear()
     centred = bl.center_unembed(model)
     t = tokens(model)
     diff = centred(t) - model(t)
     assert_close(diff, diff[..., :1].expand_as(diff), rtol=0, atol=1e-12)   # one constant per position
     assert_close(centred(t).log_softmax(-1), model(t).log_softmax(-1), rtol=1e-12, atol=1e-12)
-    assert_close(centred.W_U.sum(-1), torch.zeros(5, dtype=torch.float64), rtol=0, atol=1e-12)
+    assert_close(centred.W_U.sum(-1), torch.zeros(model.cfg.d_model, dtype=torch.float64), rtol=0, atol=1e-12)
 
 
 def test_seed_d_model_centering_changes_outputs():
-    model = tiny_model()
+    model = tiny_bilinear()
     edited = bl.center_unembed_d_model(model)
     t = tokens(model)
     diff = edited(t) - model(t)
@@ -89,7 +66,7 @@ def test_seed_d_model_centering_changes_outputs():
 
 
 def test_process_weights_preserves_softmax():
-    model = tiny_model()
+    model = tiny_bilinear()
     processed = bl.process_weights(model)
     t = tokens(model)
     assert_close(processed(t).log_softmax(-1), model(t).log_softmax(-1), rtol=1e-12, atol=1e-12)
@@ -100,7 +77,7 @@ def test_process_weights_preserves_softmax():
 @pytest.mark.parametrize("normalize", [False, True])
 @pytest.mark.parametrize("layer", [0, 1])
 def test_diagonal_matches_dense_tensor(layer, normalize):
-    model = tiny_model()
+    model = tiny_bilinear()
     T = dense_token_tensor(model, layer, normalize)
     expected = einops.einsum(T, "o i i -> o i")
     assert_close(bl.mlp_diagonal(model, layer, normalize=normalize), expected)
@@ -109,14 +86,14 @@ def test_diagonal_matches_dense_tensor(layer, normalize):
 
 
 def test_diagonal_of_every_layer_is_stacked_and_chunking_is_invisible():
-    model = tiny_model()
+    model = tiny_bilinear()
     stacked = bl.mlp_diagonal(model, normalize=True)
     assert stacked.shape == (2, 7, 7)
     assert_close(stacked[1], bl.mlp_diagonal(model, 1, normalize=True, chunk=2))
 
 
 def test_normalized_diagonal_is_the_mlp_applied_to_the_models_own_norm():
-    model = tiny_model()
+    model = tiny_bilinear()
     block = model.blocks[1]
     with torch.no_grad():
         logits = block.mlp(block.ln2(model.W_E)) @ (model.ln_final.w[:, None] * model.W_U)
@@ -124,7 +101,7 @@ def test_normalized_diagonal_is_the_mlp_applied_to_the_models_own_norm():
 
 
 def test_diagonal_and_interactions_do_not_change_when_norms_are_folded():
-    model = tiny_model()
+    model = tiny_bilinear()
     folded = bl.fold_norms(model)
     for normalize in (False, True):
         assert_close(bl.mlp_diagonal(folded, normalize=normalize), bl.mlp_diagonal(model, normalize=normalize))
@@ -134,14 +111,14 @@ def test_diagonal_and_interactions_do_not_change_when_norms_are_folded():
 
 
 def test_direct_path_is_embed_then_unembed():
-    model = tiny_model()
+    model = tiny_bilinear()
     with torch.no_grad():
         assert_close(bl.direct_path(model, normalize=True), model.unembed(model.ln_final(model.W_E)).T)
         assert_close(bl.direct_path(model), (model.W_E @ (model.ln_final.w[:, None] * model.W_U)).T)
 
 
 def test_single_token_logits_are_the_models_logits():
-    model = tiny_model()
+    model = tiny_bilinear()
     got = bl.single_token_logits(model, batch=3)
     with torch.no_grad():
         assert_close(got[:, 4], model(torch.tensor([[4]]))[0, 0])
@@ -151,7 +128,7 @@ def test_single_token_logits_are_the_models_logits():
 
 @pytest.mark.parametrize("normalize", [False, True])
 def test_interaction_matrix_matches_dense_slice(normalize):
-    model = tiny_model()
+    model = tiny_bilinear()
     T = dense_token_tensor(model, 1, normalize)
     for t in (0, 4):
         expected = (T[t] + T[t].T) / 2
@@ -162,7 +139,7 @@ def test_interaction_matrix_matches_dense_slice(normalize):
 
 
 def test_interaction_quadratic_form_is_the_mlp_logit_of_a_token_mixture():
-    model = tiny_model()
+    model = tiny_bilinear()
     g = torch.Generator().manual_seed(3)
     X = bl.token_inputs(model, 0)
     u = model.ln_final.w * model.W_U[:, 5]
@@ -178,12 +155,12 @@ def test_interaction_quadratic_form_is_the_mlp_logit_of_a_token_mixture():
 
 
 def test_eigendecomposition_reconstructs_the_form_and_the_interaction_matrix():
-    model = tiny_model()
+    model = tiny_bilinear()
     eig = bl.interaction_eigen(model, 2, 1, normalize=True)
     S = bl.interaction_form(model, 2, 1)
     lam, V = eig.eigenvalues, eig.eigenvectors
     assert_close(V @ torch.diag(lam) @ V.T, S)
-    assert_close(V.T @ V, torch.eye(5, dtype=torch.float64))
+    assert_close(V.T @ V, torch.eye(model.cfg.d_model, dtype=torch.float64))
     assert torch.all(lam.abs()[:-1] >= lam.abs()[1:]), "eigenvalues are sorted by |λ|"
     s = eig.token_scores
     assert_close(s @ torch.diag(lam) @ s.T, bl.interaction_matrix(model, 2, 1, normalize=True))
@@ -222,7 +199,7 @@ class LargestTensor(TorchDispatchMode):
 
 def test_no_cubic_tensor_is_ever_built():
     """V = 40 with d_model = 5, d_mlp = 6: V² = 1600 but V²·d_mlp = 9600 and V³ = 64000."""
-    model = tiny_model(d_vocab=40)
+    model = tiny_bilinear(d_vocab=40)
     T = dense_token_tensor(model, 0, normalize=True)
     with LargestTensor() as seen:
         D = bl.mlp_diagonal(model, 0, normalize=True, skip=True)
@@ -245,13 +222,13 @@ def resolver(word):
 
 
 def test_words_are_resolved_through_the_given_resolver():
-    model = tiny_model()
+    model = tiny_bilinear()
     assert_close(bl.interaction_matrix(model, "girl", 0, resolve=resolver), bl.interaction_matrix(model, 3, 0))
     assert bl.token_index("boy", 7, lambda w: torch.tensor([4])) == 4
 
 
 def test_bad_tokens_give_clear_errors():
-    model = tiny_model()
+    model = tiny_bilinear()
     with pytest.raises(ValueError, match="'girlfriend' is not a single token: it splits into 2"):
         bl.interaction_matrix(model, "girlfriend", 0, resolve=resolver)
     with pytest.raises(ValueError, match="unknown token 'dragon'"):
@@ -263,7 +240,7 @@ def test_bad_tokens_give_clear_errors():
 
 
 def test_layer_out_of_range_gives_a_clear_error():
-    model = tiny_model(n_layers=1)
+    model = tiny_bilinear(n_layers=1)
     with pytest.raises(IndexError, match=r"layer=1 is out of range: the model has 1 layer, use 0 … 0"):
         bl.mlp_diagonal(model, 1)
     with pytest.raises(IndexError, match="layer=-2 is out of range"):
@@ -273,7 +250,7 @@ def test_layer_out_of_range_gives_a_clear_error():
 
 def test_config_is_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
-        tiny_config().d_vocab = 3
+        tiny_bilinear_config().d_vocab = 3
 
 
 # ----------------------------------------------------------------------------- ground truth

@@ -8,14 +8,9 @@ import pytest
 import torch
 
 from interplib import artifacts, bridge, neox
+from interplib.lm_training import LMTrainConfig, train_lm
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Two torch threads on a shared 2-core machine spin-wait; one is faster for these tiny models."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+from builders import counting_tokens
 
 
 WORDS = [f"w{i}" for i in range(46)] + ["Dublin", "Ireland"]
@@ -149,9 +144,9 @@ def test_trained_model_round_trip_keeps_the_exact_split(tok, tmp_path):
     from interplib import attribution as A
 
     model = neox.build_model(neox.NeoXConfig(d_vocab=50, d_model=32, n_layers=2, n_heads=4, d_mlp=64, n_ctx=16))
-    data = (torch.arange(16) + torch.randint(50, (64, 1), generator=torch.Generator().manual_seed(0))) % 50
-    metrics = neox.train(model, data, data[:8], neox.TrainConfig(steps=10, batch=8, warmup=2, eval_every=5))
-    trained = bridge.hf_trained(model, tok, metrics, ("val_loss", metrics["final_val_loss"]))
+    data = counting_tokens(64, seq_len=16, d_vocab=50)
+    result = train_lm(model, data, data[:8], LMTrainConfig(steps=10, batch_size=8, warmup_steps=2, eval_every=5))
+    trained = bridge.hf_trained(model, tok, result.summary(), ("val_loss", result.val_loss))
     artifacts.save("toy", "tiny-trained", trained.tensors, {"config": {"seed": 0}, "metrics": trained.metrics},
                    trained.files, base=tmp_path)
     b = bridge.boot_artifact(artifacts.load("tiny-trained", base=tmp_path))

@@ -7,10 +7,10 @@ from transformer_lens import FactoredMatrix
 
 from interplib import attention_models as am
 from interplib import circuits as C
+from interplib.lm_training import LMTrainConfig, train_lm
 
 from test_attention_models import brute_forward, perturbed_twin, tiny_config
 
-torch.set_num_threads(1)   # tiny models: a second thread only adds contention
 NORMS = [None, "LN", "LNPre"]
 _MODELS = {}
 
@@ -183,9 +183,7 @@ def test_composition_scores_match_dense_products(norm):
 
 
 def test_composition_baseline_is_about_one_over_sqrt_d():
-    mean, std = C.composition_baseline(am.attention_only(am.AttnOnlyConfig(d_vocab=50, n_ctx=8, icl_early=1,
-                                                                            icl_late=5, repeat_period=3)),
-                                       n_samples=60)
+    mean, std = C.composition_baseline(am.attention_only(am.AttnOnlyConfig(d_vocab=50, n_ctx=8)), n_samples=60)
     assert abs(mean - 0.0624) < 0.004 and std < 0.005          # d_model 256, d_head 32 (reference note)
     small_mean, _ = C.composition_baseline(model(None), "V", n_samples=100)
     assert abs(small_mean - 1 / math.sqrt(24)) < 0.05
@@ -368,15 +366,16 @@ def test_trained_two_layer_model_forms_an_induction_circuit_one_layer_does_not()
     g = torch.Generator().manual_seed(0)
     train, val = periodic_tokens(2000, 24, 32, g), periodic_tokens(64, 24, 32, g)
     rt = am.repeated_random_tokens(32, 8, 32, torch.Generator().manual_seed(1))
+    training = LMTrainConfig(steps=400, batch_size=16, lr=1e-2, warmup_steps=20, eval_every=200, eval_sequences=32,
+                             betas=(0.9, 0.99), decay_embeddings=True)
+    probes = am.ProbeConfig(icl_early=3, icl_late=20, repeat_period=8)
     trained = {}
     for n_layers in (1, 2):
-        cfg = am.AttnOnlyConfig(n_layers=n_layers, d_model=32, n_heads=2, n_ctx=24, d_vocab=32, steps=400, batch=16,
-                                lr=1e-2, warmup=20, eval_every=200, eval_sequences=32, icl_early=3, icl_late=20,
-                                repeat_period=8)
+        cfg = am.AttnOnlyConfig(n_layers=n_layers, d_model=32, n_heads=2, n_ctx=24, d_vocab=32)
         twin = am.AttnOnlyTransformer(cfg)
-        log = am.train_attention_only(twin, cfg, train, val)
+        result = train_lm(twin, train, val, training, on_evaluate=am.InductionProbes(cfg, probes))
         trained[n_layers] = am.to_bridge(twin).requires_grad_(False)
-        assert log.icl_score[-1] < -0.5            # later tokens are predicted better: in-context learning
+        assert result.history["icl_score"][-1] < -0.5   # later tokens are predicted better: in-context learning
     two, one = trained[2], trained[1]
     ind2, ind1 = C.induction_scores(two, rt, 8), C.induction_scores(one, rt, 8)
     assert ind2[1].max() > 0.5 and ind1.max() < 0.4 and ind2[0].max() < 0.4

@@ -10,23 +10,7 @@ from torch.testing import assert_close
 from interplib.models import (BilinearConfig, BilinearTransformer, model_from_tensors, model_tensors, n_params,
                               next_token_loss)
 
-
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models: thread start-up costs more than it saves on a shared CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-def tiny_config(**overrides) -> BilinearConfig:
-    base = dict(d_vocab=7, n_layers=2, d_model=8, n_heads=2, d_mlp=6, n_ctx=8, init_std=0.5, seed=0)
-    return BilinearConfig(**{**base, **overrides})
-
-
-def tiny_model(**overrides) -> BilinearTransformer:
-    return BilinearTransformer(tiny_config(**overrides)).double().eval()
+from builders import tiny_bilinear, tiny_bilinear_config
 
 
 def tokens(batch=3, pos=6, seed=2, d_vocab=7):
@@ -47,22 +31,22 @@ def test_real_size_has_the_original_parameter_count():
 ])
 def test_config_validation_names_the_fix(overrides, message):
     with pytest.raises(ValueError, match=message):
-        tiny_config(**overrides)
+        tiny_bilinear_config(**overrides)
 
 
 def test_same_seed_same_weights_and_global_rng_untouched():
     torch.manual_seed(0)
     before = torch.rand(1)
     torch.manual_seed(0)
-    a, b = BilinearTransformer(tiny_config()), BilinearTransformer(tiny_config())
+    a, b = BilinearTransformer(tiny_bilinear_config()), BilinearTransformer(tiny_bilinear_config())
     assert torch.equal(torch.rand(1), before)
     for (name, p), q in zip(a.named_parameters(), b.parameters()):
         assert torch.equal(p, q), name
-    assert not torch.equal(a.W_E, BilinearTransformer(tiny_config(seed=1)).W_E)
+    assert not torch.equal(a.W_E, BilinearTransformer(tiny_bilinear_config(seed=1)).W_E)
 
 
 def test_cache_holds_transformer_lens_names_and_the_residual_stream_adds_up():
-    model = tiny_model()
+    model = tiny_bilinear()
     t = tokens()
     logits, cache = model.run_with_cache(t)
     assert cache["blocks.1.attn.hook_pattern"].shape == (3, 2, 6, 6)        # batch head query key
@@ -83,7 +67,7 @@ def test_cache_holds_transformer_lens_names_and_the_residual_stream_adds_up():
 
 
 def test_hooks_can_edit_activations():
-    model = tiny_model()
+    model = tiny_bilinear()
     t = tokens()
     def zero(act, hook):
         return torch.zeros_like(act)
@@ -95,7 +79,7 @@ def test_hooks_can_edit_activations():
 
 
 def test_attention_is_causal():
-    model = tiny_model()
+    model = tiny_bilinear()
     t = tokens()
     changed = t.clone()
     changed[:, 4:] = (changed[:, 4:] + 1) % 7
@@ -105,7 +89,7 @@ def test_attention_is_causal():
 
 
 def test_rotary_scores_depend_only_on_relative_position():
-    attn = tiny_model(n_ctx=16).blocks[0].attn
+    attn = tiny_bilinear(n_ctx=16).blocks[0].attn
     g = torch.Generator().manual_seed(0)
     q, k = (torch.randn(1, 1, 2, 4, generator=g, dtype=torch.float64).expand(1, 16, 2, 4) for _ in range(2))
     rq, rk = attn.rotate(q), attn.rotate(k)
@@ -116,13 +100,13 @@ def test_rotary_scores_depend_only_on_relative_position():
 
 
 def test_partial_rotary_leaves_the_rest_of_the_head_alone():
-    attn = tiny_model(d_model=5, n_heads=1).blocks[0].attn          # d_head 5: dims 0-3 rotate
+    attn = tiny_bilinear(d_model=5, n_heads=1).blocks[0].attn          # d_head 5: dims 0-3 rotate
     x = torch.randn(1, 8, 1, 5, dtype=torch.float64)
     assert_close(attn.rotate(x)[..., 4], x[..., 4])
 
 
 def test_attention_matches_a_per_head_loop():
-    model = tiny_model()
+    model = tiny_bilinear()
     attn = model.blocks[0].attn
     x = torch.randn(2, 5, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(4))
     out = torch.zeros_like(x)
@@ -135,7 +119,7 @@ def test_attention_matches_a_per_head_loop():
 
 
 def test_loss_is_the_mean_next_token_cross_entropy():
-    model = tiny_model()
+    model = tiny_bilinear()
     t = tokens()
     with torch.no_grad():
         logits = model(t)
@@ -145,7 +129,7 @@ def test_loss_is_the_mean_next_token_cross_entropy():
 
 
 def test_bad_inputs_give_clear_errors():
-    model = tiny_model()
+    model = tiny_bilinear()
     with pytest.raises(ValueError, match="9 positions but n_ctx=8"):
         model(tokens(pos=9))
     with pytest.raises(ValueError, match="return_type='probs'"):
@@ -153,7 +137,7 @@ def test_bad_inputs_give_clear_errors():
 
 
 def test_tensors_round_trip_through_float16():
-    cfg = tiny_config(init_std=0.02)  # the real init's scale
+    cfg = tiny_bilinear_config(init_std=0.02)  # the real init's scale
     model = BilinearTransformer(cfg)
     tensors = model_tensors(model)
     assert all(t.dtype == torch.float16 for t in tensors.values())

@@ -1,7 +1,6 @@
-"""The small GPT-NeoX builder and its training loop (a few CPU steps on synthetic tokens)."""
+"""The small GPT-NeoX builder (its training: tests/test_lm_training.py)."""
 
 import ast
-import math
 from pathlib import Path
 
 import pytest
@@ -9,23 +8,8 @@ import torch
 
 from interplib import neox
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Two threads on a shared 2-core machine spin-wait: 40 tiny steps take 8 s of CPU instead of 0.4 s."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
 
 TINY = dict(d_vocab=50, d_model=32, n_layers=2, n_heads=4, d_mlp=64, n_ctx=16)
-
-
-def counting_tokens(n_seq, seq_len, d_vocab, seed):
-    """Sequences that count up mod d_vocab from a random start: learnable from one token back."""
-    g = torch.Generator().manual_seed(seed)
-    start = torch.randint(d_vocab, (n_seq, 1), generator=g)
-    return (start + torch.arange(seq_len)) % d_vocab
 
 
 def test_config_validation_names_the_fix():
@@ -37,8 +21,6 @@ def test_config_validation_names_the_fix():
         neox.NeoXConfig(**{**TINY, "ln_eps": 0.0})
     with pytest.raises(ValueError, match="positive integer"):
         neox.NeoXConfig(**{**TINY, "n_layers": 0})
-    with pytest.raises(ValueError, match="warmup"):
-        neox.TrainConfig(steps=10, warmup=10)
 
 
 def test_hf_config_is_pythia_shaped():
@@ -87,57 +69,11 @@ def test_jitter_and_drop_bias():
     assert model(input_ids=torch.tensor([[1, 2, 3]])).logits.shape == (1, 3, 50)
 
 
-def test_lr_schedule_warms_up_then_decays_by_cosine():
-    cfg = neox.TrainConfig(steps=100, warmup=10, lr=1e-3, min_lr_frac=0.1)
-    lrs = [neox.lr_at(s, cfg) for s in range(100)]
-    assert lrs[0] == pytest.approx(1e-4) and lrs[9] == pytest.approx(1e-3)
-    assert all(a <= b for a, b in zip(lrs[:10], lrs[1:10]))
-    assert all(a >= b for a, b in zip(lrs[9:], lrs[10:]))
-    assert lrs[-1] == pytest.approx(1e-4)
-    mid = 10 + (99 - 10) / 2
-    assert neox.lr_at(int(mid), cfg) == pytest.approx(1e-4 + 0.9e-3 * 0.5 * (1 + math.cos(math.pi * (int(mid) - 10) / 89)))
-
-
-def test_train_a_few_steps_learns_and_is_reproducible():
-    cfg = neox.NeoXConfig(**TINY)
-    train_tokens, val_tokens = counting_tokens(256, 16, 50, 0), counting_tokens(32, 16, 50, 1)
-    tcfg = neox.TrainConfig(steps=40, batch=16, lr=3e-3, warmup=5, eval_every=20, seed=0)
-    seen = []
-
-    def progress(it, total, desc):
-        seen.append((total, desc))
-        return it
-
-    model = neox.build_model(cfg)
-    before = neox.evaluate(model, val_tokens)
-    metrics = neox.train(model, train_tokens, val_tokens, tcfg, progress=progress)
-    assert seen == [(40, "train")]
-    assert before > 0.9 * math.log(50) and metrics["final_val_loss"] < 0.6 * before
-    assert [s for s, _ in metrics["val_loss"]] == [20, 40]
-    assert metrics["steps"] == 40 and metrics["tokens_seen"] == 40 * 16 * 16 and not model.training
-    assert metrics["final_val_loss"] == pytest.approx(neox.evaluate(model, val_tokens), abs=1e-4)
-    again = neox.build_model(cfg)
-    metrics2 = neox.train(again, train_tokens, val_tokens, tcfg)
-    assert metrics2["val_loss"] == metrics["val_loss"]
-
-
-def test_train_rejects_bad_tokens():
-    model = neox.build_model(neox.NeoXConfig(**TINY))
-    good = counting_tokens(8, 16, 50, 0)
-    tcfg = neox.TrainConfig(steps=2, warmup=0)
-    with pytest.raises(ValueError, match="LongTensor of packed sequences"):
-        neox.train(model, good.int(), good, tcfg)
-    with pytest.raises(ValueError, match=r"length 17 > n_ctx=16"):
-        neox.train(model, torch.zeros(4, 17, dtype=torch.long), good, tcfg)
-    with pytest.raises(ValueError, match="tokenizer and the model config disagree"):
-        neox.train(model, good, good + 50, tcfg)
-
-
 def test_training_code_imports_without_transformer_lens():
-    """The lent GPU machine has no TransformerLens: neox, bridge's artifact half and what they import
-    must not import it at module level (bridge imports it inside boot())."""
+    """The lent GPU machine has no TransformerLens: the models, the training loop, bridge's artifact half
+    and what they import must not import it at module level (bridge imports it inside boot())."""
     root = Path(neox.__file__).parent
-    for module in ("neox", "bridge", "recipes", "artifacts"):
+    for module in ("neox", "lm_training", "attention_models", "bridge", "recipes", "artifacts"):
         tree = ast.parse((root / f"{module}.py").read_text())
         for node in tree.body:
             names = ([a.name for a in node.names] if isinstance(node, ast.Import)

@@ -18,14 +18,6 @@ from interplib import bilinear as bl
 from interplib.tdooms import config_from_tdooms, from_tdooms_state_dict, load_tdooms
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny models: thread start-up costs more than it saves on a shared CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
 FIELDS = {"n_vocab": 11, "n_head": 2, "n_layer": 2, "n_ctx": 8, "d_model": 8, "d_hidden": 12,
           "attn_dropout": 0.0, "resid_dropout": 0.0, "mlp_dropout": 0.0, "embed_dropout": 0.0,
           "bilinear": True, "rms": True, "norm_bias": False, "mlp_bias": False,
