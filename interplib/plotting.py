@@ -76,7 +76,7 @@ def imshow(
         template=TEMPLATE,
         **{**style, **kwargs},
     )
-    return fig.update_layout(title=title)
+    return titled(fig, title)
 
 
 def line(
@@ -100,8 +100,8 @@ def line(
         raise ValueError(f"x has shape {tuple(xs.shape)} but each line has {ys.shape[1]} points")
     names = _check_labels("names", names, ys.shape[0]) or [f"line {i}" for i in range(ys.shape[0])]
     fig = go.Figure([go.Scatter(x=xs, y=row, mode="lines", name=n) for row, n in zip(ys, names)])
-    fig.update_layout(template=TEMPLATE, title=title, xaxis_title=xaxis, yaxis_title=yaxis,
-                      showlegend=ys.shape[0] > 1)
+    fig.update_layout(template=TEMPLATE, xaxis_title=xaxis, yaxis_title=yaxis, showlegend=ys.shape[0] > 1)
+    titled(fig, title)
     if log_x:
         fig.update_xaxes(type="log")
     if log_y:
@@ -138,7 +138,12 @@ def scatter(
         lo, hi = float(min(xs.min(), ys.min())), float(max(xs.max(), ys.max()))
         fig.add_trace(go.Scatter(x=[lo, hi], y=[lo, hi], mode="lines", name="y = x",
                                  line=dict(color="gray", dash="dot")))
-    return fig.update_layout(title=title)
+    return titled(fig, title)
+
+
+def titled(fig: go.Figure, title: str) -> go.Figure:
+    """Set the title, with a top margin that keeps it clear of plotly's toolbar."""
+    return fig.update_layout(title=title, margin=dict(t=80 if title else 40))
 
 
 def in_book_build() -> bool:

@@ -64,3 +64,8 @@ def test_show_outside_the_book_returns_the_figure(monkeypatch):
     monkeypatch.delenv("BOOK_BUILD", raising=False)
     fig = plotting.line([1.0, 2.0])
     assert isinstance(plotting.show(fig), go.Figure)
+
+
+def test_titles_get_room_above_the_plot_for_the_toolbar():
+    assert plotting.line([1.0, 2.0], title="loss").layout.margin.t == 80
+    assert plotting.imshow(torch.ones(2, 2)).layout.margin.t == 40
