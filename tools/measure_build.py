@@ -24,7 +24,7 @@ COMMAND = [str(Path(sys.executable).parent / "jupyter-book"), "build", ".", "-W"
 
 def timed_build() -> float:
     start = time.perf_counter()
-    subprocess.run(COMMAND, cwd=ROOT, check=True, env={**os.environ, "BOOK_BUILD": "1"},
+    subprocess.run(COMMAND, cwd=ROOT, check=True, env={**os.environ, "BOOK_BUILD": "1", "PYTHONHASHSEED": "0"},
                    stdout=subprocess.DEVNULL)
     return round(time.perf_counter() - start, 1)
 
