@@ -290,4 +290,5 @@ def table(base: Path | None = None) -> "pd.DataFrame":
             "wall time (s)": meta.get("wall_time_s"),
             "key metric": f"{metric.get('name')} = {metric.get('value'):.4g}" if metric else "",
         })
-    return pd.DataFrame(rows)
+    columns = ["artifact", "study", "size (KiB)", "sha256", "trained on", "wall time (s)", "key metric"]
+    return pd.DataFrame(rows, columns=columns).set_index("artifact")

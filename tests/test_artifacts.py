@@ -97,7 +97,7 @@ def test_manifest_indexes_every_sidecar(art_root):
     manifest = json.loads((art_root / artifacts.MANIFEST).read_text())
     assert set(manifest["artifacts"]) == {"one", "two"}
     assert manifest == artifacts.manifest(art_root)
-    assert set(artifacts.table(art_root)["artifact"]) == {"one", "two"}
+    assert set(artifacts.table(art_root).index) == {"one", "two"}
 
 
 @pytest.mark.parametrize("name", ["", "Has Space", "../escape", "dotted.name"])
@@ -111,3 +111,7 @@ def test_committed_manifest_is_in_sync_with_sidecars(monkeypatch):
     root = artifacts.root()
     committed = json.loads((root / artifacts.MANIFEST).read_text())
     assert committed == artifacts.manifest(root), "run `python -m interplib.train --manifest` to rebuild it"
+
+
+def test_table_of_an_empty_root_has_the_columns(art_root):
+    assert artifacts.table(art_root).empty and "size (KiB)" in artifacts.table(art_root).columns
