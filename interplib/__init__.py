@@ -19,7 +19,7 @@ Modules, one job each:
   (local Hugging Face directories as TransformerBridge), ``neox`` (a small Pythia-shaped model);
 * attention circuits: ``attention_models`` (attention-only transformers as TransformerBridge,
   a torch twin, training), ``circuits`` (QK/OV terms, head scores, composition, paths, ablation).
-* memorization: ``memorization`` (n-gram laws, capacity and accuracy bounds), ``attention_only``
+* memorization: ``memorization`` (n-gram laws, capacity and accuracy bounds), ``memo_model``
   (the study's attention-only and rank-d models), ``batched`` (many small models trained at once),
   ``memo_study``, ``memo_cells``, ``memo_analysis`` (its recipes and analyses).
 """

@@ -21,7 +21,7 @@ import torch.nn.functional as F
 from jaxtyping import Float, Int
 from torch import Tensor
 
-from .attention_only import AoTConfig, AttentionOnly, LowRank
+from .memo_model import AoTConfig, AttentionOnly, LowRank
 
 __all__ = ["attention_map", "all_pairs", "head_contributions", "solve_output_weights", "load_model", "sweep_figure"]
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import torch
 
 from . import memorization as mem
-from .attention_only import AoTConfig, AttentionOnly, LowRank, freeze, exact_divergence
+from .memo_model import AoTConfig, AttentionOnly, LowRank, freeze, exact_divergence
 from .batched import linear_decay, train_models
 from .memo_study import STUDY, adam, aot_models, law_data, law_evaluator, make_law, make_loss
 from .recipes import Recipe, Trained, register

@@ -17,8 +17,8 @@ import torch
 from torch import Tensor
 
 from . import memorization as mem
-from .attention_only import AoTConfig, AttentionOnly, LowRank, accuracy, exact_divergence, freeze
-from .attention_only import full_divergence, next_token_loss
+from .memo_model import AoTConfig, AttentionOnly, LowRank, accuracy, exact_divergence, freeze
+from .memo_model import full_divergence, next_token_loss
 from .batched import linear_decay, stacked_forward, train_models
 from .recipes import Recipe, Trained, register
 

@@ -5,7 +5,7 @@ import torch
 from torch import nn
 
 from interplib import memorization as mem
-from interplib.attention_only import AoTConfig, AttentionOnly
+from interplib.memo_model import AoTConfig, AttentionOnly
 from interplib.batched import linear_decay, stack_state, stacked_forward, train_models
 from interplib.memo_study import law_data, make_loss
 

@@ -2,7 +2,7 @@
 
 import torch
 
-from interplib.attention_only import AoTConfig, AttentionOnly
+from interplib.memo_model import AoTConfig, AttentionOnly
 from interplib.memo_analysis import all_pairs, attention_map, head_contributions, load_model, solve_output_weights
 
 

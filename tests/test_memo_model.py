@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from interplib import memorization as mem
-from interplib.attention_only import (AoTConfig, AttentionOnly, LowRank, accuracy, evaluate, exact_divergence,
+from interplib.memo_model import (AoTConfig, AttentionOnly, LowRank, accuracy, evaluate, exact_divergence,
                                       freeze, full_divergence, next_token_loss)
 
 
