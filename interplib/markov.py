@@ -14,9 +14,8 @@ from dataclasses import dataclass
 import torch
 from jaxtyping import Float, Int
 from torch import Tensor, nn
-from transformer_lens import HookedRootModule
-from transformer_lens.hook_points import HookPoint
 
+from .hooks import HookedRootModule, HookPoint
 from .recipes import Recipe, Trained, register
 
 

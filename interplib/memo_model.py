@@ -30,9 +30,8 @@ import torch.nn.functional as F
 from einops import einsum, rearrange, reduce
 from jaxtyping import Float, Int
 from torch import Tensor, nn
-from transformer_lens import HookedRootModule
-from transformer_lens.hook_points import HookPoint
 
+from .hooks import HookedRootModule, HookPoint
 from .memorization import TrigramLaw, contexts
 
 __all__ = ["AoTConfig", "AttentionOnly", "LowRank", "freeze", "next_token_loss", "full_divergence",

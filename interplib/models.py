@@ -33,17 +33,7 @@ import torch.nn.functional as F
 from jaxtyping import Float, Int
 from torch import Tensor, nn
 
-try:
-    from transformer_lens import HookedRootModule
-    from transformer_lens.hook_points import HookPoint
-except ImportError:  # a bare training machine (torch only): same modules and state dict, no hook machinery
-    class HookPoint(nn.Module):  # type: ignore[no-redef]
-        def forward(self, x: Tensor) -> Tensor:
-            return x
-
-    class HookedRootModule(nn.Module):  # type: ignore[no-redef]
-        def setup(self) -> None:
-            pass
+from .hooks import HookedRootModule, HookPoint
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,9 @@
 import dataclasses
 import json
+import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -96,3 +100,14 @@ def test_artifacts_fit_the_size_budget(monkeypatch):
     sizes = [f["bytes"] for meta in artifacts.sidecars() for f in meta["files"].values()]
     assert max(sizes) <= 16 * 2**20, "one artifact file is over 16 MiB: store weights in float16"
     assert sum(sizes) <= 64 * 2**20, "artifacts/ is over its 64 MiB budget"
+
+
+def test_training_command_runs_without_transformer_lens():
+    """The lent GPU image has torch but no transformer-lens: `python -m interplib.train` must still work there."""
+    script = ("import sys; sys.modules['transformer_lens'] = None\n"  # makes `import transformer_lens` fail
+              "from interplib import train; sys.exit(train.main(['--list']))\n")
+    root = Path(__file__).resolve().parents[1]
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, cwd=root,
+                            env={**os.environ, "PYTHONPATH": str(root)}, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert "markov-bigram" in result.stdout and "story-tokenizer" in result.stdout
