@@ -1,0 +1,69 @@
+"""The bilinear-bigrams study's recipes: a 1-layer and a 2-layer bilinear transformer on the story corpus.
+
+Both train with :func:`interplib.lm_training.train_lm` on the ``story-lmdata`` splits and are
+stored in float16 (:func:`interplib.models.model_tensors`); :func:`load_model` rebuilds one in
+float32. The configs are the CPU path: 2,000 steps of 16 × 256 tokens (8.2M tokens), about
+35 min (1 layer) and 47 min (2 layers) on one core of the book's 2-core CPU. On a GPU,
+``python -m interplib.train bilinear-l1 --device cuda`` runs the same recipe.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+from . import lmdata
+from .lm_training import LMTrainConfig, evaluate, train_lm
+from .models import BilinearConfig, BilinearTransformer, model_from_tensors, model_tensors
+from .recipes import Recipe, Trained, register
+
+__all__ = ["BilinearRun", "RUNS", "fit", "load_model"]
+
+STUDY = "bilinear"
+CURVE = "curve."   # prefix of the training curves among the artifact's tensors
+
+
+@dataclass(frozen=True)
+class BilinearRun:
+    """One model of the study: its architecture (with the init seed) and how it is trained."""
+
+    model: BilinearConfig
+    train: LMTrainConfig
+    seed: int = 0      # the global seed of the run (the weights' seed is ``model.seed``)
+
+
+CPU_TRAINING = LMTrainConfig(steps=2000, batch_size=16, lr=1e-3, warmup_steps=100, eval_every=250,
+                             eval_sequences=128)
+RUNS = {f"bilinear-l{n}": BilinearRun(BilinearConfig(n_layers=n), CPU_TRAINING) for n in (1, 2)}
+
+
+def fit(run: BilinearRun, device: torch.device, progress) -> Trained:
+    """Train, store float16 weights and the curves; the validation loss is measured on the stored weights."""
+    model = BilinearTransformer(run.model)
+    val = lmdata.load_split("val")
+    result = train_lm(model, lmdata.load_split("train"), val, run.train, device, progress,
+                      desc=run.model.name)
+    weights = model_tensors(model)
+    stored = model_from_tensors(run.model, weights)
+    metrics = result.summary()
+    metrics["val_loss_float16"] = evaluate(stored, val, run.train.batch_size)
+    curves = {CURVE + k: v for k, v in result.tensors().items()}
+    return Trained({**weights, **curves}, metrics,
+                   key_metric=("validation loss (nats/token)", metrics["val_loss_float16"]))
+
+
+def load_model(name: str) -> BilinearTransformer:
+    """The trained model of recipe ``name`` (``bilinear-l1`` or ``bilinear-l2``), float32, eval mode."""
+    if name not in RUNS:
+        raise KeyError(f"no bilinear model named {name!r}; use one of {', '.join(RUNS)}")
+    from .recipes import load
+    art = load(name)
+    weights = {k: v for k, v in art.tensors.items() if not k.startswith(CURVE)}
+    return model_from_tensors(RUNS[name].model, weights)
+
+
+for _name, _run in RUNS.items():
+    register(Recipe(name=_name, study=STUDY, config=_run, fit=fit, needs=(lmdata.DATA_NAME,),
+                    seconds={"cpu": {1: 2100, 2: 2800}[_run.model.n_layers]},
+                    description=f"{_run.model.n_layers}-layer bilinear transformer on the story corpus"))
