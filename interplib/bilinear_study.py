@@ -14,14 +14,13 @@ from dataclasses import dataclass
 import torch
 
 from . import lmdata
-from .lm_training import LMTrainConfig, evaluate, train_lm
-from .models import BilinearConfig, BilinearTransformer, model_from_tensors, model_tensors
-from .recipes import Recipe, Trained, register
+from .lm_training import LMTrainConfig, artifact_payload, split_payload, train_lm
+from .models import BilinearConfig, BilinearTransformer, model_from_tensors
+from .recipes import Recipe, Trained, load, register
 
 __all__ = ["BilinearRun", "RUNS", "fit", "load_model"]
 
 STUDY = "bilinear"
-CURVE = "curve."   # prefix of the training curves among the artifact's tensors
 
 
 @dataclass(frozen=True)
@@ -44,22 +43,15 @@ def fit(run: BilinearRun, device: torch.device, progress) -> Trained:
     val = lmdata.load_split("val")
     result = train_lm(model, lmdata.load_split("train"), val, run.train, device, progress,
                       desc=run.model.name)
-    weights = model_tensors(model)
-    stored = model_from_tensors(run.model, weights)
-    metrics = result.summary()
-    metrics["val_loss_float16"] = evaluate(stored, val, run.train.batch_size)
-    curves = {CURVE + k: v for k, v in result.tensors().items()}
-    return Trained({**weights, **curves}, metrics,
-                   key_metric=("validation loss (nats/token)", metrics["val_loss_float16"]))
+    tensors, metrics = artifact_payload(model, result, val)
+    return Trained(tensors, metrics, key_metric=("validation loss (nats/token)", metrics["val_loss_float16"]))
 
 
 def load_model(name: str) -> BilinearTransformer:
     """The trained model of recipe ``name`` (``bilinear-l1`` or ``bilinear-l2``), float32, eval mode."""
     if name not in RUNS:
         raise KeyError(f"no bilinear model named {name!r}; use one of {', '.join(RUNS)}")
-    from .recipes import load
-    art = load(name)
-    weights = {k: v for k, v in art.tensors.items() if not k.startswith(CURVE)}
+    weights, _ = split_payload(load(name).tensors)
     return model_from_tensors(RUNS[name].model, weights)
 
 

@@ -21,6 +21,7 @@ trained is a :class:`LMTrainConfig`.
 
 from __future__ import annotations
 
+import copy
 import math
 import time
 from dataclasses import dataclass
@@ -307,5 +308,28 @@ def train_lm(
                        device=str(device), n_params=sum(p.numel() for p in model.parameters()))
 
 
-__all__ = ["LMTrainConfig", "TrainResult", "check_tokens", "evaluate", "learning_rate", "param_groups",
-           "per_position_loss", "train_lm", "vocab_and_context"]
+CURVE = "curve."   # prefix of the training curves among an artifact's tensors
+
+
+def artifact_payload(model: nn.Module, result: TrainResult, val_tokens: Int[Tensor, "n_val seq_len"],
+                     summary: dict[str, Any] | None = None) -> tuple[dict[str, Tensor], dict[str, Any]]:
+    """``(tensors, metrics)`` for a trained model's artifact: float16 weights under their state-dict
+    names, the curves under ``curve.<key>``, and ``result.summary()`` (or ``summary``) plus
+    ``val_loss_float16``, the validation loss of the weights as stored."""
+    weights = {k: v.detach().to("cpu", torch.float16).contiguous() for k, v in model.state_dict().items()}
+    stored = copy.deepcopy(model).to("cpu").float()
+    stored.load_state_dict({k: v.float() for k, v in weights.items()})
+    metrics = dict(summary if summary is not None else result.summary())
+    metrics["val_loss_float16"] = evaluate(stored, val_tokens)
+    curves = {CURVE + k: v for k, v in result.tensors().items()}
+    return {**weights, **curves}, metrics
+
+
+def split_payload(tensors: dict[str, Tensor]) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
+    """``(weights, curves)`` from an artifact made by :func:`artifact_payload` (curve names unprefixed)."""
+    weights = {k: v for k, v in tensors.items() if not k.startswith(CURVE)}
+    return weights, {k[len(CURVE):]: v for k, v in tensors.items() if k.startswith(CURVE)}
+
+
+__all__ = ["CURVE", "LMTrainConfig", "TrainResult", "artifact_payload", "check_tokens", "evaluate", "learning_rate",
+           "param_groups", "per_position_loss", "split_payload", "train_lm", "vocab_and_context"]

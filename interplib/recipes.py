@@ -33,7 +33,8 @@ from . import artifacts
 from .artifacts import Artifact, ArtifactError, MissingArtifact, StaleArtifact
 
 # Modules that register recipes; imported on first use so `import interplib` stays light.
-STUDIES = ("interplib.markov", "interplib.lmdata", "interplib.memo_cells", "interplib.bilinear_study")
+STUDIES = ("interplib.markov", "interplib.lmdata", "interplib.memo_cells", "interplib.bilinear_study",
+           "interplib.circuits_study")
 
 
 @dataclass
