@@ -105,10 +105,11 @@ def load_model(tensors: dict[str, Tensor], prefix: str, cfg: AoTConfig | None = 
 
 
 def sweep_figure(grid: Int[Tensor, "point 3"], acc: Float[Tensor, "point seed"], axis: int, N: int, label: str,
-                 published: dict[int, float] | None = None):
+                 published: dict[int, float] | None = None, train_acc: Float[Tensor, "point seed"] | None = None):
     """Accuracy of a sweep: every seed, mean ± std, the two capacity bounds and the paper's means.
 
-    ``grid`` rows are ``(d, d_h, H)``; ``axis`` picks the swept one (0, 1 or 2).
+    ``grid`` rows are ``(d, d_h, H)``; ``axis`` picks the swept one (0, 1 or 2). ``train_acc``
+    adds the mean of the paper's metric (accuracy on the last training batches) as a line.
     """
     import plotly.graph_objects as go
 
@@ -125,6 +126,9 @@ def sweep_figure(grid: Int[Tensor, "point 3"], acc: Float[Tensor, "point seed"],
                                  name="seeds", showlegend=s == 0, legendgroup="seeds"))
     fig.add_trace(go.Scatter(x=x, y=acc.mean(1).tolist(), mode="lines+markers", name=f"mean ± std (n={acc.shape[1]})",
                              error_y=dict(type="data", array=acc.std(1).tolist() if acc.shape[1] > 1 else None)))
+    if train_acc is not None:
+        fig.add_trace(go.Scatter(x=x, y=train_acc.mean(1).tolist(), mode="lines+markers", name="mean, the paper's metric",
+                                 line=dict(dash="dashdot")))
     fig.add_trace(go.Scatter(x=x, y=ours, mode="lines", name="bound, C = H·d<sub>h</sub> + d", line=dict(dash="dash")))
     fig.add_trace(go.Scatter(x=x, y=prev, mode="lines", name="bound, C = H(d<sub>h</sub> − 1) + 1", line=dict(dash="dot")))
     if published:

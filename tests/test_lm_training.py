@@ -12,8 +12,8 @@ import torch
 
 from interplib import neox
 from interplib.attention_models import AttnOnlyConfig, AttnOnlyTransformer
-from interplib.lm_training import (LMTrainConfig, evaluate, learning_rate, param_groups, per_position_loss,
-                                   train_lm)
+from interplib.lm_training import (LMTrainConfig, artifact_payload, evaluate, learning_rate, param_groups,
+                                   per_position_loss, split_payload, train_lm)
 from interplib.models import BilinearTransformer
 
 from builders import counting_tokens, tiny_bilinear_config
@@ -186,3 +186,20 @@ def test_training_needs_only_torch():
         with torch.no_grad():
             out = make()(counting_tokens(4)[:1])
         assert float(line) == pytest.approx(float(getattr(out, "logits", out).double().square().sum()), rel=1e-6)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_artifact_payload_stores_half_precision_weights_and_curves(family):
+    model = FAMILIES[family]()
+    train, val = counting_tokens(32, d_vocab=V), counting_tokens(8, d_vocab=V, seed=1)
+    result = train_lm(model, train, val, LMTrainConfig(steps=4, batch_size=8, warmup_steps=1, eval_every=2))
+    tensors, metrics = artifact_payload(model, result, val)
+    weights, curves = split_payload(tensors)
+    assert set(weights) == set(model.state_dict()) and all(w.dtype == torch.float16 for w in weights.values()
+                                                            if w.is_floating_point())
+    assert set(curves) == set(result.tensors()) and torch.equal(curves["step"], torch.tensor([0, 2, 4]))
+    rounded = FAMILIES[family]()
+    rounded.load_state_dict({k: v.float() for k, v in weights.items()})
+    assert metrics["val_loss_float16"] == pytest.approx(evaluate(rounded, val), rel=1e-6)
+    assert metrics["val_loss_float16"] == pytest.approx(metrics["val_loss"], abs=1e-2)   # rounding costs little
+    assert not any(p.dtype == torch.float16 for p in model.parameters())                # the model is untouched

@@ -1,9 +1,11 @@
 """The fixed attention map, per-head contributions and the W_O capacity solve."""
 
+import pytest
 import torch
 
 from interplib.memo_model import AoTConfig, AttentionOnly
-from interplib.memo_analysis import all_pairs, attention_map, head_contributions, load_model, solve_output_weights
+from interplib.memo_analysis import (all_pairs, attention_map, head_contributions, load_model, solve_output_weights,
+                                     sweep_figure)
 
 
 def model(**kw):
@@ -48,3 +50,12 @@ def test_load_model_round_trip():
     m2 = load_model(tensors, "x", m.cfg)
     tokens = all_pairs(6)
     torch.testing.assert_close(m2(tokens).double(), m(tokens), rtol=1e-5, atol=1e-5)
+
+
+def test_sweep_figure_draws_the_paper_metric_when_given():
+    grid = torch.tensor([[10, 10, 1], [10, 10, 6]])
+    acc = torch.tensor([[0.1, 0.12], [0.3, 0.28]])
+    plain = sweep_figure(grid, acc, 2, 50, "H", {1: 0.13})
+    with_metric = sweep_figure(grid, acc, 2, 50, "H", {1: 0.13}, train_acc=acc + 0.05)
+    assert len(with_metric.data) == len(plain.data) + 1
+    assert with_metric.data[len(plain.data) - 3].y == pytest.approx((0.16, 0.34))

@@ -1,0 +1,47 @@
+"""The recipes of the bilinear and attention-circuits studies: configs, a tiny fit, loading errors."""
+
+import dataclasses
+
+import pytest
+import torch
+
+from interplib import bilinear_study, circuits_study, lmdata, recipes
+from interplib.attention_models import AttnOnlyConfig
+from interplib.models import BilinearConfig
+
+from builders import counting_tokens
+
+
+def test_both_studies_register_their_models_on_the_story_vocabulary():
+    table = recipes.recipes()
+    for name, run in {**bilinear_study.RUNS, **circuits_study.RUNS}.items():
+        assert table[name].config is run and table[name].needs == (lmdata.DATA_NAME,)
+        assert run.model.d_vocab == 4096 and run.train.steps >= 1000
+    assert [r.model.n_layers for r in bilinear_study.RUNS.values()] == [1, 2]
+    assert [r.model.n_layers for r in circuits_study.RUNS.values()] == [2, 1]
+
+
+@pytest.mark.parametrize("study, model_cfg", [
+    (bilinear_study, BilinearConfig(d_vocab=16, n_layers=1, d_model=16, n_heads=2, d_mlp=24, n_ctx=16)),
+    (circuits_study, AttnOnlyConfig(n_layers=2, d_model=16, n_heads=2, n_ctx=16, d_vocab=16)),
+])
+def test_fit_trains_and_stores_a_loadable_model(monkeypatch, study, model_cfg):
+    splits = {"train": counting_tokens(32, d_vocab=16), "val": counting_tokens(8, d_vocab=16, seed=1)}
+    monkeypatch.setattr(lmdata, "load_split", lambda split: splits[split])
+    run = next(iter(study.RUNS.values()))
+    extra = {"probes": dataclasses.replace(run.probes, icl_early=2, icl_late=8, repeat_period=4, repeat_batch=2)} \
+        if study is circuits_study else {}
+    run = dataclasses.replace(run, model=model_cfg, train=dataclasses.replace(
+        run.train, steps=4, batch_size=8, warmup_steps=1, eval_every=2, eval_sequences=8), **extra)
+    out = study.fit(run, torch.device("cpu"), None)
+    assert out.key_metric[1] == out.metrics["val_loss_float16"] and 0 < out.key_metric[1] < 10
+    assert out.tensors["curve.step"].tolist() == [0, 2, 4]
+    if study is circuits_study:
+        assert out.tensors["curve.induction_score"].shape == (3, 2, 2)
+        assert len(out.metrics["max_induction_score_by_layer"]) == 2
+
+
+@pytest.mark.parametrize("study", [bilinear_study, circuits_study])
+def test_load_model_names_the_known_models(study):
+    with pytest.raises(KeyError, match="use one of"):
+        study.load_model("gpt-2")
