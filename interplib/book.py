@@ -46,11 +46,20 @@ def plain(value: Any) -> Any:
 
 
 def glue(key: str, value: Any) -> Any:
-    """Glue a number, string, table or plotly figure under ``key`` without displaying it; returns it."""
+    """Glue a number, string, table or plotly figure under ``key`` without displaying it; returns it.
+
+    A string is glued as Markdown, so ``{glue}`key``` pastes it without quotes (``{glue:text}``
+    would show its repr); numbers take ``{glue:text}`key:.3f``` as usual.
+    """
     from myst_nb import glue as _glue
 
     if hasattr(value, "to_plotly_json"):
         _glue(key, plotting.show(value), display=False)
+        return value
+    if isinstance(value, str):
+        from IPython.display import Markdown
+
+        _glue(key, Markdown(value), display=False)
         return value
     value = plain(value)
     _glue(key, value, display=False)

@@ -54,3 +54,13 @@ def test_top_entries_matches_a_sort_of_all_entries():
 def test_top_entries_bad_inputs(kwargs, message):
     with pytest.raises(ValueError, match=message):
         tables.top_entries(**kwargs)
+
+
+def test_glue_pastes_strings_as_markdown(monkeypatch):
+    import myst_nb
+
+    glued = {}
+    monkeypatch.setattr(myst_nb, "glue", lambda key, value, display=True: glued.update({key: value}))
+    assert book.glue("head", "L0H3") == "L0H3"
+    assert glued["head"]._repr_markdown_() == "L0H3"          # pasted without quotes by {glue}
+    assert book.glue("x", np.float64(0.25)) == 0.25 and glued["x"] == 0.25 and type(glued["x"]) is float
