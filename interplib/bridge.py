@@ -44,6 +44,7 @@ import torch
 from safetensors.torch import save_file
 
 from . import artifacts
+from .lm_training import CURVE
 from .recipes import Trained
 
 HF_FILES = ("config.json", "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json")
@@ -146,7 +147,8 @@ def materialize(artifact: artifacts.Artifact, directory: str | Path | None = Non
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}."))
     try:
-        tensors = {k: (v.to(dtype) if v.is_floating_point() else v).contiguous() for k, v in artifact.tensors.items()}
+        tensors = {k: (v.to(dtype) if v.is_floating_point() else v).contiguous()
+                   for k, v in artifact.tensors.items() if not k.startswith(CURVE)}   # training curves stay behind
         save_file(tensors, tmp / "model.safetensors", metadata={"format": "pt"})
         config = json.loads(artifact.files["config.json"])
         config["dtype"] = dtype_name

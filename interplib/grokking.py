@@ -24,7 +24,7 @@ from jaxtyping import Float, Int
 from torch import Tensor, nn
 
 from .fourier import check_modulus, frequency_norms, gini
-from .quantize import Weights, quantize, quantized
+from .quantize import Weights, flip_fraction, quantize, quantized
 from .recipes import Trained
 
 QUANTIZED = ("attn.q", "attn.k", "attn.v", "attn.o", "mlp.in", "mlp.out")
@@ -241,6 +241,24 @@ def progress_measures(cfg: GrokConfig, base: GrokTransformer, snapshot: dict[str
     }
 
 
+def quantization_measures(cfg: GrokConfig, before: dict[str, Tensor], after: dict[str, Tensor]
+                          ) -> dict[str, Tensor]:
+    """BitNet's own measures between two snapshots of the stacked models: name -> ``[model]``.
+
+    ``beta.<matrix>`` is each quantized matrix's scale mean|W| in ``after``; ``flip_frac``
+    (binary and ternary only) is the fraction of all quantized entries whose level changed.
+    """
+    names = [f"blocks.0.{m}.weight" for m in QUANTIZED]
+    out = {f"beta.{n.split('.', 2)[2].removesuffix('.weight')}": after[n].abs().flatten(1).mean(-1).double()
+           for n in names}
+    if cfg.weights != "fp":
+        sizes = torch.tensor([after[n][0].numel() for n in names], dtype=torch.float64)
+        flips = torch.tensor([[flip_fraction(b, a, cfg.weights) for b, a in zip(before[n], after[n])]
+                              for n in names], dtype=torch.float64)   # [matrix model]
+        out["flip_frac"] = (flips * sizes[:, None]).sum(0) / sizes.sum()
+    return out
+
+
 def fit(cfg: GrokConfig, device: torch.device, progress) -> Trained:
     """Train every seed of one variant together (full batch, AdamW), then measure each snapshot.
 
@@ -278,8 +296,10 @@ def fit(cfg: GrokConfig, device: torch.device, progress) -> Trained:
     freqs = [key_frequencies(w[: cfg.p].double()) for w in final["embed.weight"]]
     history: dict[str, list[Tensor]] = {}
     with torch.no_grad():
-        for snap in progress(snapshots, desc="measures"):
-            for name, value in progress_measures(cfg, base, snap, buffers, freqs).items():
+        for before, snap in progress(list(zip([snapshots[0], *snapshots], snapshots)), desc="measures"):
+            measures = {**progress_measures(cfg, base, snap, buffers, freqs),
+                        **quantization_measures(cfg, before, snap)}
+            for name, value in measures.items():
                 history.setdefault(name, []).append(value.cpu())
     tensors = {f"history.{k}": torch.stack(v, dim=-1) for k, v in history.items()}
     tensors["history.epoch"] = torch.arange(0, cfg.epochs + 1, cfg.log_every)

@@ -34,7 +34,7 @@ from .artifacts import Artifact, ArtifactError, MissingArtifact, StaleArtifact
 
 # Modules that register recipes; imported on first use so `import interplib` stays light.
 STUDIES = ("interplib.markov", "interplib.lmdata", "interplib.memo_cells", "interplib.bilinear_study",
-           "interplib.circuits_study")
+           "interplib.circuits_study", "interplib.grokking_study", "interplib.layernorm_study")
 
 
 @dataclass
@@ -142,7 +142,11 @@ def seed_everything(seed: int) -> None:
 
 
 def code_version() -> str:
-    """The git commit of this checkout, with ``+dirty`` if interplib/ has local changes."""
+    """The git commit of this checkout, with ``+dirty`` if interplib/ has local changes.
+
+    A copy without git metadata (the working tree sent to a lent GPU machine) reports the
+    commit named by ``INTERPLIB_CODE_VERSION``, which the sender sets from a clean checkout.
+    """
     repo = Path(__file__).resolve().parents[1]
     try:
         rev = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True,
@@ -150,7 +154,7 @@ def code_version() -> str:
         dirty = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--", "interplib"],
                                capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
-        return "unknown"
+        return os.environ.get("INTERPLIB_CODE_VERSION", "unknown")
     return rev + ("+dirty" if dirty else "")
 
 

@@ -107,3 +107,19 @@ def test_fit_logs_every_measure_and_agrees_with_a_plain_forward():
 def test_checkpoints_must_be_logged_epochs():
     with pytest.raises(ValueError, match="checkpoints \\[15\\]"):
         tiny(checkpoints=(15,))
+
+
+def test_quantization_measures_count_level_changes_per_model():
+    cfg = tiny(weights="ternary", seeds=(0, 1))
+    models = [grokking.GrokTransformer(cfg) for _ in cfg.seeds]
+    before = {n: torch.stack([dict(m.named_parameters())[n].detach() for m in models]) for n, _ in models[0].named_parameters()}
+    after = {n: v.clone() for n, v in before.items()}
+    W = after["blocks.0.mlp.in.weight"]
+    W[1] = -W[1]                                   # model 1 flips every level of one matrix
+    out = grokking.quantization_measures(cfg, before, after)
+    sizes = {m: before[f"blocks.0.{m}.weight"][0].numel() for m in grokking.QUANTIZED}
+    nonzero = (quantize.ternarize(W[1]) != 0).double().mean()   # zeros stay zero under negation
+    expected = nonzero * sizes["mlp.in"] / sum(sizes.values())
+    torch.testing.assert_close(out["flip_frac"], torch.tensor([0.0, float(expected)], dtype=torch.float64))
+    torch.testing.assert_close(out["beta.mlp.in"], W.abs().flatten(1).mean(-1).double())
+    assert "flip_frac" not in grokking.quantization_measures(tiny(seeds=(0, 1)), before, after)

@@ -1,0 +1,42 @@
+"""The binarized-grokking study's recipes: five seeds each of a full-precision, a binary and a
+ternary one-layer transformer on a + b mod 113.
+
+One recipe per variant (``grok-fp``, ``grok-binary``, ``grok-ternary``); each trains its five
+seeds together in one batched run (:func:`interplib.grokking.fit`). The variants differ only
+in ``weights``: same split, same init seeds, same optimiser, same number of epochs, so
+quantization is the one difference. On one H100 the three recipes run side by side in a
+few minutes (``python -m interplib.train grok-fp grok-binary grok-ternary --device cuda``).
+
+The CPU path is the same command with ``--device cpu``: about 1.9 s an epoch for five seeds
+on one core of the book's CPU, so a variant needs about 16 hours there; for development,
+``GrokConfig(epochs=..., seeds=...)`` with :func:`interplib.grokking.fit` trains a smaller run.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from .grokking import GrokConfig, fit, load_models
+from .recipes import Recipe, load, register
+
+__all__ = ["RUNS", "load_variant"]
+
+STUDY = "grokking"
+EPOCHS = 30_000
+RUNS = {f"grok-{w}": GrokConfig(weights=w, epochs=EPOCHS, checkpoints=(1_000, 5_000, 10_000, 20_000))
+        for w in ("fp", "binary", "ternary")}
+
+
+def load_variant(name: str, prefix: str = "final"):
+    """``(config, artifact, models)`` of recipe ``name``: one model per seed (or the kept checkpoint)."""
+    if name not in RUNS:
+        raise KeyError(f"no grokking run named {name!r}; use one of {', '.join(RUNS)}")
+    art = load(name)
+    return RUNS[name], art, load_models(RUNS[name], art.tensors, prefix)
+
+
+for _name, _cfg in RUNS.items():
+    register(Recipe(name=_name, study=STUDY, config=_cfg, fit=fit,
+                    seconds={"cpu": 1.9 * EPOCHS, "cuda": 120},
+                    description=f"1-layer transformer on a + b mod {_cfg.p}, {_cfg.weights} weights, "
+                                f"{len(_cfg.seeds)} seeds trained together"))
