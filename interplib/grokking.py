@@ -14,6 +14,7 @@ TransformerLens bridge for analysis. Both have the same state-dict keys.
 
 from __future__ import annotations
 
+import copy
 import math
 from dataclasses import dataclass
 from typing import Literal
@@ -276,7 +277,7 @@ def fit(cfg: GrokConfig, device: torch.device, progress) -> Trained:
     for seed in cfg.seeds:
         torch.manual_seed(seed)
         models.append(GrokTransformer(cfg))
-    base = models[0].to(device)
+    base = copy.deepcopy(models[0]).to(device)   # the architecture for measuring snapshots
     snapshots: list[dict[str, Tensor]] = []
 
     def keep(params: dict[str, Tensor], buffers: dict[str, Tensor]) -> dict[str, Tensor]:

@@ -46,7 +46,7 @@ class NeoXRun:
 
 RUN = NeoXRun(
     NeoXConfig(d_vocab=4096, d_model=256, n_layers=6, n_heads=8, d_mlp=1024, n_ctx=256),
-    LMTrainConfig(steps=6000, batch_size=64, lr=1e-3, warmup_steps=300, weight_decay=0.1,
+    LMTrainConfig(steps=4000, batch_size=64, lr=1e-3, warmup_steps=200, weight_decay=0.1,
                   eval_every=500, eval_sequences=256),
 )
 
