@@ -14,8 +14,8 @@ TransformerLens bridge for analysis. Both have the same state-dict keys.
 
 from __future__ import annotations
 
-import copy
 import math
+import time
 from dataclasses import dataclass
 from typing import Literal
 
@@ -192,6 +192,74 @@ def to_bridge(cfg: GrokConfig, state: dict[str, Tensor]):
     return bridge.eval()
 
 
+def stacked_answer_logits(cfg: GrokConfig, params: dict[str, Tensor],
+                          tokens: Int[Tensor, "batch pos"]) -> Float[Tensor, "model batch p"]:
+    """The logits at ``=`` of every model of a ``[model ...]`` stack of :class:`GrokTransformer` weights.
+
+    Equal to ``model(tokens)[:, -1]`` for each model, but computed without ``vmap`` and only
+    where the answer needs it: keys and values at every position, the query, the MLP and the
+    unembedding at ``=`` alone (one layer, so nothing else reaches the answer). This is the
+    training forward pass; it is several times cheaper than the full one.
+    """
+    def w(name: str) -> Tensor:
+        W = params[f"blocks.0.{name}.weight"]
+        return quantize(W, cfg.weights, stacked=True)
+
+    def linear(x: Tensor, name: str) -> Tensor:
+        bias = params[f"blocks.0.{name}.bias"]
+        out = einops.einsum(x, w(name), "model batch ... d_in, model d_out d_in -> model batch ... d_out")
+        return out + bias.view(bias.shape[0], 1, *([1] * (out.ndim - 3)), bias.shape[-1])
+
+    x = params["embed.weight"][:, tokens] + params["pos_embed.weight"][:, None, : tokens.shape[-1]]
+    heads = "model batch ... (head_index d_head) -> model batch ... head_index d_head"
+    k, v = (einops.rearrange(linear(x, name), heads, head_index=cfg.n_heads) for name in ("attn.k", "attn.v"))
+    q = einops.rearrange(linear(x[:, :, -1], "attn.q"), heads, head_index=cfg.n_heads)
+    scores = einops.einsum(q, k, "model batch head_index d_head, model batch pos head_index d_head "
+                                 "-> model batch head_index pos") / math.sqrt(cfg.d_head)
+    z = einops.einsum(scores.softmax(-1), v, "model batch head_index pos, model batch pos head_index d_head "
+                                             "-> model batch head_index d_head")
+    resid = x[:, :, -1] + linear(einops.rearrange(z, "model batch head_index d_head -> model batch "
+                                                     "(head_index d_head)"), "attn.o")
+    resid = resid + linear(torch.relu(linear(resid, "mlp.in")), "mlp.out")
+    return einops.einsum(resid, params["unembed.weight"], "model batch d, model p d -> model batch p") \
+        + params["unembed.bias"][:, None]
+
+
+def train_stacked(cfg: GrokConfig, models: list[GrokTransformer], tokens: Int[Tensor, "batch pos"],
+                  labels: Int[Tensor, "batch"], device: torch.device, progress
+                  ) -> tuple[list[dict[str, Tensor]], float]:
+    """Full-batch AdamW on every model at once: ``(snapshots every log_every epochs, seconds)``.
+
+    The weights are stacked on a ``model`` axis and trained through :func:`stacked_answer_logits`;
+    the loss is the sum of the models' float64 cross-entropies, so each model gets its own
+    gradient, and AdamW is element-wise, so this is ``len(models)`` independent runs (a test
+    compares it with the ``vmap`` trainer of :mod:`interplib.batched`). Biases stay at 0.
+    """
+    params = {n: torch.stack([dict(m.named_parameters())[n].detach() for m in models]).to(device)
+              for n, _ in models[0].named_parameters()}
+    trained = [params[n].requires_grad_() for n in weight_names(models[0])]
+    opt = torch.optim.AdamW(trained, lr=cfg.lr, weight_decay=cfg.weight_decay, betas=cfg.betas)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: min(1.0, (step + 1) / cfg.warmup))
+    tokens, labels = tokens.to(device), labels.to(device)
+    snapshots = []
+    start = time.perf_counter()
+    for epoch in progress(range(cfg.epochs + 1), desc=f"grok-{cfg.weights}"):
+        if epoch % cfg.log_every == 0:
+            snapshots.append({n: v.detach().clone() for n, v in params.items()})
+        if epoch == cfg.epochs:
+            break
+        logits = stacked_answer_logits(cfg, params, tokens).double()
+        loss = nn.functional.cross_entropy(einops.rearrange(logits, "model batch p -> batch p model"),
+                                           labels[:, None].expand(-1, len(models)), reduction="none").mean(0)
+        opt.zero_grad(set_to_none=True)
+        loss.sum().backward()
+        opt.step()
+        sched.step()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return snapshots, time.perf_counter() - start
+
+
 def loss_and_accuracy(logits: Float[Tensor, "batch pos p"], labels: Int[Tensor, "batch"]) -> tuple[Tensor, Tensor]:
     """Cross-entropy at the ``=`` position, in float64 (softmax collapse otherwise), and accuracy."""
     last = logits[:, -1].double()
@@ -210,21 +278,19 @@ def neuron_logit_map(params: dict[str, Tensor], weights: Weights) -> Float[Tenso
     return einops.einsum(W_out, params["unembed.weight"], "model d_model d_mlp, model p d_model -> model d_mlp p")
 
 
-def progress_measures(cfg: GrokConfig, base: GrokTransformer, snapshot: dict[str, Tensor],
-                      buffers: dict[str, Tensor], freqs: list[list[int]]) -> dict[str, Tensor]:
+def progress_measures(cfg: GrokConfig, snapshot: dict[str, Tensor], freqs: list[list[int]]) -> dict[str, Tensor]:
     """Every logged measure of one snapshot of the stacked models: name -> ``[model]``.
 
     Losses are float64 cross-entropies at ``=``; restricted loss is on the test pairs and
     excluded loss on the training pairs, each with that model's own key frequencies ``freqs``.
     """
-    from .batched import stacked_forward
     from .fourier import excluded_loss, restricted_loss
 
     tokens, labels = dataset(cfg.p)
     device = next(iter(snapshot.values())).device
     tokens, labels = tokens.to(device), labels.to(device)
     is_train = train_mask(cfg.p, cfg.frac_train, cfg.data_seed).to(device)
-    logits = stacked_forward(base, snapshot, buffers, tokens)[:, :, -1].double()  # [model pair p]
+    logits = stacked_answer_logits(cfg, snapshot, tokens).double()  # [model pair p]
     grid = einops.rearrange(logits, "model (a b) c -> model a b c", a=cfg.p)
     label_grid = einops.rearrange(labels, "(a b) -> a b", a=cfg.p)
     train_grid = einops.rearrange(is_train, "(a b) -> a b", a=cfg.p)
@@ -238,7 +304,7 @@ def progress_measures(cfg: GrokConfig, base: GrokTransformer, snapshot: dict[str
         "excluded_loss": torch.stack([excluded_loss(g, label_grid, f, train_grid) for g, f in zip(grid, freqs)]),
         "gini_embed": torch.stack([gini(frequency_norms(w[: cfg.p].double())) for w in snapshot["embed.weight"]]),
         "gini_logit_map": torch.stack([gini(frequency_norms(w.T.double())) for w in W_L]),
-        "sum_sq": sum_of_squares(snapshot, weight_names(base)),
+        "sum_sq": sum_of_squares(snapshot, [n for n in snapshot if not n.endswith("bias")]),
     }
 
 
@@ -254,8 +320,8 @@ def quantization_measures(cfg: GrokConfig, before: dict[str, Tensor], after: dic
            for n in names}
     if cfg.weights != "fp":
         sizes = torch.tensor([after[n][0].numel() for n in names], dtype=torch.float64)
-        flips = torch.tensor([[flip_fraction(b, a, cfg.weights) for b, a in zip(before[n], after[n])]
-                              for n in names], dtype=torch.float64)   # [matrix model]
+        flips = torch.stack([flip_fraction(before[n], after[n], cfg.weights, stacked=True).cpu()
+                             for n in names])   # [matrix model]
         out["flip_frac"] = (flips * sizes[:, None]).sum(0) / sizes.sum()
     return out
 
@@ -267,38 +333,21 @@ def fit(cfg: GrokConfig, device: torch.device, progress) -> Trained:
     *final* embedding (``fourier.key_frequencies``), as Nanda et al. do, so every
     ``log_every`` epochs a snapshot of the weights is kept and measured after training.
     """
-    from .batched import train_models
     from .fourier import key_frequencies
 
     tokens, labels = dataset(cfg.p)
     is_train = train_mask(cfg.p, cfg.frac_train, cfg.data_seed)
-    batch = (tokens[is_train], labels[is_train])
     models = []
     for seed in cfg.seeds:
         torch.manual_seed(seed)
         models.append(GrokTransformer(cfg))
-    base = copy.deepcopy(models[0]).to(device)   # the architecture for measuring snapshots
-    snapshots: list[dict[str, Tensor]] = []
-
-    def keep(params: dict[str, Tensor], buffers: dict[str, Tensor]) -> dict[str, Tensor]:
-        snapshots.append({n: v.detach().clone() for n, v in params.items()})
-        return {}
-
-    def loss_fn(model_fn, xy):
-        return loss_and_accuracy(model_fn(xy[0]), xy[1])[0]
-
-    result = train_models(
-        models, loss_fn, lambda step: batch, cfg.epochs,
-        lambda ps: torch.optim.AdamW(ps, lr=cfg.lr, weight_decay=cfg.weight_decay, betas=cfg.betas),
-        schedule=lambda step: min(1.0, (step + 1) / cfg.warmup), trainable=weight_names(base),
-        evaluate=keep, eval_every=cfg.log_every, progress=progress, desc=f"grok-{cfg.weights}", device=device)
-    buffers = {n: v.to(device) for n, v in result.buffers.items()}
+    snapshots, seconds = train_stacked(cfg, models, tokens[is_train], labels[is_train], device, progress)
     final = snapshots[-1]
     freqs = [key_frequencies(w[: cfg.p].double()) for w in final["embed.weight"]]
     history: dict[str, list[Tensor]] = {}
     with torch.no_grad():
         for before, snap in progress(list(zip([snapshots[0], *snapshots], snapshots)), desc="measures"):
-            measures = {**progress_measures(cfg, base, snap, buffers, freqs),
+            measures = {**progress_measures(cfg, snap, freqs),
                         **quantization_measures(cfg, before, snap)}
             for name, value in measures.items():
                 history.setdefault(name, []).append(value.cpu())
@@ -313,7 +362,7 @@ def fit(cfg: GrokConfig, device: torch.device, progress) -> Trained:
         tensors=tensors,
         metrics={"key_freqs": freqs, "final_test_acc": test_acc.tolist(),
                  "final_test_loss": tensors["history.test_loss"][:, -1].tolist(),
-                 "train_seconds": round(result.seconds, 2), "seconds_per_epoch": result.seconds / cfg.epochs},
+                 "train_seconds": round(seconds, 2), "seconds_per_epoch": seconds / cfg.epochs},
         key_metric=("mean final test accuracy", float(test_acc.mean())),
     )
 

@@ -26,30 +26,38 @@ Weights = Literal["fp", "binary", "ternary"]
 EPS = 1e-5
 
 
-def binarize(W: Float[Tensor, "..."]) -> Float[Tensor, "..."]:
-    """``sign(W - mean W) · mean|W|`` (no gradient trick; see :func:`quantize`)."""
-    sign = torch.where(W - W.mean() >= 0, 1.0, -1.0).to(W.dtype)
-    return sign * W.abs().mean()
+def _mean(W: Tensor, stacked: bool) -> Tensor:
+    """The mean over one matrix: all of ``W``, or each ``W[k]`` of a stack (keeping dims)."""
+    return W.mean(dim=tuple(range(1, W.ndim)), keepdim=True) if stacked else W.mean()
 
 
-def ternarize(W: Float[Tensor, "..."], eps: float = EPS) -> Float[Tensor, "..."]:
-    """``RoundClip(W / (γ + ε), -1, 1) · γ`` with ``γ = mean|W|``."""
-    gamma = W.abs().mean()
+def binarize(W: Float[Tensor, "..."], stacked: bool = False) -> Float[Tensor, "..."]:
+    """``sign(W - mean W) · mean|W|`` (no gradient trick; see :func:`quantize`).
+
+    ``stacked=True`` quantizes each ``W[k]`` of a ``[model ...]`` stack with its own statistics.
+    """
+    sign = torch.where(W - _mean(W, stacked) >= 0, 1.0, -1.0).to(W.dtype)
+    return sign * _mean(W.abs(), stacked)
+
+
+def ternarize(W: Float[Tensor, "..."], eps: float = EPS, stacked: bool = False) -> Float[Tensor, "..."]:
+    """``RoundClip(W / (γ + ε), -1, 1) · γ`` with ``γ = mean|W|`` (per ``W[k]`` if ``stacked``)."""
+    gamma = _mean(W.abs(), stacked)
     return (W / (gamma + eps)).round().clamp(-1, 1) * gamma
 
 
-def quantized(W: Float[Tensor, "..."], weights: Weights) -> Float[Tensor, "..."]:
+def quantized(W: Float[Tensor, "..."], weights: Weights, stacked: bool = False) -> Float[Tensor, "..."]:
     """The value the forward pass uses, without gradient bookkeeping."""
     if weights == "fp":
         return W
     if weights == "binary":
-        return binarize(W)
+        return binarize(W, stacked=stacked)
     if weights == "ternary":
-        return ternarize(W)
+        return ternarize(W, stacked=stacked)
     raise ValueError(f"weights={weights!r}: use 'fp', 'binary' or 'ternary'")
 
 
-def quantize(W: Float[Tensor, "..."], weights: Weights) -> Float[Tensor, "..."]:
+def quantize(W: Float[Tensor, "..."], weights: Weights, stacked: bool = False) -> Float[Tensor, "..."]:
     """The weights the forward pass uses: ``W`` itself, or its quantized value with STE gradients.
 
     ``W - W.detach()`` is exactly zero, so the value is exactly the quantized one (no rounding
@@ -57,11 +65,13 @@ def quantize(W: Float[Tensor, "..."], weights: Weights) -> Float[Tensor, "..."]:
     """
     if weights == "fp":
         return W
-    return quantized(W, weights).detach() + (W - W.detach())
+    return quantized(W, weights, stacked).detach() + (W - W.detach())
 
 
-def flip_fraction(before: Tensor, after: Tensor, weights: Weights) -> float:
-    """Fraction of entries whose quantized value changed sign/level between two latent weights."""
+def flip_fraction(before: Tensor, after: Tensor, weights: Weights, stacked: bool = False) -> float | Tensor:
+    """Fraction of entries whose quantized value changed sign/level between two latent weights
+    (a float; with ``stacked`` a ``[model]`` tensor, one fraction per ``W[k]``)."""
     if weights == "fp":
         raise ValueError("flip_fraction compares quantized levels; it has no meaning for weights='fp'")
-    return float((torch.sign(quantized(before, weights)) != torch.sign(quantized(after, weights))).double().mean())
+    changed = (torch.sign(quantized(before, weights, stacked)) != torch.sign(quantized(after, weights, stacked)))
+    return changed.double().flatten(1).mean(-1) if stacked else float(changed.double().mean())

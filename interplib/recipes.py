@@ -144,9 +144,11 @@ def seed_everything(seed: int) -> None:
 def code_version() -> str:
     """The git commit of this checkout, with ``+dirty`` if interplib/ has local changes.
 
-    A copy without git metadata (the working tree sent to a lent GPU machine) reports the
-    commit named by ``INTERPLIB_CODE_VERSION``, which the sender sets from a clean checkout.
+    ``INTERPLIB_CODE_VERSION``, when set, names it instead: a copy of the working tree sent to a
+    lent GPU machine carries stale or no git metadata, so the sender names the clean commit.
     """
+    if os.environ.get("INTERPLIB_CODE_VERSION"):
+        return os.environ["INTERPLIB_CODE_VERSION"]
     repo = Path(__file__).resolve().parents[1]
     try:
         rev = subprocess.run(["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True,
@@ -154,7 +156,7 @@ def code_version() -> str:
         dirty = subprocess.run(["git", "-C", str(repo), "status", "--porcelain", "--", "interplib"],
                                capture_output=True, text=True, check=True).stdout.strip()
     except (OSError, subprocess.CalledProcessError):
-        return os.environ.get("INTERPLIB_CODE_VERSION", "unknown")
+        return "unknown"
     return rev + ("+dirty" if dirty else "")
 
 

@@ -123,3 +123,47 @@ def test_quantization_measures_count_level_changes_per_model():
     torch.testing.assert_close(out["flip_frac"], torch.tensor([0.0, float(expected)], dtype=torch.float64))
     torch.testing.assert_close(out["beta.mlp.in"], W.abs().flatten(1).mean(-1).double())
     assert "flip_frac" not in grokking.quantization_measures(tiny(seeds=(0, 1)), before, after)
+
+
+@pytest.mark.parametrize("weights", ["fp", "binary", "ternary"])
+def test_stacked_answer_logits_equal_each_model_forward_at_the_answer(weights):
+    cfg = tiny(weights=weights, seeds=(0, 1, 2))
+    models = []
+    for seed in cfg.seeds:
+        torch.manual_seed(seed)
+        models.append(grokking.GrokTransformer(cfg).double())
+    with torch.no_grad():
+        for m in models:
+            for name, p in m.named_parameters():
+                if name.endswith("bias"):
+                    p.normal_()            # biases are 0 in training; check they are placed right anyway
+    params = {n: torch.stack([dict(m.named_parameters())[n].detach() for m in models]) for n, _ in models[0].named_parameters()}
+    tokens, _ = grokking.dataset(cfg.p)
+    got = grokking.stacked_answer_logits(cfg, params, tokens)
+    for k, m in enumerate(models):
+        with torch.no_grad():
+            torch.testing.assert_close(got[k], m(tokens)[:, -1], rtol=1e-10, atol=1e-10)
+
+
+@pytest.mark.parametrize("weights", ["fp", "ternary"])
+def test_stacked_training_equals_the_vmap_trainer(weights):
+    from interplib.batched import train_models
+
+    cfg = tiny(weights=weights, seeds=(0, 1), epochs=6, log_every=3, lr=1e-2)
+    tokens, labels = grokking.dataset(cfg.p)
+
+    def fresh():
+        out = []
+        for seed in cfg.seeds:
+            torch.manual_seed(seed)
+            out.append(grokking.GrokTransformer(cfg).double())
+        return out
+
+    snaps, _ = grokking.train_stacked(cfg, fresh(), tokens, labels, torch.device("cpu"), lambda it, **_: it)
+    models = fresh()
+    ref = train_models(models, lambda f, xy: grokking.loss_and_accuracy(f(xy[0]), xy[1])[0], lambda s: (tokens, labels),
+                       cfg.epochs, lambda ps: torch.optim.AdamW(ps, lr=cfg.lr, weight_decay=cfg.weight_decay, betas=cfg.betas),
+                       schedule=lambda step: min(1.0, (step + 1) / cfg.warmup), trainable=grokking.weight_names(models[0]))
+    assert len(snaps) == 3
+    for name, value in ref.params.items():
+        torch.testing.assert_close(snaps[-1][name], value, rtol=1e-7, atol=1e-9)

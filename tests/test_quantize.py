@@ -60,3 +60,12 @@ def test_flip_fraction_counts_changed_levels():
 def test_forward_values_are_exactly_the_quantized_levels(weights):
     W = torch.randn(64, 64, generator=torch.Generator().manual_seed(4), requires_grad=True)
     assert torch.equal(quantize.quantize(W, weights).detach(), quantize.quantized(W.detach(), weights))
+
+
+@pytest.mark.parametrize("weights", ["binary", "ternary"])
+def test_stacked_quantization_uses_each_matrix_own_statistics(weights):
+    W = torch.randn(3, 5, 4, dtype=torch.float64) * torch.tensor([0.1, 1.0, 10.0], dtype=torch.float64)[:, None, None]
+    W[1] += 0.7                                              # a matrix whose mean is far from 0
+    stacked = quantize.quantized(W, weights, stacked=True)
+    for k in range(3):
+        assert torch.equal(stacked[k], quantize.quantized(W[k], weights))
