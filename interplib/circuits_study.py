@@ -4,19 +4,10 @@ Both train with :func:`interplib.lm_training.train_lm` in the plain-torch twin
 (:class:`interplib.attention_models.AttnOnlyTransformer`) with the
 :class:`~interplib.attention_models.InductionProbes` recorded every 100 steps, so the curves
 show when in-context learning and the induction heads appear. They are stored in float16;
-:func:`load_model` returns the TransformerLens bridge the chapter analyses.
-
-The story grammar never repeats a passage, so the corpus alone does not reward an induction
-head: a first run of 8,000 steps of 64 × 256 tokens (131M tokens) on an H100 formed none
-(largest induction score 0.006). Natural text quotes itself; the training rows here do so
-too: a quarter of them repeat their first half (:func:`interplib.lmdata.with_repeats`); the
-validation split is the plain corpus.
-
-Both train for 3,000 steps of 64 × 256 tokens (49M tokens): ``python -m interplib.train
-attn-only-l2 attn-only-l1 --device cuda`` takes a minute or two on one H100. The CPU path
-is the same command with ``--device cpu``; a step of 64 sequences costs about four times the
-measured 1.45 s (2 layers) and 1.1 s (1 layer) of a 16-sequence step on one core of the
-book's CPU, so about five and four hours.
+:func:`load_model` returns the TransformerLens bridge the chapter analyses. The configs are
+the CPU path: 2,000 steps of 16 × 256 tokens (8.2M tokens), under an hour each on one core
+of the book's 2-core CPU; ``python -m interplib.train attn-only-l2 --device cuda`` runs the
+same recipe on a GPU.
 """
 
 from __future__ import annotations
@@ -42,21 +33,19 @@ class AttnOnlyRun:
     model: AttnOnlyConfig
     train: LMTrainConfig
     probes: ProbeConfig = ProbeConfig()
-    repeat_fraction: float = 0.25   # training rows that quote their first half again (lmdata.with_repeats)
-    seed: int = 0      # the global seed of the run and of the repeated rows (the weights' seed is ``model.seed``)
+    seed: int = 0      # the global seed of the run (the weights' seed is ``model.seed``)
 
 
-TRAINING = LMTrainConfig(steps=3000, batch_size=64, lr=1e-3, warmup_steps=200, eval_every=100,
-                         eval_sequences=64)
-RUNS = {f"attn-only-l{n}": AttnOnlyRun(AttnOnlyConfig(n_layers=n), TRAINING) for n in (2, 1)}
+CPU_TRAINING = LMTrainConfig(steps=2000, batch_size=16, lr=1e-3, warmup_steps=100, eval_every=100,
+                             eval_sequences=64)
+RUNS = {f"attn-only-l{n}": AttnOnlyRun(AttnOnlyConfig(n_layers=n), CPU_TRAINING) for n in (2, 1)}
 
 
 def fit(run: AttnOnlyRun, device: torch.device, progress) -> Trained:
     """Train with the induction probes; store float16 weights, the curves and the probes' history."""
     model = AttnOnlyTransformer(run.model)
     val = lmdata.load_split("val")
-    train = lmdata.with_repeats(lmdata.load_split("train"), run.repeat_fraction, run.seed)
-    result = train_lm(model, train, val, run.train, device, progress,
+    result = train_lm(model, lmdata.load_split("train"), val, run.train, device, progress,
                       on_evaluate=InductionProbes(run.model, run.probes), desc=run.model.name)
     tensors, metrics = artifact_payload(model, result, val, InductionProbes.summary(result))
     return Trained(tensors, metrics, key_metric=("validation loss (nats/token)", metrics["val_loss_float16"]))
@@ -72,5 +61,5 @@ def load_model(name: str, dtype: torch.dtype = torch.float32):
 
 for _name, _run in RUNS.items():
     register(Recipe(name=_name, study=STUDY, config=_run, fit=fit, needs=(lmdata.DATA_NAME,),
-                    seconds={"cpu": {1: 13_000, 2: 17_000}[_run.model.n_layers], "cuda": 120},
+                    seconds={"cpu": {1: 2400, 2: 3000}[_run.model.n_layers]},
                     description=f"{_run.model.n_layers}-layer attention-only transformer on the story corpus"))

@@ -111,24 +111,6 @@ def pack(tokens: np.ndarray | Tensor, seq_len: int) -> Int[Tensor, "batch pos"]:
     return tokens[: n * seq_len].reshape(n, seq_len)
 
 
-def with_repeats(rows: Int[Tensor, "batch pos"], fraction: float, seed: int = 0) -> Int[Tensor, "batch pos"]:
-    """A copy of ``rows`` in which a seeded ``fraction`` of the rows repeat their first half.
-
-    Row ``i`` chosen becomes ``rows[i, :h] ++ rows[i, :h]`` (``h = pos // 2``; an odd last token
-    is kept): a passage of the corpus quoted a second time, the kind of repeat natural text has
-    and the story grammar never writes, and the one that rewards an induction head.
-    """
-    if not 0 <= fraction <= 1:
-        raise ValueError(f"fraction={fraction}: use a fraction of the rows in [0, 1]")
-    if rows.ndim != 2 or rows.shape[1] < 2:
-        raise ValueError(f"rows has shape {tuple(rows.shape)}: need [n_seq, seq_len] with seq_len >= 2")
-    out = rows.clone()
-    chosen = torch.randperm(len(rows), generator=torch.Generator().manual_seed(seed))[: round(fraction * len(rows))]
-    h = rows.shape[1] // 2
-    out[chosen, h: 2 * h] = rows[chosen, :h]
-    return out
-
-
 def sha256_tokens(tokens: np.ndarray) -> str:
     return hashlib.sha256(np.ascontiguousarray(tokens, dtype=np.uint16).tobytes()).hexdigest()
 

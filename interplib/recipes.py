@@ -62,8 +62,9 @@ class Recipe:
         version: bump when ``fit`` changes what it computes; older artifacts become stale.
         seconds: measured wall time by device type, for the "this will take" message.
         needs: names of artifacts this one is made from (trained first by ``--all``).
-        committed: False for large derived data that is regenerated, not committed (a test
-            checks that every committed recipe has a valid artifact in the repository).
+        committed: False where the repository holds no artifact: large derived data that is
+            regenerated, or a training that needs a GPU run still to come (the recipe says
+            which); a test checks that every committed recipe has a valid artifact.
     """
 
     name: str

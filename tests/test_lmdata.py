@@ -124,14 +124,3 @@ def test_own_corpus_round_trip(tmp_path):
     with pytest.raises(ValueError, match="at least 2"):
         lmdata.pack_texts(docs[:1], V(), seq_len=4)
 
-
-def test_with_repeats_copies_the_first_half_of_a_seeded_fraction_of_rows():
-    rows = torch.arange(40 * 9).view(40, 9)
-    out = lmdata.with_repeats(rows, 0.25, seed=3)
-    repeated = [i for i in range(40) if torch.equal(out[i, 4:8], out[i, :4])]
-    assert len(repeated) == 10 and torch.equal(out, lmdata.with_repeats(rows, 0.25, seed=3))
-    assert torch.equal(out[:, :4], rows[:, :4]) and torch.equal(out[:, 8], rows[:, 8])   # odd last token kept
-    untouched = [i for i in range(40) if i not in repeated]
-    assert torch.equal(out[untouched], rows[untouched]) and torch.equal(rows, torch.arange(40 * 9).view(40, 9))
-    with pytest.raises(ValueError, match="fraction"):
-        lmdata.with_repeats(rows, 1.5)
