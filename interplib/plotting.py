@@ -90,12 +90,18 @@ def line(
     log_x: bool = False,
     log_y: bool = False,
 ) -> go.Figure:
-    """One line per row of ``y`` (shape ``[lines points]`` or ``[points]``) against ``x``."""
+    """One line per row of ``y`` (shape ``[lines points]`` or ``[points]``) against ``x``
+    (numbers, or category labels such as layer names)."""
     ys = to_numpy(y)
     ys = ys[None] if ys.ndim == 1 else ys
     if ys.ndim != 2:
         raise ValueError(f"line takes [points] or [lines points], got shape {tuple(ys.shape)}")
-    xs = np.arange(ys.shape[1]) if x is None else to_numpy(x)
+    if x is None:
+        xs = np.arange(ys.shape[1])
+    elif len(x) and isinstance(x[0], str):
+        xs = np.asarray(x, dtype=object)
+    else:
+        xs = to_numpy(x)
     if xs.shape != (ys.shape[1],):
         raise ValueError(f"x has shape {tuple(xs.shape)} but each line has {ys.shape[1]} points")
     names = _check_labels("names", names, ys.shape[0]) or [f"line {i}" for i in range(ys.shape[0])]
@@ -107,6 +113,15 @@ def line(
     if log_y:
         fig.update_yaxes(type="log")
     return fig
+
+
+def bar(values: Any, labels: Sequence[str], *, title: str = "", xaxis: str = "", yaxis: str = "") -> go.Figure:
+    """One bar per entry of ``values`` (``[bars]``), named by ``labels``; negative bars point down."""
+    vs = to_numpy(values).ravel()
+    names = _check_labels("labels", labels, vs.size)
+    fig = go.Figure(go.Bar(x=names, y=vs, marker_color=np.where(vs >= 0, "#1f77b4", "#d62728")))
+    fig.update_layout(template=TEMPLATE, xaxis_title=xaxis, yaxis_title=yaxis)
+    return titled(fig, title)
 
 
 def scatter(

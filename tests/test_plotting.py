@@ -69,3 +69,18 @@ def test_show_outside_the_book_returns_the_figure(monkeypatch):
 def test_titles_get_room_above_the_plot_for_the_toolbar():
     assert plotting.line([1.0, 2.0], title="loss").layout.margin.t == 80
     assert plotting.imshow(torch.ones(2, 2)).layout.margin.t == 40
+
+
+def test_bar_colours_negative_bars_and_checks_labels():
+    fig = plotting.bar(torch.tensor([1.0, -2.0]), ["a", "b"], title="t")
+    assert list(fig.data[0].x) == ["a", "b"] and list(fig.data[0].y) == [1.0, -2.0]
+    assert fig.data[0].marker.color[0] != fig.data[0].marker.color[1]
+    with pytest.raises(ValueError):
+        plotting.bar([1.0, 2.0], ["only one"])
+
+
+def test_line_takes_category_labels_on_x():
+    fig = plotting.line([1.0, 2.0, 3.0], x=["0_pre", "1_pre", "final_post"])
+    assert list(fig.data[0].x) == ["0_pre", "1_pre", "final_post"]
+    with pytest.raises(ValueError, match="x has shape"):
+        plotting.line([1.0, 2.0], x=["a", "b", "c"])
