@@ -8,7 +8,9 @@ quantization is the one difference.
 
 Cost, measured: on one H100, three recipes run as concurrent processes trained about 49
 epochs a second each, so ``python -m interplib.train grok-fp grok-binary grok-ternary
---device cuda`` needs about ten minutes per recipe when they share the GPU. On the book's
+--device cuda`` needs about ten minutes per recipe when they share the GPU (processes
+time-slice a GPU, so one recipe at a time, as that command runs them, should be faster; not
+yet measured). On the book's
 CPU an epoch of five seeds takes 0.7 s (two threads), about six hours per recipe; for
 development, ``GrokConfig(epochs=..., seeds=...)`` with :func:`interplib.grokking.fit`
 trains a smaller run. The artifacts are not in the repository yet (``committed=False``):
