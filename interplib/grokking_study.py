@@ -19,8 +19,6 @@ no GPU run has finished them.
 
 from __future__ import annotations
 
-import torch
-
 from .grokking import GrokConfig, fit, load_models
 from .recipes import Recipe, load, register
 
