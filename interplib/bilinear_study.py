@@ -9,35 +9,24 @@ float32. The configs are the CPU path: 2,000 steps of 16 × 256 tokens (8.2M tok
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import torch
 
 from . import lmdata
-from .lm_training import LMTrainConfig, artifact_payload, split_payload, train_lm
+from .lm_training import LMRun, LMTrainConfig, artifact_payload, split_payload, train_lm
 from .models import BilinearConfig, BilinearTransformer, model_from_tensors
 from .recipes import Recipe, Trained, load, register
 
-__all__ = ["BilinearRun", "RUNS", "fit", "load_model"]
+__all__ = ["RUNS", "fit", "load_model"]
 
 STUDY = "bilinear"
 
 
-@dataclass(frozen=True)
-class BilinearRun:
-    """One model of the study: its architecture (with the init seed) and how it is trained."""
-
-    model: BilinearConfig
-    train: LMTrainConfig
-    seed: int = 0      # the global seed of the run (the weights' seed is ``model.seed``)
-
-
 CPU_TRAINING = LMTrainConfig(steps=2000, batch_size=16, lr=1e-3, warmup_steps=100, eval_every=250,
                              eval_sequences=128)
-RUNS = {f"bilinear-l{n}": BilinearRun(BilinearConfig(n_layers=n), CPU_TRAINING) for n in (1, 2)}
+RUNS = {f"bilinear-l{n}": LMRun(BilinearConfig(n_layers=n), CPU_TRAINING) for n in (1, 2)}
 
 
-def fit(run: BilinearRun, device: torch.device, progress) -> Trained:
+def fit(run: LMRun, device: torch.device, progress) -> Trained:
     """Train, store float16 weights and the curves; the validation loss is measured on the stored weights."""
     model = BilinearTransformer(run.model)
     val = lmdata.load_split("val")

@@ -16,35 +16,24 @@ measured on the book's status page.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pandas as pd
 import torch
 
 from . import lmdata
 from .bridge import hf_trained
-from .lm_training import CURVE, LMTrainConfig, train_lm
+from .lm_training import CURVE, LMRun, LMTrainConfig, train_lm
 from .neox import NeoXConfig, build_model
 from .recipes import Recipe, Trained, register
 from .stories import fact_prompts
 from .vocab import BOS, EOS, Vocab
 
-__all__ = ["NeoXRun", "RUN", "NAME", "fact_recall", "fit"]
+__all__ = ["RUN", "NAME", "fact_recall", "fit"]
 
 STUDY = "layernorm"
 NAME = "neox-stories"
 
 
-@dataclass(frozen=True)
-class NeoXRun:
-    """The study's model: its architecture (with the init seed) and how it is trained."""
-
-    model: NeoXConfig
-    train: LMTrainConfig
-    seed: int = 0      # the global seed of the run (the weights' seed is ``model.seed``)
-
-
-RUN = NeoXRun(
+RUN = LMRun(
     NeoXConfig(d_vocab=4096, d_model=256, n_layers=6, n_heads=8, d_mlp=1024, n_ctx=256),
     LMTrainConfig(steps=4000, batch_size=64, lr=1e-3, warmup_steps=200, weight_decay=0.1,
                   eval_every=500, eval_sequences=256),
@@ -79,7 +68,7 @@ def fact_recall(model, tokenizer, prompts: pd.DataFrame | None = None, batch_siz
     return prompts.assign(answer_rank=ranks, recalled=recalled)
 
 
-def fit(run: NeoXRun, device: torch.device, progress) -> Trained:
+def fit(run: LMRun, device: torch.device, progress) -> Trained:
     """Train, then measure fact recall; stored as a float16 HF model with its curves."""
     tokenizer = Vocab.load().hf_tokenizer()
     model = build_model(run.model, bos_token_id=BOS, eos_token_id=EOS)

@@ -72,6 +72,16 @@ class LMTrainConfig:
                              f"need weight_decay ≥ 0, grad_clip ≥ 0 and two betas in [0, 1)")
 
 
+@dataclass(frozen=True)
+class LMRun:
+    """One model of a study, as a recipe config: its architecture (a frozen config with the
+    init seed, e.g. ``BilinearConfig`` or ``NeoXConfig``) and how :func:`train_lm` trains it."""
+
+    model: Any
+    train: LMTrainConfig
+    seed: int = 0      # the global seed of the run (the weights' seed is ``model.seed``)
+
+
 def learning_rate(step: int, cfg: LMTrainConfig) -> float:
     """The rate of optimiser step ``step`` (0-based): linear warm-up from lr/warmup_steps to lr,
     then cosine down to lr·min_lr_ratio at the last step."""

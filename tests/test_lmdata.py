@@ -123,4 +123,3 @@ def test_own_corpus_round_trip(tmp_path):
     assert train.shape[1] == val.shape[1] == 32 and train.shape[0] > 5 * val.shape[0] > 0
     with pytest.raises(ValueError, match="at least 2"):
         lmdata.pack_texts(docs[:1], V(), seq_len=4)
-
