@@ -38,7 +38,7 @@ from torch import Tensor
 from . import artifacts, lexicon, stories
 from .recipes import Recipe, Trained, register
 from .recipes import load as load_artifact
-from .vocab import BOS, EOS, TOKENIZER_NAME, Vocab
+from .vocab import BOS, EOS, SPECIALS, TOKENIZER_NAME, Vocab
 
 DATA_NAME = "story-lmdata"
 BIGRAMS_NAME = "story-bigrams"
@@ -109,6 +109,38 @@ def pack(tokens: np.ndarray | Tensor, seq_len: int) -> Int[Tensor, "batch pos"]:
     if n == 0:
         raise ValueError(f"{tokens.numel()} tokens do not fill one row of seq_len={seq_len}")
     return tokens[: n * seq_len].reshape(n, seq_len)
+
+
+def with_repeated_segments(rows: Int[Tensor, "batch pos"], fraction: float, d_vocab: int,
+                           periods: tuple[int, int] = (8, 128), seed: int = 0) -> Int[Tensor, "batch pos"]:
+    """A copy of ``rows`` in which a seeded ``fraction`` of the rows are random segments repeated.
+
+    Each chosen row becomes ``[BOS] r r r ...`` (cut to the row's length): ``r`` is a segment of
+    uniform random non-special tokens whose length is drawn uniformly from ``periods``
+    (inclusive). Nothing but an earlier copy predicts a token of ``r``, and the period varies,
+    so the one thing these rows reward is induction: find the previous occurrence of the
+    current token and predict the token that followed it. The story grammar never repeats a
+    passage, so the plain corpus does not reward it (``notes/induction-heads.md``).
+    """
+    if not 0 <= fraction <= 1:
+        raise ValueError(f"fraction={fraction}: use a fraction of the rows in [0, 1]")
+    if rows.ndim != 2:
+        raise ValueError(f"rows has shape {tuple(rows.shape)}: pass packed rows [n_seq, seq_len]")
+    low, high = periods
+    if not 1 <= low <= high or 2 * high + 1 > rows.shape[1]:
+        raise ValueError(f"periods={periods}: need 1 <= low <= high and [BOS] plus two copies of the longest "
+                         f"segment within the row length {rows.shape[1]}, i.e. high <= {(rows.shape[1] - 1) // 2}")
+    if d_vocab <= len(SPECIALS):
+        raise ValueError(f"d_vocab={d_vocab}: need tokens beyond the {len(SPECIALS)} special ones")
+    gen = torch.Generator().manual_seed(seed)
+    out = rows.clone()
+    chosen = torch.randperm(len(rows), generator=gen)[: round(fraction * len(rows))]
+    lengths = torch.randint(low, high + 1, (len(chosen),), generator=gen)
+    segments = torch.randint(len(SPECIALS), d_vocab, (len(chosen), high), generator=gen)
+    offsets = torch.arange(rows.shape[1] - 1)
+    out[chosen, 0] = BOS
+    out[chosen, 1:] = segments.gather(1, offsets % lengths[:, None])
+    return out
 
 
 def sha256_tokens(tokens: np.ndarray) -> str:

@@ -123,3 +123,22 @@ def test_own_corpus_round_trip(tmp_path):
     assert train.shape[1] == val.shape[1] == 32 and train.shape[0] > 5 * val.shape[0] > 0
     with pytest.raises(ValueError, match="at least 2"):
         lmdata.pack_texts(docs[:1], V(), seq_len=4)
+
+
+def test_with_repeated_segments_tiles_a_random_segment_in_a_seeded_fraction_of_rows():
+    rows = torch.full((40, 33), 7)
+    out = lmdata.with_repeated_segments(rows, 0.25, d_vocab=50, periods=(3, 16), seed=3)
+    changed = [i for i in range(40) if not torch.equal(out[i], rows[i])]
+    assert len(changed) == 10 and torch.equal(out, lmdata.with_repeated_segments(rows, 0.25, 50, (3, 16), seed=3))
+    for i in changed:
+        row = out[i].tolist()
+        assert row[0] == BOS and all(4 <= t < 50 for t in row[1:])
+        period = next(L for L in range(3, 17) if row[1 + L:] == row[1:-L])   # the row repeats with its period
+        assert period <= 16
+    assert torch.equal(rows, torch.full((40, 33), 7))                          # input untouched
+    with pytest.raises(ValueError, match="fraction"):
+        lmdata.with_repeated_segments(rows, 1.5, 50)
+    with pytest.raises(ValueError, match="high <= 16"):
+        lmdata.with_repeated_segments(rows, 0.5, 50, periods=(3, 17))
+    with pytest.raises(ValueError, match="special"):
+        lmdata.with_repeated_segments(rows, 0.5, 4, periods=(3, 8))
