@@ -43,7 +43,7 @@ class AttnOnlyRun:
     train: LMTrainConfig
     probes: ProbeConfig = ProbeConfig()
     repeat_fraction: float = 0.25             # training rows that are a repeated random segment
-    repeat_periods: tuple[int, int] = (8, 128)  # the segments' lengths (lmdata.with_repeated_segments)
+    repeat_periods: tuple[int, int] = (8, 120)  # the segments' lengths (lmdata.with_repeated_segments)
     seed: int = 0      # the global seed of the run and of the repeated rows (the weights' seed is ``model.seed``)
 
 

@@ -112,7 +112,7 @@ def pack(tokens: np.ndarray | Tensor, seq_len: int) -> Int[Tensor, "batch pos"]:
 
 
 def with_repeated_segments(rows: Int[Tensor, "batch pos"], fraction: float, d_vocab: int,
-                           periods: tuple[int, int] = (8, 128), seed: int = 0) -> Int[Tensor, "batch pos"]:
+                           periods: tuple[int, int] = (8, 120), seed: int = 0) -> Int[Tensor, "batch pos"]:
     """A copy of ``rows`` in which a seeded ``fraction`` of the rows are random segments repeated.
 
     Each chosen row becomes ``[BOS] r r r ...`` (cut to the row's length): ``r`` is a segment of
