@@ -197,32 +197,36 @@ def stacked_answer_logits(cfg: GrokConfig, params: dict[str, Tensor],
     """The logits at ``=`` of every model of a ``[model ...]`` stack of :class:`GrokTransformer` weights.
 
     Equal to ``model(tokens)[:, -1]`` for each model, but computed without ``vmap`` and only
-    where the answer needs it: keys and values at every position, the query, the MLP and the
-    unembedding at ``=`` alone (one layer, so nothing else reaches the answer). This is the
-    training forward pass; it is several times cheaper than the full one.
+    where the answer needs it. One layer means the answer sees the other positions only
+    through their keys and values, and a key or value depends on nothing but the token and
+    its position: so they are computed once per (position, token), ``3 × (p + 1)`` rows
+    instead of ``3 × batch``, and looked up; the query, the MLP and the unembedding run at
+    ``=`` alone. This is the training forward pass, several times cheaper than the full one.
     """
-    def w(name: str) -> Tensor:
-        W = params[f"blocks.0.{name}.weight"]
-        return quantize(W, cfg.weights, stacked=True)
-
     def linear(x: Tensor, name: str) -> Tensor:
-        bias = params[f"blocks.0.{name}.bias"]
-        out = einops.einsum(x, w(name), "model batch ... d_in, model d_out d_in -> model batch ... d_out")
-        return out + bias.view(bias.shape[0], 1, *([1] * (out.ndim - 3)), bias.shape[-1])
+        """``x W^T + b`` for each model: ``x [model ... d_in]`` -> ``[model ... d_out]``."""
+        W = quantize(params[f"blocks.0.{name}.weight"], cfg.weights, stacked=True)
+        flat = einops.rearrange(x, "model ... d_in -> model (...) d_in")
+        out = torch.baddbmm(params[f"blocks.0.{name}.bias"][:, None], flat, W.transpose(1, 2))
+        return out.view(*x.shape[:-1], W.shape[1])
 
-    x = params["embed.weight"][:, tokens] + params["pos_embed.weight"][:, None, : tokens.shape[-1]]
-    heads = "model batch ... (head_index d_head) -> model batch ... head_index d_head"
-    k, v = (einops.rearrange(linear(x, name), heads, head_index=cfg.n_heads) for name in ("attn.k", "attn.v"))
-    q = einops.rearrange(linear(x[:, :, -1], "attn.q"), heads, head_index=cfg.n_heads)
-    scores = einops.einsum(q, k, "model batch head_index d_head, model batch pos head_index d_head "
-                                 "-> model batch head_index pos") / math.sqrt(cfg.d_head)
-    z = einops.einsum(scores.softmax(-1), v, "model batch head_index pos, model batch pos head_index d_head "
-                                             "-> model batch head_index d_head")
-    resid = x[:, :, -1] + linear(einops.rearrange(z, "model batch head_index d_head -> model batch "
-                                                     "(head_index d_head)"), "attn.o")
+    def lookup(table: Tensor) -> Tensor:
+        """``table [model pos vocab f]`` at each input's (position, token): ``[model batch pos f]``."""
+        flat = einops.rearrange(table, "model pos vocab f -> model (pos vocab) f")
+        index = tokens + table.shape[2] * torch.arange(n_pos, device=tokens.device)
+        return flat.index_select(1, index.flatten()).view(len(table), *tokens.shape, -1)
+
+    n_pos = tokens.shape[-1]
+    table = params["embed.weight"][:, None] + params["pos_embed.weight"][:, :n_pos, None]  # [model pos vocab d]
+    k, v = (lookup(linear(table, name)).unflatten(-1, (cfg.n_heads, cfg.d_head))       # [model batch pos head d_head]
+            for name in ("attn.k", "attn.v"))
+    x = table[:, -1].index_select(1, tokens[:, -1])                                      # [model batch d] at `=`
+    q = linear(x, "attn.q").unflatten(-1, (cfg.n_heads, cfg.d_head))                     # [model batch head d_head]
+    pattern = ((q[:, :, None] * k).sum(-1) / math.sqrt(cfg.d_head)).softmax(2)          # [model batch pos head]
+    z = (pattern[..., None] * v).sum(2).flatten(-2)                                      # [model batch (head d_head)]
+    resid = x + linear(z, "attn.o")
     resid = resid + linear(torch.relu(linear(resid, "mlp.in")), "mlp.out")
-    return einops.einsum(resid, params["unembed.weight"], "model batch d, model p d -> model batch p") \
-        + params["unembed.bias"][:, None]
+    return torch.baddbmm(params["unembed.bias"][:, None], resid, params["unembed.weight"].transpose(1, 2))
 
 
 def train_stacked(cfg: GrokConfig, models: list[GrokTransformer], tokens: Int[Tensor, "batch pos"],
