@@ -132,9 +132,12 @@ def with_repeated_segments(rows: Int[Tensor, "batch pos"], fraction: float, d_vo
                          f"segment within the row length {rows.shape[1]}, i.e. high <= {(rows.shape[1] - 1) // 2}")
     if d_vocab <= len(SPECIALS):
         raise ValueError(f"d_vocab={d_vocab}: need tokens beyond the {len(SPECIALS)} special ones")
+    # NumPy's generator, not torch.randperm(seed): a training loop that shuffles rows with
+    # torch.randperm of the same seed would otherwise meet every chosen row first
+    rng = np.random.default_rng(seed)
+    chosen = torch.as_tensor(rng.choice(len(rows), round(fraction * len(rows)), replace=False))
     gen = torch.Generator().manual_seed(seed)
     out = rows.clone()
-    chosen = torch.randperm(len(rows), generator=gen)[: round(fraction * len(rows))]
     lengths = torch.randint(low, high + 1, (len(chosen),), generator=gen)
     segments = torch.randint(len(SPECIALS), d_vocab, (len(chosen), high), generator=gen)
     offsets = torch.arange(rows.shape[1] - 1)

@@ -136,6 +136,8 @@ def test_with_repeated_segments_tiles_a_random_segment_in_a_seeded_fraction_of_r
         period = next(L for L in range(3, 17) if row[1 + L:] == row[1:-L])   # the row repeats with its period
         assert period <= 16
     assert torch.equal(rows, torch.full((40, 33), 7))                          # input untouched
+    first = set(torch.randperm(40, generator=torch.Generator().manual_seed(3))[:10].tolist())
+    assert first != set(changed)      # not the rows a torch shuffle of the same seed puts first
     with pytest.raises(ValueError, match="fraction"):
         lmdata.with_repeated_segments(rows, 1.5, 50)
     with pytest.raises(ValueError, match="high <= 16"):
