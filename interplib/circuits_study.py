@@ -49,7 +49,8 @@ class AttnOnlyRun:
 
 CPU_TRAINING = LMTrainConfig(steps=2000, batch_size=16, lr=3e-3, warmup_steps=100, eval_every=100,
                              eval_sequences=64)
-RUNS = {f"attn-only-l{n}": AttnOnlyRun(AttnOnlyConfig(n_layers=n), CPU_TRAINING) for n in (2, 1)}
+RUNS = {f"attn-only-l{n}": AttnOnlyRun(AttnOnlyConfig(n_layers=n, normalization="LNPre"), CPU_TRAINING)
+        for n in (2, 1)}
 
 
 def fit(run: AttnOnlyRun, device: torch.device, progress) -> Trained:
