@@ -75,5 +75,5 @@ def load_model(name: str, dtype: torch.dtype = torch.float32):
 
 for _name, _run in RUNS.items():
     register(Recipe(name=_name, study=STUDY, config=_run, fit=fit, needs=(lmdata.DATA_NAME,),
-                    seconds={"cpu": {1: 2400, 2: 3000}[_run.model.n_layers]},
+                    seconds={"cpu": {1: 2400, 2: 3250}[_run.model.n_layers]},
                     description=f"{_run.model.n_layers}-layer attention-only transformer on the story corpus"))

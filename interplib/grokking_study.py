@@ -10,11 +10,12 @@ Cost, measured: on one H100, three recipes run as concurrent processes trained a
 epochs a second each, so ``python -m interplib.train grok-fp grok-binary grok-ternary
 --device cuda`` needs about ten minutes per recipe when they share the GPU (processes
 time-slice a GPU, so one recipe at a time, as that command runs them, should be faster; not
-yet measured). On the book's
-CPU an epoch of five seeds takes 0.7 s (two threads), about six hours per recipe; for
-development, ``GrokConfig(epochs=..., seeds=...)`` with :func:`interplib.grokking.fit`
-trains a smaller run. The artifacts are not in the repository yet (``committed=False``):
-no GPU run has finished them.
+yet measured). That measurement predates the table-lookup forward of
+:func:`interplib.grokking.stacked_answer_logits`, which made a CPU epoch 1.6-1.7x faster. On
+the book's CPU an epoch of five seeds now takes 0.37 s (fp) to 0.41 s (binary) on two
+threads, about 3.4 hours per recipe; for development, ``GrokConfig(epochs=..., seeds=...)``
+with :func:`interplib.grokking.fit` trains a smaller run. The artifacts are not in the
+repository yet (``committed=False``): no GPU run has finished them.
 """
 
 from __future__ import annotations
@@ -40,6 +41,6 @@ def load_variant(name: str, prefix: str = "final"):
 
 for _name, _cfg in RUNS.items():
     register(Recipe(name=_name, study=STUDY, config=_cfg, fit=fit, committed=False,
-                    seconds={"cpu": 0.7 * EPOCHS, "cuda": EPOCHS / 49},
+                    seconds={"cpu": 0.41 * EPOCHS, "cuda": EPOCHS / 49},
                     description=f"1-layer transformer on a + b mod {_cfg.p}, {_cfg.weights} weights, "
                                 f"{len(_cfg.seeds)} seeds trained together"))
