@@ -30,7 +30,8 @@ def test_fit_trains_and_stores_a_loadable_model(monkeypatch, study, model_cfg):
     splits = {"train": counting_tokens(32, d_vocab=16), "val": counting_tokens(8, d_vocab=16, seed=1)}
     monkeypatch.setattr(lmdata, "load_split", lambda split: splits[split])
     run = next(iter(study.RUNS.values()))
-    extra = {"probes": dataclasses.replace(run.probes, icl_early=2, icl_late=8, repeat_period=4, repeat_batch=2)} \
+    extra = {"probes": dataclasses.replace(run.probes, icl_early=2, icl_late=8, repeat_period=4, repeat_batch=2),
+             "repeat_periods": (2, 4)} \
         if study is circuits_study else {}
     run = dataclasses.replace(run, model=model_cfg, train=dataclasses.replace(
         run.train, steps=4, batch_size=8, warmup_steps=1, eval_every=2, eval_sequences=8), **extra)
