@@ -62,8 +62,8 @@ def test_neox_fit_trains_records_recall_and_materializes_without_its_curves(monk
     splits = {"train": counting_tokens(32, d_vocab=4096), "val": counting_tokens(8, d_vocab=4096, seed=1)}
     monkeypatch.setattr(lmdata, "load_split", lambda split: splits[split])
     run = LMRun(NeoXConfig(d_vocab=4096, d_model=16, n_layers=1, n_heads=2, d_mlp=32, n_ctx=16),
-                                  dataclasses.replace(layernorm_study.RUN.train, steps=2, batch_size=8,
-                                                      warmup_steps=1, eval_every=1, eval_sequences=8))
+                dataclasses.replace(layernorm_study.RUN.train, steps=2, batch_size=8,
+                                    warmup_steps=1, eval_every=1, eval_sequences=8))
     prompts = stories.fact_prompts().head(6)
     monkeypatch.setattr(layernorm_study, "fact_prompts", lambda: prompts)
     out = layernorm_study.fit(run, torch.device("cpu"), None)

@@ -133,8 +133,7 @@ def test_with_repeated_segments_tiles_a_random_segment_in_a_seeded_fraction_of_r
     for i in changed:
         row = out[i].tolist()
         assert row[0] == BOS and all(4 <= t < 50 for t in row[1:])
-        period = next(L for L in range(3, 17) if row[1 + L:] == row[1:-L])   # the row repeats with its period
-        assert period <= 16
+        assert any(row[1 + L:] == row[1:-L] for L in range(3, 17))   # periodic, with a period in (3, 16)
     assert torch.equal(rows, torch.full((40, 33), 7))                          # input untouched
     first = set(torch.randperm(40, generator=torch.Generator().manual_seed(3))[:10].tolist())
     assert first != set(changed)      # not the rows a torch shuffle of the same seed puts first
