@@ -94,6 +94,28 @@ def neuron_frequency_fractions(acts: Float[Tensor, "neuron a b"]) -> Float[Tenso
     return torch.stack(fractions, dim=-1)
 
 
+def frequency_terms(acts: Float[Tensor, "neuron a b"], freqs: Int[Tensor, "neuron"]) -> Float[Tensor, "neuron term"]:
+    """Shares of each neuron's non-constant energy in three kinds of term of its frequency ``k``:
+    waves of ``a`` alone, waves of ``b`` alone, and products of the two (``cos w_k a · cos w_k b``...).
+
+    With ``F = B A Bᵀ``, these are the entries ``F[{sin k, cos k}, 0]``, ``F[0, {sin k, cos k}]``
+    and the 2 × 2 block ``F[{sin k, cos k}, {sin k, cos k}]``; together they are the fraction of
+    :func:`neuron_frequency_fractions` for that ``k``.
+    """
+    if freqs.shape != acts.shape[:1] or not bool(((freqs >= 1) & (freqs <= n_freqs(acts.shape[-1]))).all()):
+        raise ValueError(f"freqs must hold one frequency in 1..{n_freqs(acts.shape[-1])} per neuron "
+                         f"({acts.shape[0]}), got {tuple(freqs.shape)} values")
+    F = fourier_2d(acts.double())
+    F[..., 0, 0] = 0
+    energy = F.pow(2)
+    rows = torch.stack([2 * freqs - 1, 2 * freqs], dim=-1).to(acts.device)        # [neuron 2]
+    n = torch.arange(acts.shape[0], device=acts.device)[:, None]
+    a_only = energy[n, rows, 0].sum(-1)
+    b_only = energy[n, 0, rows].sum(-1)
+    product = energy[n[:, :, None], rows[:, :, None], rows[:, None, :]].sum((-2, -1))
+    return torch.stack([a_only, b_only, product], dim=-1) / energy.sum((-2, -1))[:, None]
+
+
 def gini(c: Float[Tensor, "... n"]) -> Float[Tensor, "..."]:
     """Gini coefficient of non-negative values: 0 when all are equal, 1 - 1/n for a single one."""
     if (c < 0).any():
@@ -156,3 +178,16 @@ def cos_sum_fraction(logits: Float[Tensor, "a b c"], freqs: list[int]) -> float:
         cube = cube / cube.norm()
         explained += float((centred * cube).sum()) ** 2  # the cubes are orthogonal for distinct k
     return explained / float(centred.pow(2).sum())
+
+
+def frequency_share(W: Float[Tensor, "x d"], freqs: list[int]) -> float:
+    """Fraction of ``W``'s non-constant energy over ``x`` that lies in frequencies ``freqs``.
+
+    ``Σ_{k in freqs} norms_k² / Σ_k norms_k²`` with ``norms = frequency_norms(W)``: 1 for a
+    matrix built from those waves alone, about ``len(freqs) / ((p-1)/2)`` for noise.
+    """
+    norms = frequency_norms(W.double()).pow(2)
+    bad = [k for k in freqs if not 1 <= k <= norms.shape[0]]
+    if bad:
+        raise ValueError(f"frequencies {bad} are out of range: use 1..{norms.shape[0]} for p={W.shape[0]}")
+    return float(norms[[k - 1 for k in freqs]].sum() / norms.sum())

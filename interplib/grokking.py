@@ -157,11 +157,18 @@ class GrokTransformer(nn.Module):
             else:  # TransformerLens's "gpt2" init: N(0, initializer_range = 0.8 / sqrt(d_model))
                 nn.init.normal_(param, std=0.8 / math.sqrt(cfg.d_model))
 
-    def forward(self, tokens: Int[Tensor, "batch pos"]) -> Float[Tensor, "batch pos p"]:
-        resid = self.embed(tokens) + self.pos_embed.weight[: tokens.shape[-1]]
+    def embedded(self, tokens: Int[Tensor, "batch pos"]) -> Float[Tensor, "batch pos d_model"]:
+        """The residual stream before the block: token plus position embeddings."""
+        return self.embed(tokens) + self.pos_embed.weight[: tokens.shape[-1]]
+
+    def from_embedded(self, resid: Float[Tensor, "batch pos d_model"]) -> Float[Tensor, "batch pos p"]:
+        """The logits from an embedded input (so gradients with respect to the embeddings can be taken)."""
         for block in self.blocks:
             resid = block(resid)
         return self.unembed(resid)
+
+    def forward(self, tokens: Int[Tensor, "batch pos"]) -> Float[Tensor, "batch pos p"]:
+        return self.from_embedded(self.embedded(tokens))
 
 
 def weight_names(model: nn.Module) -> list[str]:

@@ -115,6 +115,63 @@ def line(
     return fig
 
 
+def grouped_lines(
+    groups: dict[str, Any],
+    *,
+    x: Any,
+    title: str = "",
+    xaxis: str = "",
+    yaxis: str = "",
+    log_y: bool = False,
+    dash: dict[str, str] | None = None,
+) -> go.Figure:
+    """Several lines per group (``groups[name]`` is ``[lines points]``), one colour and one legend
+    entry per group: seeds of one variant, say. ``dash`` gives a group a dash style ("dot")."""
+    xs = to_numpy(x)
+    palette = px.colors.qualitative.Plotly
+    fig = go.Figure()
+    for i, (name, ys) in enumerate(groups.items()):
+        ys = to_numpy(ys)
+        ys = ys[None] if ys.ndim == 1 else ys
+        if ys.ndim != 2 or ys.shape[1] != xs.shape[0]:
+            raise ValueError(f"group {name!r} has shape {tuple(ys.shape)}; need [lines, {xs.shape[0]}] to match x")
+        for j, row in enumerate(ys):
+            fig.add_trace(go.Scatter(x=xs, y=row, mode="lines", name=name, legendgroup=name, showlegend=j == 0,
+                                     line=dict(color=palette[i % len(palette)], width=1.2,
+                                               dash=(dash or {}).get(name, "solid"))))
+    fig.update_layout(template=TEMPLATE, xaxis_title=xaxis, yaxis_title=yaxis)
+    if log_y:
+        fig.update_yaxes(type="log")
+    return titled(fig, title)
+
+
+def imshow_row(
+    matrices: Any,
+    titles: Sequence[str],
+    *,
+    x: Sequence | None = None,
+    y: Sequence | None = None,
+    title: str = "",
+    xaxis: str = "",
+    yaxis: str = "",
+    signed: bool | None = None,
+) -> go.Figure:
+    """Heatmaps side by side (``matrices`` is ``[panels rows cols]``) on one colour scale;
+    ``x`` labels the columns and ``y`` the rows (the same in every panel)."""
+    z = to_numpy(matrices)
+    if z.ndim != 3:
+        raise ValueError(f"imshow_row takes [panels, rows, cols], got shape {tuple(z.shape)}")
+    _check_labels("titles", titles, z.shape[0])
+    if signed is None:
+        signed = bool((z < 0).any() and (z > 0).any())
+    style = dict(color_continuous_scale=DIVERGING, color_continuous_midpoint=0.0) if signed else {}
+    fig = px.imshow(z, x=_check_labels("x", x, z.shape[2]), y=_check_labels("y", y, z.shape[1]), facet_col=0, labels=dict(x=xaxis, y=yaxis, color=""),
+                    template=TEMPLATE, **style)
+    for annotation, name in zip(fig.layout.annotations, titles):
+        annotation.text = name
+    return titled(fig, title)
+
+
 def bar(values: Any, labels: Sequence[str], *, title: str = "", xaxis: str = "", yaxis: str = "") -> go.Figure:
     """One bar per entry of ``values`` (``[bars]``), named by ``labels``; negative bars point down."""
     vs = to_numpy(values).ravel()

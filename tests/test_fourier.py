@@ -117,3 +117,35 @@ def test_projection_matches_least_squares_brute_force():
     torch.testing.assert_close(fourier.project_sum_terms(logits, [1, 3]), (design @ coef).reshape(p, p, 3))
     with pytest.raises(ValueError, match="frequency 4 is out of range"):
         fourier.sum_directions(p, [4])
+
+
+def test_frequency_share_of_planted_waves_and_of_noise():
+    p = 31
+    x = torch.arange(p, dtype=torch.float64)
+    W = torch.stack([torch.cos(2 * math.pi * 4 * x / p) + 3.0, torch.sin(2 * math.pi * 9 * x / p)], dim=1)
+    assert fourier.frequency_share(W, [4, 9]) == pytest.approx(1.0)
+    assert fourier.frequency_share(W, [4]) == pytest.approx(0.5)   # equal energy in the two waves
+    noise = torch.randn(p, 400, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    assert fourier.frequency_share(noise, [1, 2, 3]) == pytest.approx(3 / 15, abs=0.03)
+    with pytest.raises(ValueError, match="out of range"):
+        fourier.frequency_share(W, [16])
+
+
+def test_frequency_terms_split_a_planted_neuron_and_sum_to_its_fraction():
+    p, k = 13, 4
+    x = torch.arange(p, dtype=torch.float64)
+    ca, cb = torch.cos(2 * math.pi * k * x / p)[:, None], torch.cos(2 * math.pi * k * x / p)[None, :]
+    planted = 2 * ca + cb + ca * cb                         # a alone, b alone, their product
+    noise = torch.randn(p, p, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    acts = torch.stack([planted.expand(p, p), noise])
+    freqs = torch.tensor([k, 2])
+    terms = fourier.frequency_terms(acts, freqs)
+    a_only, b_only, product = terms[0].tolist()
+    assert a_only / b_only == pytest.approx(4.0) and a_only + b_only + product == pytest.approx(1.0)
+    # brute force: energy of each planted term over the grid, centred
+    energies = [(t - t.mean()).pow(2).sum() for t in (2 * ca.expand(p, p), cb.expand(p, p), ca * cb)]
+    assert product / a_only == pytest.approx(float(energies[2] / energies[0]))
+    fractions = fourier.neuron_frequency_fractions(acts)
+    torch.testing.assert_close(terms.sum(-1), fractions[torch.arange(2), freqs - 1])
+    with pytest.raises(ValueError, match="one frequency"):
+        fourier.frequency_terms(acts, torch.tensor([0, 2]))

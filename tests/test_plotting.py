@@ -84,3 +84,28 @@ def test_line_takes_category_labels_on_x():
     assert list(fig.data[0].x) == ["0_pre", "1_pre", "final_post"]
     with pytest.raises(ValueError, match="x has shape"):
         plotting.line([1.0, 2.0], x=["a", "b", "c"])
+
+
+def test_grouped_lines_give_one_colour_and_legend_entry_per_group():
+    fig = plotting.grouped_lines({"fp": np.ones((3, 4)), "binary": np.zeros((2, 4))}, x=np.arange(4),
+                                 dash={"binary": "dot"}, log_y=True)
+    assert len(fig.data) == 5
+    assert [t.showlegend for t in fig.data] == [True, False, False, True, False]
+    assert len({t.line.color for t in fig.data[:3]}) == 1 and fig.data[3].line.color != fig.data[0].line.color
+    assert fig.data[3].line.dash == "dot" and fig.layout.yaxis.type == "log"
+    with pytest.raises(ValueError, match="match x"):
+        plotting.grouped_lines({"fp": np.ones((3, 5))}, x=np.arange(4))
+
+
+def test_imshow_row_titles_each_panel_and_needs_three_axes():
+    fig = plotting.imshow_row(np.random.default_rng(0).normal(size=(3, 4, 5)), ["a", "b", "c"])
+    assert [a.text for a in fig.layout.annotations] == ["a", "b", "c"]
+    assert fig.layout.coloraxis.cmid == 0.0
+    with pytest.raises(ValueError, match="panels"):
+        plotting.imshow_row(np.ones((4, 5)), ["a"])
+    with pytest.raises(ValueError, match="titles"):
+        plotting.imshow_row(np.ones((2, 4, 5)), ["a"])
+    labelled = plotting.imshow_row(np.ones((2, 2, 3)), ["a", "b"], y=["first", "second"])
+    assert list(labelled.data[0].y) == ["first", "second"]
+    with pytest.raises(ValueError, match="y"):
+        plotting.imshow_row(np.ones((2, 2, 3)), ["a", "b"], y=["only one"])
