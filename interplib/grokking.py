@@ -237,7 +237,7 @@ def stacked_answer_logits(cfg: GrokConfig, params: dict[str, Tensor],
 
 
 def train_stacked(cfg: GrokConfig, models: list[GrokTransformer], tokens: Int[Tensor, "batch pos"],
-                  labels: Int[Tensor, "batch"], device: torch.device, progress
+                  labels: Int[Tensor, "batch"], device: torch.device, progress, graph: bool | None = None
                   ) -> tuple[list[dict[str, Tensor]], float]:
     """Full-batch AdamW on every model at once: ``(snapshots every log_every epochs, seconds)``.
 
@@ -245,13 +245,30 @@ def train_stacked(cfg: GrokConfig, models: list[GrokTransformer], tokens: Int[Te
     the loss is the sum of the models' float64 cross-entropies, so each model gets its own
     gradient, and AdamW is element-wise, so this is ``len(models)`` independent runs (a test
     compares it with the ``vmap`` trainer of :mod:`interplib.batched`). Biases stay at 0.
+
+    A step of these small models is a few hundred tiny kernels, so on a GPU their launches,
+    not the arithmetic, set the pace. With ``graph`` (the default on CUDA) the epochs after
+    the learning-rate warm-up replay one captured CUDA graph of the whole step (forward,
+    backward, AdamW): the same kernels on the same static tensors, launched at once.
     """
+    graph = device.type == "cuda" if graph is None else graph
+    if graph and device.type != "cuda":
+        raise ValueError(f"graph=True needs a CUDA device, got {device}: pass graph=False or None")
     params = {n: torch.stack([dict(m.named_parameters())[n].detach() for m in models]).to(device)
               for n, _ in models[0].named_parameters()}
     trained = [params[n].requires_grad_() for n in weight_names(models[0])]
-    opt = torch.optim.AdamW(trained, lr=cfg.lr, weight_decay=cfg.weight_decay, betas=cfg.betas)
+    opt = torch.optim.AdamW(trained, lr=cfg.lr, weight_decay=cfg.weight_decay, betas=cfg.betas, capturable=graph)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda step: min(1.0, (step + 1) / cfg.warmup))
-    tokens, labels = tokens.to(device), labels.to(device)
+    tokens, labels = tokens.to(device), labels[:, None].expand(-1, len(models)).to(device)
+
+    def step() -> None:
+        logits = stacked_answer_logits(cfg, params, tokens).double()
+        loss = nn.functional.cross_entropy(einops.rearrange(logits, "model batch p -> batch p model"),
+                                           labels, reduction="none").mean(0)
+        loss.sum().backward()
+        opt.step()
+
+    captured, stream = None, torch.cuda.Stream(device) if graph else None
     snapshots = []
     start = time.perf_counter()
     for epoch in progress(range(cfg.epochs + 1), desc=f"grok-{cfg.weights}"):
@@ -259,12 +276,23 @@ def train_stacked(cfg: GrokConfig, models: list[GrokTransformer], tokens: Int[Te
             snapshots.append({n: v.detach().clone() for n, v in params.items()})
         if epoch == cfg.epochs:
             break
-        logits = stacked_answer_logits(cfg, params, tokens).double()
-        loss = nn.functional.cross_entropy(einops.rearrange(logits, "model batch p -> batch p model"),
-                                           labels[:, None].expand(-1, len(models)), reduction="none").mean(0)
+        if captured is None and graph and epoch >= max(cfg.warmup, 3):  # the rate is constant from here on
+            torch.cuda.current_stream(device).wait_stream(stream)
+            opt.zero_grad(set_to_none=True)                               # grads are allocated inside the graph
+            captured = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(captured):
+                step()
+        if captured is not None:
+            captured.replay()
+            continue
         opt.zero_grad(set_to_none=True)
-        loss.sum().backward()
-        opt.step()
+        if graph:   # the eager epochs before capture run on a side stream, as capture requires
+            stream.wait_stream(torch.cuda.current_stream(device))
+            with torch.cuda.stream(stream):
+                step()
+            torch.cuda.current_stream(device).wait_stream(stream)
+        else:
+            step()
         sched.step()
     if device.type == "cuda":
         torch.cuda.synchronize(device)

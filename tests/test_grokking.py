@@ -167,3 +167,31 @@ def test_stacked_training_equals_the_vmap_trainer(weights):
     assert len(snaps) == 3
     for name, value in ref.params.items():
         torch.testing.assert_close(snaps[-1][name], value, rtol=1e-7, atol=1e-9)
+
+
+def test_graph_training_needs_cuda():
+    cfg = tiny()
+    with pytest.raises(ValueError, match="needs a CUDA device"):
+        grokking.train_stacked(cfg, [grokking.GrokTransformer(cfg)], *grokking.dataset(cfg.p),
+                               torch.device("cpu"), lambda it, **_: it, graph=True)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a GPU")
+@pytest.mark.parametrize("weights", ["fp", "binary"])
+def test_graph_replay_trains_like_the_eager_loop_on_cuda(weights):
+    cfg = tiny(weights=weights, seeds=(0, 1), epochs=60, log_every=20, warmup=10, lr=3e-3)
+    tokens, labels = grokking.dataset(cfg.p)
+    runs = []
+    for graph in (False, True):
+        models = []
+        for seed in cfg.seeds:
+            torch.manual_seed(seed)
+            models.append(grokking.GrokTransformer(cfg))
+        runs.append(grokking.train_stacked(cfg, models, tokens, labels, torch.device("cuda"),
+                                           lambda it, **_: it, graph=graph)[0])
+    eager, replayed = runs
+    assert len(eager) == len(replayed) == 4
+    for before, after in zip(eager, replayed):
+        for name in before:
+            torch.testing.assert_close(after[name], before[name], rtol=1e-4, atol=1e-6)
+    assert not torch.equal(replayed[-1]["embed.weight"], replayed[1]["embed.weight"])   # the replays trained
