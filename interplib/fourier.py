@@ -48,14 +48,15 @@ def component_names(p: int) -> list[str]:
     return ["const"] + [f"{f} {k}" for k in range(1, n_freqs(p) + 1) for f in ("sin", "cos")]
 
 
-def frequency_norms(W: Float[Tensor, "x d"]) -> Float[Tensor, "freq"]:
+def frequency_norms(W: Float[Tensor, "... x d"]) -> Float[Tensor, "... freq"]:
     """``‖(B W)_sin k‖² + ‖(B W)_cos k‖²``, square-rooted, for k = 1..(p-1)/2 (constant dropped).
 
-    ``W`` is indexed by the residue x (e.g. ``W_E[:p]``), so each row is one input's vector.
+    ``W`` is indexed by the residue x (e.g. ``W_E[:p]``), so each row is one input's vector;
+    leading axes (a stack of models) are kept.
     """
-    p = W.shape[0]
+    p = W.shape[-2]
     coeffs = fourier_basis(p, W.dtype if W.is_floating_point() else torch.float64).to(W.device) @ W
-    pairs = einops.rearrange(coeffs[1:], "(freq trig) d -> freq (trig d)", trig=2)
+    pairs = einops.rearrange(coeffs[..., 1:, :], "... (freq trig) d -> ... freq (trig d)", trig=2)
     return pairs.norm(dim=-1)
 
 
@@ -126,8 +127,13 @@ def gini(c: Float[Tensor, "... n"]) -> Float[Tensor, "..."]:
     return 1 - 2 * (sorted_c / sorted_c.sum(-1, keepdim=True) * (n - rank + 0.5) / n).sum(-1)
 
 
-def sum_directions(p: int, freqs: list[int], dtype: torch.dtype = torch.float64) -> Float[Tensor, "direction a b"]:
-    """Orthonormal functions ``cos w_k(a+b)`` and ``sin w_k(a+b)`` on the (a, b) grid, two per k."""
+def sum_directions(p: int, freqs: list[int], dtype: torch.dtype = torch.float64,
+                   width: int | None = None) -> Float[Tensor, "direction a b"]:
+    """Orthonormal functions ``cos w_k(a+b)`` and ``sin w_k(a+b)`` on the (a, b) grid, two per k.
+
+    ``width`` pads with zero directions up to that many, so that models with different key
+    frequencies stack into one ``[model direction a b]`` tensor (a zero direction projects nothing).
+    """
     grid = torch.arange(p, dtype=dtype)
     total = grid[:, None] + grid[None, :]
     dirs = []
@@ -136,32 +142,45 @@ def sum_directions(p: int, freqs: list[int], dtype: torch.dtype = torch.float64)
             raise ValueError(f"frequency {k} is out of range: use 1..{n_freqs(p)} for p={p}")
         w = 2 * math.pi * k / p
         dirs += [torch.cos(w * total), torch.sin(w * total)]
+    if width is not None and width < len(dirs):
+        raise ValueError(f"width={width} is less than the {len(dirs)} directions of frequencies {freqs}")
     dirs = torch.stack(dirs)
-    return dirs / dirs.flatten(1).norm(dim=-1)[:, None, None]
+    dirs = dirs / dirs.flatten(1).norm(dim=-1)[:, None, None]
+    return torch.cat([dirs, dirs.new_zeros((width or len(dirs)) - len(dirs), p, p)])
 
 
-def project_sum_terms(logits: Float[Tensor, "a b c"], freqs: list[int]) -> Float[Tensor, "a b c"]:
-    """The part of the logits (for each output c) along the key ``cos/sin w_k(a+b)`` directions."""
-    dirs = sum_directions(logits.shape[0], freqs, logits.dtype).to(logits.device)
-    coeffs = einops.einsum(logits, dirs, "a b c, direction a b -> direction c")
-    return einops.einsum(coeffs, dirs, "direction c, direction a b -> a b c")
+def project_sum_terms(logits: Float[Tensor, "... a b c"], freqs: list[int] | Float[Tensor, "... direction a b"]
+                      ) -> Float[Tensor, "... a b c"]:
+    """The part of the logits (for each output c) along the key ``cos/sin w_k(a+b)`` directions.
+
+    ``freqs`` is a list of key frequencies, or their directions from :func:`sum_directions`
+    (stacked per model, to project a stack of models' logits at once).
+    """
+    dirs = freqs if isinstance(freqs, Tensor) else sum_directions(logits.shape[-3], freqs, logits.dtype)
+    dirs = dirs.to(logits.device, logits.dtype)
+    coeffs = einops.einsum(logits, dirs, "... a b c, ... direction a b -> ... direction c")
+    return einops.einsum(coeffs, dirs, "... direction c, ... direction a b -> ... a b c")
 
 
-def _loss(logits: Float[Tensor, "a b c"], labels: Int[Tensor, "a b"], mask: Tensor | None) -> Tensor:
+def _loss(logits: Float[Tensor, "... a b c"], labels: Int[Tensor, "a b"], mask: Tensor | None) -> Tensor:
     logprobs = logits.double().log_softmax(-1)
-    nll = -logprobs.gather(-1, labels[..., None]).squeeze(-1)
-    return nll[mask].mean() if mask is not None else nll.mean()
+    nll = -logprobs.gather(-1, labels.expand(*logits.shape[:-1])[..., None]).squeeze(-1)
+    if mask is None:
+        return nll.mean((-2, -1))
+    weight = mask.to(nll.dtype)   # a weighted mean, not nll[..., mask]: no host sync on a GPU
+    return (nll * weight).sum((-2, -1)) / weight.sum()
 
 
-def restricted_loss(logits: Float[Tensor, "a b c"], labels: Int[Tensor, "a b"], freqs: list[int],
-                    mask: Tensor | None = None) -> Tensor:
-    """Cross-entropy after keeping only the constant and key-frequency ``w_k(a+b)`` terms of the logits."""
-    constant = logits.mean((0, 1), keepdim=True)
+def restricted_loss(logits: Float[Tensor, "... a b c"], labels: Int[Tensor, "a b"],
+                    freqs: list[int] | Float[Tensor, "... direction a b"], mask: Tensor | None = None) -> Tensor:
+    """Cross-entropy after keeping only the constant and key-frequency ``w_k(a+b)`` terms of the
+    logits (one value per leading index; ``freqs`` as in :func:`project_sum_terms`)."""
+    constant = logits.mean((-3, -2), keepdim=True)
     return _loss(constant + project_sum_terms(logits, freqs), labels, mask)
 
 
-def excluded_loss(logits: Float[Tensor, "a b c"], labels: Int[Tensor, "a b"], freqs: list[int],
-                  mask: Tensor | None = None) -> Tensor:
+def excluded_loss(logits: Float[Tensor, "... a b c"], labels: Int[Tensor, "a b"],
+                  freqs: list[int] | Float[Tensor, "... direction a b"], mask: Tensor | None = None) -> Tensor:
     """Cross-entropy after removing the key-frequency ``w_k(a+b)`` terms (measured on train in the paper)."""
     return _loss(logits - project_sum_terms(logits, freqs), labels, mask)
 

@@ -318,12 +318,14 @@ def neuron_logit_map(params: dict[str, Tensor], weights: Weights) -> Float[Tenso
 
 
 def progress_measures(cfg: GrokConfig, snapshot: dict[str, Tensor], freqs: list[list[int]]) -> dict[str, Tensor]:
-    """Every logged measure of one snapshot of the stacked models: name -> ``[model]``.
+    """Every logged measure of a ``[model ...]`` stack of weights: name -> ``[model]``.
 
     Losses are float64 cross-entropies at ``=``; restricted loss is on the test pairs and
-    excluded loss on the training pairs, each with that model's own key frequencies ``freqs``.
+    excluded loss on the training pairs, each with that model's own key frequencies
+    (``freqs[m]`` for model m). Every measure is computed for the whole stack at once, so a
+    stack of several snapshots costs a few large operations rather than many small ones.
     """
-    from .fourier import excluded_loss, restricted_loss
+    from .fourier import excluded_loss, restricted_loss, sum_directions
 
     tokens, labels = dataset(cfg.p)
     device = next(iter(snapshot.values())).device
@@ -333,16 +335,18 @@ def progress_measures(cfg: GrokConfig, snapshot: dict[str, Tensor], freqs: list[
     grid = einops.rearrange(logits, "model (a b) c -> model a b c", a=cfg.p)
     label_grid = einops.rearrange(labels, "(a b) -> a b", a=cfg.p)
     train_grid = einops.rearrange(is_train, "(a b) -> a b", a=cfg.p)
+    width = 2 * max(len(f) for f in freqs)
+    dirs = torch.stack([sum_directions(cfg.p, f, width=width) for f in freqs]).to(device)  # [model direction a b]
     nll = -logits.log_softmax(-1).gather(-1, labels.expand(len(logits), -1)[..., None]).squeeze(-1)
     correct = (logits.argmax(-1) == labels).double()
     W_L = neuron_logit_map(snapshot, cfg.weights)
+    train, test = (m.double() / m.sum() for m in (is_train, ~is_train))   # weighted means: no host syncs
     return {
-        "train_loss": nll[:, is_train].mean(-1), "test_loss": nll[:, ~is_train].mean(-1),
-        "train_acc": correct[:, is_train].mean(-1), "test_acc": correct[:, ~is_train].mean(-1),
-        "restricted_loss": torch.stack([restricted_loss(g, label_grid, f, ~train_grid) for g, f in zip(grid, freqs)]),
-        "excluded_loss": torch.stack([excluded_loss(g, label_grid, f, train_grid) for g, f in zip(grid, freqs)]),
-        "gini_embed": torch.stack([gini(frequency_norms(w[: cfg.p].double())) for w in snapshot["embed.weight"]]),
-        "gini_logit_map": torch.stack([gini(frequency_norms(w.T.double())) for w in W_L]),
+        "train_loss": nll @ train, "test_loss": nll @ test, "train_acc": correct @ train, "test_acc": correct @ test,
+        "restricted_loss": restricted_loss(grid, label_grid, dirs, ~train_grid),
+        "excluded_loss": excluded_loss(grid, label_grid, dirs, train_grid),
+        "gini_embed": gini(frequency_norms(snapshot["embed.weight"][:, : cfg.p].double())),
+        "gini_logit_map": gini(frequency_norms(W_L.transpose(1, 2).double())),
         "sum_sq": sum_of_squares(snapshot, [n for n in snapshot if not n.endswith("bias")]),
     }
 
@@ -365,6 +369,14 @@ def quantization_measures(cfg: GrokConfig, before: dict[str, Tensor], after: dic
     return out
 
 
+MEASURE_CHUNK = 8   # snapshots measured together (40 models of five seeds: a few GB in float64)
+
+
+def _concat(snapshots: list[dict[str, Tensor]]) -> dict[str, Tensor]:
+    """Several ``[model ...]`` snapshots as one stack, snapshot-major."""
+    return {n: torch.cat([s[n] for s in snapshots]) for n in snapshots[0]}
+
+
 def fit(cfg: GrokConfig, device: torch.device, progress) -> Trained:
     """Train every seed of one variant together (full batch, AdamW), then measure each snapshot.
 
@@ -384,12 +396,15 @@ def fit(cfg: GrokConfig, device: torch.device, progress) -> Trained:
     final = snapshots[-1]
     freqs = [key_frequencies(w[: cfg.p].double()) for w in final["embed.weight"]]
     history: dict[str, list[Tensor]] = {}
+    previous = [snapshots[0], *snapshots[:-1]]
     with torch.no_grad():
-        for before, snap in progress(list(zip([snapshots[0], *snapshots], snapshots)), desc="measures"):
-            measures = {**progress_measures(cfg, snap, freqs),
-                        **quantization_measures(cfg, before, snap)}
+        for start in progress(range(0, len(snapshots), MEASURE_CHUNK), desc="measures"):
+            part = slice(start, start + MEASURE_CHUNK)
+            n = len(snapshots[part])
+            measures = {**progress_measures(cfg, _concat(snapshots[part]), freqs * n),
+                        **quantization_measures(cfg, _concat(previous[part]), _concat(snapshots[part]))}
             for name, value in measures.items():
-                history.setdefault(name, []).append(value.cpu())
+                history.setdefault(name, []).extend(value.cpu().view(n, len(models)))
     tensors = {f"history.{k}": torch.stack(v, dim=-1) for k, v in history.items()}
     tensors["history.epoch"] = torch.arange(0, cfg.epochs + 1, cfg.log_every)
     tensors.update({f"final.{n}": v.float().cpu() for n, v in final.items()})
