@@ -48,14 +48,21 @@ def component_names(p: int) -> list[str]:
     return ["const"] + [f"{f} {k}" for k in range(1, n_freqs(p) + 1) for f in ("sin", "cos")]
 
 
-def frequency_norms(W: Float[Tensor, "... x d"]) -> Float[Tensor, "... freq"]:
+def frequency_norms(W: Float[Tensor, "... x d"], basis: Float[Tensor, "component x"] | None = None
+                    ) -> Float[Tensor, "... freq"]:
     """``‖(B W)_sin k‖² + ‖(B W)_cos k‖²``, square-rooted, for k = 1..(p-1)/2 (constant dropped).
 
     ``W`` is indexed by the residue x (e.g. ``W_E[:p]``), so each row is one input's vector;
-    leading axes (a stack of models) are kept.
+    leading axes (a stack of models) are kept. ``basis`` is :func:`fourier_basis` of ``W``'s
+    modulus, dtype and device, built once by a caller that measures many stacks (else it is
+    built here, on the CPU, at each call).
     """
     p = W.shape[-2]
-    coeffs = fourier_basis(p, W.dtype if W.is_floating_point() else torch.float64).to(W.device) @ W
+    if basis is None:
+        basis = fourier_basis(p, W.dtype if W.is_floating_point() else torch.float64).to(W.device)
+    elif basis.shape != (p, p):
+        raise ValueError(f"basis has shape {tuple(basis.shape)} but W has {p} residues: pass fourier_basis({p})")
+    coeffs = basis @ W
     pairs = einops.rearrange(coeffs[..., 1:, :], "... (freq trig) d -> ... freq (trig d)", trig=2)
     return pairs.norm(dim=-1)
 
@@ -163,18 +170,24 @@ def project_sum_terms(logits: Float[Tensor, "... a b c"], freqs: list[int] | Flo
 
 
 def _loss(logits: Float[Tensor, "... a b c"], labels: Int[Tensor, "a b"], mask: Tensor | None) -> Tensor:
+    """Mean cross-entropy over the grid, or over the cells ``mask`` picks: a boolean ``[a b]``
+    grid, or the flat (row-major) indices of the cells (what a GPU caller passes: selecting by
+    index needs no host sync, while a boolean mask must count its cells on the host first).
+    Either gives the same mean, bit for bit, as the per-model ``nll[mask].mean()``."""
     logprobs = logits.double().log_softmax(-1)
     nll = -logprobs.gather(-1, labels.expand(*logits.shape[:-1])[..., None]).squeeze(-1)
     if mask is None:
         return nll.mean((-2, -1))
-    weight = mask.to(nll.dtype)   # a weighted mean, not nll[..., mask]: no host sync on a GPU
-    return (nll * weight).sum((-2, -1)) / weight.sum()
+    if mask.dtype == torch.bool:
+        return nll[..., mask].mean(-1)
+    return nll.flatten(-2).index_select(-1, mask).mean(-1)
 
 
 def restricted_loss(logits: Float[Tensor, "... a b c"], labels: Int[Tensor, "a b"],
                     freqs: list[int] | Float[Tensor, "... direction a b"], mask: Tensor | None = None) -> Tensor:
     """Cross-entropy after keeping only the constant and key-frequency ``w_k(a+b)`` terms of the
-    logits (one value per leading index; ``freqs`` as in :func:`project_sum_terms`)."""
+    logits (one value per leading index; ``freqs`` as in :func:`project_sum_terms`, ``mask``
+    as in the cells of :func:`_loss`: measured on the test pairs in the paper)."""
     constant = logits.mean((-3, -2), keepdim=True)
     return _loss(constant + project_sum_terms(logits, freqs), labels, mask)
 

@@ -18,8 +18,8 @@ from torch import Tensor
 from . import clockpizza, fourier
 from .grokking import GrokConfig, GrokTransformer, dataset, effective_state_dict, to_bridge
 
-__all__ = ["AnswerCache", "answer_cache", "first_epoch", "frequency_overlap", "jaccard", "ov_neuron_circuit",
-           "summarize"]
+__all__ = ["AnswerCache", "answer_cache", "first_epoch", "frequency_overlap", "jaccard", "neuron_clusters",
+           "ov_neuron_circuit", "summarize"]
 
 PATTERN, NEURONS = "blocks.0.attn.hook_pattern", "blocks.0.mlp.hook_post"
 
@@ -100,32 +100,57 @@ def frequency_overlap(freqs: dict[str, list[list[int]]]) -> dict[str, float]:
     return {k: sum(v) / len(v) for k, v in pairs.items()}
 
 
+def neuron_clusters(acts: Float[Tensor, "neuron a b"], threshold: float = 0.85) -> dict[str, Any]:
+    """Group neurons by the one frequency that explains more than ``threshold`` of their variance.
+
+    Returns ``sizes`` (frequency -> number of explained neurons, ascending in frequency),
+    ``explained`` (fraction of all neurons in a cluster), ``dead`` (neurons that are 0 on every
+    input: no variance to explain, so in no cluster) and ``best`` (each neuron's best fraction,
+    0 for a dead one). This is Nanda et al.'s clustering (their 85 %).
+    """
+    if not 0 < threshold < 1:
+        raise ValueError(f"threshold={threshold}: use a fraction of the variance in (0, 1)")
+    fractions = fourier.neuron_frequency_fractions(acts).nan_to_num(0.0)   # a dead neuron is 0/0
+    best = fractions.max(-1)
+    inside = best.values > threshold
+    freqs, counts = (best.indices[inside] + 1).unique(return_counts=True)
+    return {"sizes": dict(zip(freqs.tolist(), counts.tolist())), "explained": float(inside.double().mean()),
+            "dead": int((acts.flatten(1).amax(-1) <= 0).sum()), "best": best.values}
+
+
 @torch.no_grad()
 def summarize(cfg: GrokConfig, model: GrokTransformer, threshold: float = 0.85) -> dict[str, Any]:
     """Every per-model number of the chapter's comparison table, for one trained model.
 
     Key frequencies come from the model's own embedding (:func:`fourier.key_frequencies`);
     a neuron is *explained* when one frequency holds more than ``threshold`` of its variance
-    over the grid, as in Nanda et al. (2023).
+    over the grid, as in Nanda et al. (2023), and the frequencies of those neurons are the ones
+    the model *uses* (``cluster_freqs``). The gradient symmetricity is Zhong et al.'s
+    (2023, their Def. 4.1): the mean over every pair (a, b), each with an output c drawn at
+    random (seeded), of the cosine between the gradients of logit c with respect to the two
+    input embeddings.
     """
     p = cfg.p
     bridge = to_bridge(cfg, effective_state_dict(model))
     cache = answer_cache(bridge, p)
     W_E = bridge.W_E[:p].double()
     freqs = fourier.key_frequencies(W_E)
-    fractions = fourier.neuron_frequency_fractions(cache.neurons)
-    best = fractions.max(-1)
+    clusters = neuron_clusters(cache.neurons, threshold)
     W_L = (bridge.W_out[0] @ bridge.W_U).double()                          # [neuron c]
     tokens, labels = dataset(p)
     embedded = model.embedded(tokens)
-    sym = clockpizza.gradient_symmetricity(lambda x: model.from_embedded(x)[:, -1], embedded, labels)
+    outputs = torch.randint(p, labels.shape, generator=torch.Generator().manual_seed(0))
+    sym = clockpizza.gradient_symmetricity(lambda x: model.from_embedded(x)[:, -1], embedded, outputs)
     return {
         "key_freqs": freqs,
         "n_key_freqs": len(freqs),
+        "cluster_freqs": list(clusters["sizes"]),
+        "n_cluster_freqs": len(clusters["sizes"]),
+        "logit_map_freqs": fourier.key_frequencies(W_L.T),
         "embed_key_share": fourier.frequency_share(W_E, freqs),
-        "neurons_explained": float((best.values > threshold).double().mean()),
-        "neurons_in_key_freqs": float(((best.values > threshold)
-                                       & torch.isin(best.indices + 1, torch.tensor(freqs))).double().mean()),
+        "neurons_explained": clusters["explained"],
+        "neurons_in_key_freqs": sum(n for k, n in clusters["sizes"].items() if k in freqs) / cfg.d_mlp,
+        "dead_neurons": clusters["dead"],
         "logit_map_key_share": fourier.frequency_share(W_L.T, freqs),
         "ov_key_share": fourier.frequency_share(einops.rearrange(ov_neuron_circuit(bridge, p),
                                                                  "head x neuron -> x (head neuron)"), freqs),

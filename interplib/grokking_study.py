@@ -15,8 +15,8 @@ about 0.36 s on two threads, some 25 minutes per recipe.
 The paper's rate is ``GrokConfig(lr=1e-3, epochs=20_000)``. On a GPU the epochs after the
 warm-up replay one captured CUDA graph (:func:`interplib.grokking.train_stacked`): on one
 H200 the three variants, five seeds each, trained 20,000 epochs concurrently at about 137
-epochs a second each (146 s). That run is not in the book: both attempts ran out of the
-session's device time in the measuring pass after training (see ``notes/grokking-gpu.md``).
+epochs a second each (146 s). That run is not in the book: both attempts were stopped by the
+call's time limit in the measuring pass after training, since fixed (see ``notes/grokking-gpu.md``).
 """
 
 from __future__ import annotations

@@ -124,13 +124,17 @@ def grouped_lines(
     yaxis: str = "",
     log_y: bool = False,
     dash: dict[str, str] | None = None,
+    colour: dict[str, int] | None = None,
 ) -> go.Figure:
     """Several lines per group (``groups[name]`` is ``[lines points]``), one colour and one legend
-    entry per group: seeds of one variant, say. ``dash`` gives a group a dash style ("dot")."""
+    entry per group: seeds of one variant, say. ``dash`` gives a group a dash style ("dot");
+    ``colour`` gives a group the palette colour of that index (by default the group's position),
+    so two groups of one variant (its train and test loss, say) can share a colour."""
     xs = to_numpy(x)
     palette = px.colors.qualitative.Plotly
     fig = go.Figure()
-    for i, (name, ys) in enumerate(groups.items()):
+    for position, (name, ys) in enumerate(groups.items()):
+        i = (colour or {}).get(name, position)
         ys = to_numpy(ys)
         ys = ys[None] if ys.ndim == 1 else ys
         if ys.ndim != 2 or ys.shape[1] != xs.shape[0]:

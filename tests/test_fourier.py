@@ -149,3 +149,69 @@ def test_frequency_terms_split_a_planted_neuron_and_sum_to_its_fraction():
     torch.testing.assert_close(terms.sum(-1), fractions[torch.arange(2), freqs - 1])
     with pytest.raises(ValueError, match="one frequency"):
         fourier.frequency_terms(acts, torch.tensor([0, 2]))
+
+
+def test_sum_directions_pad_with_zero_directions_and_refuse_a_narrow_width():
+    p = 11
+    plain = fourier.sum_directions(p, [2, 5])
+    padded = fourier.sum_directions(p, [2, 5], width=7)
+    assert padded.shape == (7, p, p)
+    torch.testing.assert_close(padded[:4], plain, rtol=0, atol=0)
+    assert float(padded[4:].abs().max()) == 0.0
+    torch.testing.assert_close(fourier.sum_directions(p, [2, 5], width=4), plain, rtol=0, atol=0)
+    with pytest.raises(ValueError, match="width=3 is less than the 4 directions"):
+        fourier.sum_directions(p, [2, 5], width=3)
+
+
+def stacked_case(p: int = 11):
+    """Random logits of three models with key-frequency sets of different sizes, their labels and a split."""
+    g = torch.Generator().manual_seed(2)
+    logits = 4 * torch.randn(3, p, p, p, generator=g, dtype=torch.float64)
+    freqs = [[1], [2, 5, 3], [4, 1]]
+    x = torch.arange(p)
+    labels = (x[:, None] + x[None, :]) % p
+    mask = torch.rand(p, p, generator=g) < 0.3
+    return logits, freqs, labels, mask
+
+
+@pytest.mark.parametrize("loss", [fourier.restricted_loss, fourier.excluded_loss])
+def test_stacked_directions_give_each_models_own_loss(loss):
+    logits, freqs, labels, mask = stacked_case()
+    p = logits.shape[-1]
+    dirs = torch.stack([fourier.sum_directions(p, f, width=6) for f in freqs])      # [model direction a b]
+    cells = mask.flatten().nonzero().flatten()                                     # the same cells, as indices
+    for pick in (None, mask, cells):
+        stacked = loss(logits, labels, dirs, pick)
+        each = torch.stack([loss(L, labels, f, mask if pick is not None else None) for L, f in zip(logits, freqs)])
+        assert stacked.shape == (3,)
+        torch.testing.assert_close(stacked, each, rtol=1e-12, atol=0)
+    # each model's own directions matter: the first model's with the second's logits differ
+    swapped = loss(logits, labels, dirs[[1, 0, 2]], mask)
+    assert not torch.allclose(swapped[:2], loss(logits, labels, dirs, mask)[:2])
+
+
+def test_loss_over_index_cells_equals_the_boolean_mask_exactly():
+    logits, _, labels, mask = stacked_case()
+    cells = mask.flatten().nonzero().flatten()
+    by_mask = torch.stack([fourier._loss(L, labels, mask) for L in logits])
+    assert torch.equal(fourier._loss(logits, labels, cells), by_mask)
+    assert torch.equal(fourier._loss(logits, labels, mask), by_mask)
+    brute = torch.stack([-(L.log_softmax(-1)[mask].gather(-1, labels[mask][:, None])).mean() for L in logits])
+    torch.testing.assert_close(by_mask, brute, rtol=1e-12, atol=0)
+
+
+def test_frequency_norms_over_leading_axes_equal_each_matrix():
+    p = 13
+    W = torch.randn(2, 3, p, 5, generator=torch.Generator().manual_seed(3), dtype=torch.float64)
+    stacked = fourier.frequency_norms(W)
+    assert stacked.shape == (2, 3, 6)
+    for i in range(2):
+        for j in range(3):
+            torch.testing.assert_close(stacked[i, j], fourier.frequency_norms(W[i, j]), rtol=1e-12, atol=0)
+    torch.testing.assert_close(fourier.frequency_norms(W, basis=fourier.fourier_basis(p)), stacked, rtol=0, atol=0)
+    # brute force for one matrix: the energy of the sin and cos rows of B W
+    coeffs = fourier.fourier_basis(p) @ W[1, 2]
+    brute = torch.stack([coeffs[2 * k - 1:2 * k + 1].pow(2).sum().sqrt() for k in range(1, 7)])
+    torch.testing.assert_close(stacked[1, 2], brute)
+    with pytest.raises(ValueError, match="pass fourier_basis\\(13\\)"):
+        fourier.frequency_norms(W, basis=fourier.fourier_basis(11))

@@ -195,3 +195,52 @@ def test_graph_replay_trains_like_the_eager_loop_on_cuda(weights):
         for name in before:
             torch.testing.assert_close(after[name], before[name], rtol=1e-4, atol=1e-6)
     assert not torch.equal(replayed[-1]["embed.weight"], replayed[1]["embed.weight"])   # the replays trained
+
+
+def test_fit_measures_chunks_of_snapshots_as_each_snapshot_alone(monkeypatch):
+    cfg = tiny(p=7, frac_train=0.5, epochs=44, log_every=4, seeds=(0, 1, 2), lr=1e-2, weights="binary")
+    assert cfg.epochs // cfg.log_every + 1 > grokking.MEASURE_CHUNK     # 12 snapshots: two chunks, one partial
+    chunked = grokking.fit(cfg, torch.device("cpu"), lambda it, **_: it).tensors
+    monkeypatch.setattr(grokking, "MEASURE_CHUNK", 1)
+    alone = grokking.fit(cfg, torch.device("cpu"), lambda it, **_: it).tensors
+    names = [k for k in chunked if k.startswith("history.")]
+    assert len(names) > 10 and names == [k for k in alone if k.startswith("history.")]
+    for name in names:
+        assert chunked[name].shape == alone[name].shape == ((12,) if name == "history.epoch" else (3, 12)), name
+        torch.testing.assert_close(chunked[name], alone[name], rtol=1e-6, atol=1e-9, msg=name)
+    # the measures change over training, so a chunk written to the wrong columns would show
+    assert not torch.allclose(chunked["history.sum_sq"][:, 0], chunked["history.sum_sq"][:, -1])
+
+
+def test_progress_measures_of_a_stack_equal_each_snapshot_measured_alone():
+    cfg = tiny(p=7, seeds=(0, 1))
+    freqs = [[1, 3], [2]]
+    snapshots = []
+    for shift in range(3):                                     # three different "snapshots" of two models
+        models = []
+        for seed in cfg.seeds:
+            torch.manual_seed(10 * shift + seed)
+            models.append(grokking.GrokTransformer(cfg))
+        snapshots.append({n: torch.stack([dict(m.named_parameters())[n].detach() for m in models])
+                          for n, _ in models[0].named_parameters()})
+    grid = grokking.measure_grid(cfg, freqs, torch.device("cpu"))
+    stacked = grokking.progress_measures(cfg, grokking._concat(snapshots), grid)
+    for s, snap in enumerate(snapshots):
+        alone = grokking.progress_measures(cfg, snap, freqs)
+        for name, value in alone.items():
+            torch.testing.assert_close(stacked[name][2 * s: 2 * s + 2], value, rtol=1e-6, atol=1e-9, msg=name)
+    with pytest.raises(ValueError, match="not a multiple of the grid's 2"):
+        grokking.progress_measures(cfg, {n: v[:3] for n, v in grokking._concat(snapshots).items()}, grid)
+
+
+def test_measure_grid_splits_the_pairs_and_builds_each_models_directions():
+    from interplib import fourier
+
+    cfg = tiny(p=7, frac_train=0.5)
+    grid = grokking.measure_grid(cfg, [[1], [2, 3]], torch.device("cpu"))
+    mask = grokking.train_mask(cfg.p, cfg.frac_train, cfg.data_seed)
+    assert torch.equal(grid.train, mask.nonzero().flatten()) and torch.equal(grid.test, (~mask).nonzero().flatten())
+    assert grid.directions.shape == (2, 4, 7, 7) and grid.n_models == 2
+    torch.testing.assert_close(grid.directions[0], fourier.sum_directions(7, [1], width=4))
+    torch.testing.assert_close(grid.directions[1], fourier.sum_directions(7, [2, 3]))
+    torch.testing.assert_close(grid.basis, fourier.fourier_basis(7))

@@ -81,3 +81,22 @@ def test_jaccard_and_frequency_overlap_against_hand_counts():
         GA.frequency_overlap({"fp": [[1], [2]], "binary": [[1]]})
     with pytest.raises(ValueError, match="non-empty"):
         GA.jaccard([], [1])
+
+
+def test_neuron_clusters_of_planted_neurons():
+    import math
+
+    p = 11
+    x = torch.arange(p, dtype=torch.float64)
+    wave = lambda k: 1 + torch.cos(2 * math.pi * k * (x[:, None] + x[None, :]) / p)   # one frequency, non-negative
+    noise = torch.rand(p, p, generator=torch.Generator().manual_seed(0), dtype=torch.float64)
+    acts = torch.stack([wave(2), wave(2) + 0.1 * noise, wave(5), noise, torch.zeros(p, p, dtype=torch.float64)])
+    got = GA.neuron_clusters(acts)
+    assert got["sizes"] == {2: 2, 5: 1}
+    assert got["explained"] == pytest.approx(3 / 5) and got["dead"] == 1
+    assert got["best"][4] == 0 and got["best"][3] < 0.85 < got["best"][1] < 1
+    torch.testing.assert_close(got["best"][[0, 2]], torch.ones(2, dtype=torch.float64))
+    # a strict enough threshold drops the noisy wave and keeps the pure ones
+    assert GA.neuron_clusters(acts, threshold=float(got["best"][1]))["sizes"] == {2: 1, 5: 1}
+    with pytest.raises(ValueError, match="threshold=1"):
+        GA.neuron_clusters(acts, threshold=1)

@@ -95,6 +95,9 @@ def test_grouped_lines_give_one_colour_and_legend_entry_per_group():
     assert fig.data[3].line.dash == "dot" and fig.layout.yaxis.type == "log"
     with pytest.raises(ValueError, match="match x"):
         plotting.grouped_lines({"fp": np.ones((3, 5))}, x=np.arange(4))
+    shared = plotting.grouped_lines({"fp, test": np.ones((1, 4)), "binary, test": np.ones((1, 4)),
+                                     "fp, train": np.ones((1, 4))}, x=np.arange(4), colour={"fp, train": 0})
+    assert shared.data[2].line.color == shared.data[0].line.color != shared.data[1].line.color
 
 
 def test_imshow_row_titles_each_panel_and_needs_three_axes():
