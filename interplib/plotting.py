@@ -43,6 +43,14 @@ def _check_labels(name: str, labels: Sequence | None, n: int) -> list[str] | Non
     return labels
 
 
+def _colour_scale(z: np.ndarray, signed: bool | None) -> dict:
+    """``px.imshow`` colour options: a diverging scale centred at 0 for signed data (by default,
+    when the values have both signs), plotly's sequential scale otherwise."""
+    if signed is None:
+        signed = bool((z < 0).any() and (z > 0).any())
+    return dict(color_continuous_scale=DIVERGING, color_continuous_midpoint=0.0) if signed else {}
+
+
 def imshow(
     matrix: Any,
     *,
@@ -64,9 +72,7 @@ def imshow(
     z = to_numpy(matrix)
     if z.ndim != 2:
         raise ValueError(f"imshow takes a 2-D array, got shape {tuple(z.shape)}; index or flatten it first")
-    if signed is None:
-        signed = bool((z < 0).any() and (z > 0).any())
-    style = dict(color_continuous_scale=DIVERGING, color_continuous_midpoint=0.0) if signed else {}
+    style = _colour_scale(z, signed)
     fig = px.imshow(
         z,
         x=_check_labels("x", x, z.shape[1]),
@@ -166,11 +172,9 @@ def imshow_row(
     if z.ndim != 3:
         raise ValueError(f"imshow_row takes [panels, rows, cols], got shape {tuple(z.shape)}")
     _check_labels("titles", titles, z.shape[0])
-    if signed is None:
-        signed = bool((z < 0).any() and (z > 0).any())
-    style = dict(color_continuous_scale=DIVERGING, color_continuous_midpoint=0.0) if signed else {}
-    fig = px.imshow(z, x=_check_labels("x", x, z.shape[2]), y=_check_labels("y", y, z.shape[1]), facet_col=0, labels=dict(x=xaxis, y=yaxis, color=""),
-                    template=TEMPLATE, **style)
+    style = _colour_scale(z, signed)
+    fig = px.imshow(z, x=_check_labels("x", x, z.shape[2]), y=_check_labels("y", y, z.shape[1]), facet_col=0,
+                    labels=dict(x=xaxis, y=yaxis, color=""), template=TEMPLATE, **style)
     for annotation, name in zip(fig.layout.annotations, titles):
         annotation.text = name
     return titled(fig, title)
