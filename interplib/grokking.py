@@ -437,6 +437,7 @@ def fit(cfg: GrokConfig, device: torch.device, progress) -> Trained:
     grid = measure_grid(cfg, freqs, device)   # built once: every chunk reuses it
     history: dict[str, list[Tensor]] = {}
     previous = [snapshots[0], *snapshots[:-1]]
+    began = time.perf_counter()
     with torch.no_grad():
         for start in progress(range(0, len(snapshots), MEASURE_CHUNK), desc="measures"):
             part = slice(start, start + MEASURE_CHUNK)
@@ -445,6 +446,7 @@ def fit(cfg: GrokConfig, device: torch.device, progress) -> Trained:
                         **quantization_measures(cfg, _concat(previous[part]), _concat(snapshots[part]))}
             for name, value in measures.items():
                 history.setdefault(name, []).extend(value.cpu().view(n, len(models)))
+    measure_seconds = time.perf_counter() - began
     tensors = {f"history.{k}": torch.stack(v, dim=-1) for k, v in history.items()}
     tensors["history.epoch"] = torch.arange(0, cfg.epochs + 1, cfg.log_every)
     tensors.update({f"final.{n}": v.float().cpu() for n, v in final.items()})
@@ -456,7 +458,8 @@ def fit(cfg: GrokConfig, device: torch.device, progress) -> Trained:
         tensors=tensors,
         metrics={"key_freqs": freqs, "final_test_acc": test_acc.tolist(),
                  "final_test_loss": tensors["history.test_loss"][:, -1].tolist(),
-                 "train_seconds": round(seconds, 2), "seconds_per_epoch": seconds / cfg.epochs},
+                 "train_seconds": round(seconds, 2), "seconds_per_epoch": seconds / cfg.epochs,
+                 "measure_seconds": round(measure_seconds, 2)},
         key_metric=("mean final test accuracy", float(test_acc.mean())),
     )
 
