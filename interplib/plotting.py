@@ -20,10 +20,12 @@ from typing import Any, Sequence
 import numpy as np
 import plotly.express as px
 import plotly.graph_objects as go
+import plotly.io as pio
 import torch
 from IPython.display import HTML
 
-TEMPLATE = "simple_white"
+TEMPLATE = go.layout.Template(pio.templates["simple_white"])
+TEMPLATE.layout.shapedefaults.line.width = 1   # simple_white draws added lines (add_hline, ...) 0 wide
 DIVERGING = "RdBu"
 
 

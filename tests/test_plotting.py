@@ -27,6 +27,12 @@ def test_line_draws_one_trace_per_row_with_names():
     assert fig.layout.xaxis.type == "log"
 
 
+def test_added_lines_are_drawn():
+    fig = plotting.line(torch.arange(3.0)).add_hline(y=1.0)
+    assert fig.layout.template.layout.shapedefaults.line.width == 1
+    assert fig.layout.shapes[0].line.width is None      # so the template's width applies
+
+
 def test_scatter_with_diagonal_and_hover_text():
     fig = plotting.scatter([1, 2, 3], [2, 3, 4], text=["x", "y", "z"], diagonal=True)
     assert len(fig.data) == 2 and fig.data[1].name == "y = x"
