@@ -23,7 +23,8 @@ Costs for V tokens, d = d_model, h = d_mlp: the diagonal is O(V·d·h + V²·d) 
 O(V² + chunk·h) memory; one interaction matrix is O(d²·h + V²·d), its eigendecomposition is
 of the d×d form ``S_t`` (O(d³)), mapped to tokens through ``x_aᵀ v``; O(V²) memory at most.
 
-Ground truth for the chapter: ``bigram_counts`` of a token corpus, and per-input
+Ground truth for the chapter: ``bigram_log_probs`` of a corpus's counts
+(``lmdata.bigram_counts``, transposed to [out, in]), and per-input
 ``precision_at_k``, ``column_correlation`` (Spearman/Pearson) and ``top1_agreement`` between
 two [out, in] tables (a weight-only table, the corpus's log-probabilities, the model's
 ``single_token_logits``).
@@ -325,16 +326,6 @@ def single_token_logits(model: BilinearTransformer, batch: int = 1024) -> Float[
     return torch.cat(cols).T
 
 
-def bigram_counts(tokens: Int[Tensor, "n_seq seq_len"], d_vocab: int) -> Int[Tensor, "out in"]:
-    """``C[o, i]``: how often token o directly follows token i inside a sequence (O(V²) memory)."""
-    if tokens.ndim != 2 or tokens.dtype != torch.long:
-        raise ValueError(f"tokens must be a LongTensor [n_seq, seq_len], got {tokens.dtype} {tuple(tokens.shape)}")
-    if tokens.numel() and not 0 <= int(tokens.min()) <= int(tokens.max()) < d_vocab:
-        raise ValueError(f"token ids {int(tokens.min())} … {int(tokens.max())} do not fit d_vocab={d_vocab}")
-    pairs = tokens[:, 1:].flatten() * d_vocab + tokens[:, :-1].flatten()
-    return einops.rearrange(torch.bincount(pairs, minlength=d_vocab * d_vocab), "(o i) -> o i", o=d_vocab)
-
-
 def bigram_log_probs(counts: Float[Tensor, "out in"], smoothing: float = 1.0) -> Float[Tensor, "out in"]:
     """``log P(o | i)`` with add-``smoothing`` counts; each column is a distribution over o."""
     counts = counts.double() + smoothing
@@ -396,7 +387,7 @@ def top1_agreement(a: Float[Tensor, "out in"], b: Float[Tensor, "out in"], input
 
 
 __all__ = [
-    "Eigen", "bigram_counts", "bigram_log_probs", "center_unembed", "center_unembed_d_model",
+    "Eigen", "bigram_log_probs", "center_unembed", "center_unembed_d_model",
     "column_correlation", "direct_path", "precision_at_k", "top1_agreement",
     "effective_rank", "fold_norms", "interaction_eigen", "interaction_form", "interaction_matrix",
     "layer_index", "mlp_diagonal", "process_weights", "single_token_logits", "token_index",

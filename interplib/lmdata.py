@@ -29,6 +29,7 @@ from itertools import chain
 from pathlib import Path
 from typing import Iterable, Sequence
 
+import einops
 import numpy as np
 import pandas as pd
 import torch
@@ -255,18 +256,27 @@ class BigramConfig:
             raise ValueError(f"k={self.k}: keep between 1 and 4096 next tokens per token")
 
 
-def bigram_counts(tokens: np.ndarray | Tensor, d_vocab: int) -> Int[Tensor, "d_vocab d_vocab"]:
-    """``C[i, j]`` = how often token j follows token i in the stream. Cost O(n + d_vocab²)."""
-    t = torch.as_tensor(np.asarray(tokens, dtype=np.int64)).flatten()
-    codes = t[:-1] * d_vocab + t[1:]
-    return torch.bincount(codes, minlength=d_vocab * d_vocab).reshape(d_vocab, d_vocab)
+def bigram_counts(tokens: Int[Tensor, "... pos"], d_vocab: int) -> Int[Tensor, "prev next"]:
+    """``C[i, j]``: how often token j directly follows token i along the last axis of ``tokens``.
+
+    A 1-D stream counts every consecutive pair; the rows of a 2-D batch count only the pairs
+    inside each row. Cost O(n + d_vocab²).
+    """
+    tokens = torch.as_tensor(tokens)
+    if tokens.ndim == 0 or tokens.dtype != torch.long:
+        raise ValueError(f"tokens must be a LongTensor [..., pos], got {tokens.dtype} {tuple(tokens.shape)}")
+    if tokens.numel() and not 0 <= int(tokens.min()) <= int(tokens.max()) < d_vocab:
+        raise ValueError(f"token ids {int(tokens.min())} … {int(tokens.max())} do not fit d_vocab={d_vocab}")
+    codes = tokens[..., :-1] * d_vocab + tokens[..., 1:]
+    return einops.rearrange(torch.bincount(codes.flatten(), minlength=d_vocab * d_vocab),
+                            "(prev next) -> prev next", prev=d_vocab)
 
 
 def fit_bigrams(cfg: BigramConfig, device: torch.device, progress) -> Trained:
     """Top-k next tokens of every token, with empirical probabilities, over the training split."""
     train = load_split("train")
     d_vocab = len(Vocab.load())
-    counts = bigram_counts(train.flatten().numpy(), d_vocab)
+    counts = bigram_counts(train.flatten().long(), d_vocab)      # the packed split is one stream
     totals = counts.sum(-1)
     top, ids = torch.topk(counts.float(), cfg.k, dim=-1)
     probs = top / totals.clamp(min=1).unsqueeze(-1)

@@ -77,12 +77,24 @@ def test_config_validation_names_the_fix():
 
 
 def test_bigram_counts_match_brute_force():
-    t = np.array([0, 1, 2, 1, 2, 2, 0])
-    C = lmdata.bigram_counts(t, 3)
+    t = torch.tensor([0, 1, 2, 1, 2, 2, 0])
     brute = torch.zeros(3, 3, dtype=torch.int64)
-    for a, b in zip(t[:-1], t[1:]):
+    for a, b in zip(t[:-1].tolist(), t[1:].tolist()):
         brute[a, b] += 1
-    assert torch.equal(C, brute)
+    assert torch.equal(lmdata.bigram_counts(t, 3), brute)
+
+
+def test_bigram_counts_of_a_batch_count_inside_each_row():
+    t = torch.randint(5, (4, 9), generator=torch.Generator().manual_seed(0))
+    expected = torch.zeros(5, 5, dtype=torch.long)
+    for row in t.tolist():
+        for prev, nxt in zip(row, row[1:]):
+            expected[prev, nxt] += 1
+    assert torch.equal(lmdata.bigram_counts(t, 5), expected)
+    with pytest.raises(ValueError, match="do not fit d_vocab=4"):
+        lmdata.bigram_counts(t, 4)
+    with pytest.raises(ValueError, match="LongTensor"):
+        lmdata.bigram_counts(t.int(), 5)
 
 
 def test_bigram_truth_is_a_distribution_with_known_strong_pairs():
