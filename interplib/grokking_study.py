@@ -8,9 +8,10 @@ lr 1e-3), same number of epochs, so quantization is the one difference.
 
 The recipes are GPU runs: ``tools/train_grokking_gpu.sh`` trains the three variants
 concurrently on one GPU, where the epochs after the warm-up replay one captured CUDA graph
-(:func:`interplib.grokking.train_stacked`). The CPU path is the same command with
-``--device cpu``: an epoch of five seeds costs 0.36 s (full precision) to 1.14 s (ternary) on
-the book's 2-core machine, about 16 hours for the three recipes.
+(:func:`interplib.grokking.train_stacked`). The CPU path is
+``python -m interplib.train grok-fp grok-binary grok-ternary --device cpu``: an epoch of five
+seeds costs 0.36 s (full precision) to 1.14 s (ternary) on the book's 2-core machine, about
+16 hours for the three recipes.
 """
 
 from __future__ import annotations
