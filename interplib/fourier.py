@@ -199,17 +199,23 @@ def excluded_loss(logits: Float[Tensor, "... a b c"], labels: Int[Tensor, "a b"]
 
 
 def cos_sum_fraction(logits: Float[Tensor, "a b c"], freqs: list[int]) -> float:
-    """Fraction of the logits' variance explained by ``Σ_k α_k cos w_k(a+b-c)`` (least squares in α)."""
+    """Fraction of the logits' variance explained by ``Σ_k α_k cos w_k(a+b-c)`` (least squares in α).
+
+    A cube ``cos w_k(a+b-c)`` depends on the cell only through ``x = a+b-c mod p``, so its inner
+    products are sums over x: the centred logits summed per x (``S``) and the cells per x
+    (``n``) give ``⟨L, C_k⟩ = Σ_x S(x) cos w_k x`` and ``‖C_k‖² = Σ_x n(x) cos² w_k x`` for every
+    k at once, with no cube built. The cubes of distinct k are orthogonal (for a full grid of c).
+    """
     p = logits.shape[0]
-    grid = torch.arange(p, dtype=torch.float64, device=logits.device)
+    grid = torch.arange(p, device=logits.device)
+    x = ((grid[:, None, None] + grid[None, :, None] - grid[None, None, : logits.shape[-1]]) % p).flatten()
     centred = logits.double() - logits.double().mean()
-    total = grid[:, None, None] + grid[None, :, None] - grid[None, None, : logits.shape[-1]]
-    explained = 0.0
-    for k in freqs:
-        cube = torch.cos(2 * math.pi * k / p * total)
-        cube = cube / cube.norm()
-        explained += float((centred * cube).sum()) ** 2  # the cubes are orthogonal for distinct k
-    return explained / float(centred.pow(2).sum())
+    S = torch.bincount(x, weights=centred.flatten(), minlength=p)                      # [x]
+    n = torch.bincount(x, minlength=p).double()                                         # [x]
+    waves = torch.cos(2 * math.pi * torch.tensor(freqs, dtype=torch.float64, device=logits.device)[:, None]
+                      * grid.double() / p)                                              # [k x]
+    explained = (waves @ S).pow(2) / (waves.pow(2) @ n)
+    return float(explained.sum() / centred.pow(2).sum())
 
 
 def frequency_share(W: Float[Tensor, "x d"], freqs: list[int]) -> float:

@@ -149,7 +149,6 @@ def summarize(cfg: GrokConfig, model: GrokTransformer, threshold: float = 0.85) 
         "logit_map_freqs": fourier.key_frequencies(W_L.T),
         "embed_key_share": fourier.frequency_share(W_E, freqs),
         "neurons_explained": clusters["explained"],
-        "neurons_in_key_freqs": sum(n for k, n in clusters["sizes"].items() if k in freqs) / cfg.d_mlp,
         "dead_neurons": clusters["dead"],
         "logit_map_key_share": fourier.frequency_share(W_L.T, freqs),
         "ov_key_share": fourier.frequency_share(einops.rearrange(ov_neuron_circuit(bridge, p),

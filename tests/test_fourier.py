@@ -107,6 +107,20 @@ def test_cos_sum_fraction_is_one_for_a_clock_and_small_for_noise():
     assert fourier.cos_sum_fraction(noise, [1, 4]) < 0.05
 
 
+def test_cos_sum_fraction_matches_explicit_cubes():
+    p, g = 11, torch.Generator().manual_seed(3)
+    for n_out in (p, 5):                                  # every answer, and a few of them
+        logits = torch.randn(p, p, n_out, generator=g, dtype=torch.float64)
+        centred = logits - logits.mean()
+        grid = torch.arange(p, dtype=torch.float64)
+        total = grid[:, None, None] + grid[None, :, None] - grid[None, None, :n_out]
+        brute = 0.0
+        for k in (2, 5):
+            cube = torch.cos(2 * math.pi * k / p * total)
+            brute += float((centred * cube).sum()) ** 2 / float(cube.pow(2).sum())
+        assert fourier.cos_sum_fraction(logits, [2, 5]) == pytest.approx(brute / float(centred.pow(2).sum()), rel=1e-12)
+
+
 def test_projection_matches_least_squares_brute_force():
     p = 7
     g = torch.Generator().manual_seed(1)

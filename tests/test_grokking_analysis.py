@@ -59,13 +59,12 @@ def test_first_epoch_finds_the_first_logged_crossing():
 def test_summary_of_a_random_model_has_every_measure_in_range():
     cfg, model, _ = model_and_bridge("binary")
     summary = GA.summarize(cfg, model.float())
-    fractions = ("embed_key_share", "neurons_explained", "neurons_in_key_freqs", "logit_map_key_share",
+    fractions = ("embed_key_share", "neurons_explained", "logit_map_key_share",
                  "ov_key_share", "cos_sum_fraction", "distance_irrelevance")
     for name in fractions:
         assert 0 <= summary[name] <= 1 + 1e-9, name
     assert -1 <= summary["gradient_symmetricity"] <= 1
     assert summary["n_key_freqs"] == len(summary["key_freqs"]) >= 1
-    assert summary["neurons_in_key_freqs"] <= summary["neurons_explained"]
 
 
 def test_jaccard_and_frequency_overlap_against_hand_counts():
@@ -73,7 +72,8 @@ def test_jaccard_and_frequency_overlap_against_hand_counts():
     assert GA.jaccard([5], [5]) == 1.0 and GA.jaccard([1], [2]) == 0.0
     freqs = {"fp": [[1, 2], [3, 4]], "binary": [[1, 2], [3, 5]]}
     got = GA.frequency_overlap(freqs)
-    # same seed: J([1,2],[1,2]) = 1, J([3,4],[3,5]) = 1/3; other seeds: all four disjoint except none
+    # same seed: J([1,2],[1,2]) = 1, J([3,4],[3,5]) = 1/3; other seeds ([1,2] vs [3,5], [3,4] vs [1,2]) and
+    # the two seeds within a variant are disjoint
     assert got["same_seed"] == pytest.approx((1 + 1 / 3) / 2)
     assert got["other_seed"] == pytest.approx(0.0)
     assert got["within"] == pytest.approx(0.0)
