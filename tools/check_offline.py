@@ -18,11 +18,19 @@ import tempfile
 from pathlib import Path
 
 FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
     "--host-resolver-rules=MAP * ~NOTFOUND",  # no name resolves: any network fetch fails
-    "--proxy-server=127.0.0.1:9", "--allow-file-access-from-files",
-    "--virtual-time-budget=20000", "--window-size=1280,2400",
+    "--proxy-server=127.0.0.1:9",
+    "--allow-file-access-from-files",
+    "--virtual-time-budget=20000",
+    "--window-size=1280,2400",
 ]
 
 
@@ -30,12 +38,20 @@ def chromium() -> str:
     for name in ("chromium", "chromium-browser", "google-chrome"):
         if path := shutil.which(name):
             return path
-    sys.exit("check_offline: no Chromium found; install it with `apt-get install chromium`")
+    sys.exit(
+        "check_offline: no Chromium found; install it with `apt-get install chromium`"
+    )
 
 
 def render(page: Path, *extra: str) -> subprocess.CompletedProcess:
     with tempfile.TemporaryDirectory() as profile:
-        cmd = [chromium(), *FLAGS, f"--user-data-dir={profile}", *extra, page.resolve().as_uri()]
+        cmd = [
+            chromium(),
+            *FLAGS,
+            f"--user-data-dir={profile}",
+            *extra,
+            page.resolve().as_uri(),
+        ]
         return subprocess.run(cmd, capture_output=True, text=True, timeout=180)
 
 
@@ -46,7 +62,9 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     page = args.site / args.page
     if not page.exists():
-        sys.exit(f"check_offline: {page} does not exist; build the book first with `make book`")
+        sys.exit(
+            f"check_offline: {page} does not exist; build the book first with `make book`"
+        )
     dom = render(page, "--dump-dom").stdout
     shot = args.site.parent / "offline-screenshot.png"
     render(page, f"--screenshot={shot}")

@@ -28,10 +28,11 @@ import json
 import math
 import re
 import sys
-import tomllib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+import tomllib
 
 DEFAULT_TOLERANCES = Path(__file__).with_name("drift.toml")
 NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]*")
@@ -117,39 +118,74 @@ def load_tolerances(path: Path | None) -> dict[str, Any]:
         raise RootError(f"tolerances {path}: [default] needs both rtol and atol")
     for pattern, tol in data.get("metrics", {}).items():
         if not set(tol) <= {"rtol", "atol"} or not tol:
-            raise RootError(f"tolerances {path}: [metrics.{pattern!r}] takes only rtol and atol")
+            raise RootError(
+                f"tolerances {path}: [metrics.{pattern!r}] takes only rtol and atol"
+            )
         if ":" not in pattern:
-            raise RootError(f"tolerances {path}: pattern {pattern!r} must read 'artifact-glob:metric-glob'")
+            raise RootError(
+                f"tolerances {path}: pattern {pattern!r} must read 'artifact-glob:metric-glob'"
+            )
     return {"default": default, "metrics": data.get("metrics", {})}
 
 
-def tolerance(tolerances: dict[str, Any], artifact: str, metric: str) -> tuple[float, float]:
+def tolerance(
+    tolerances: dict[str, Any], artifact: str, metric: str
+) -> tuple[float, float]:
     """``(rtol, atol)``: the default, updated by every matching pattern in file order (last wins)."""
     tol = dict(tolerances["default"])
     for pattern, override in tolerances["metrics"].items():
         art_pat, met_pat = pattern.split(":", 1)
-        if fnmatch.fnmatchcase(artifact, art_pat) and fnmatch.fnmatchcase(metric, met_pat):
+        if fnmatch.fnmatchcase(artifact, art_pat) and fnmatch.fnmatchcase(
+            metric, met_pat
+        ):
             tol.update(override)
     return float(tol["rtol"]), float(tol["atol"])
 
 
-def compare(old_root: Path, new_root: Path, tolerances: dict[str, Any]) -> tuple[list[Row], int]:
+def compare(
+    old_root: Path, new_root: Path, tolerances: dict[str, Any]
+) -> tuple[list[Row], int]:
     """One row per (artifact, metric), plus the number of non-scalar metrics skipped."""
     old, new = read_root(old_root), read_root(new_root)
     if not old:
-        raise RootError(f"{old_root} holds no artifact sidecars (STUDY/NAME.json): nothing to compare against")
+        raise RootError(
+            f"{old_root} holds no artifact sidecars (STUDY/NAME.json): nothing to compare against"
+        )
     rows: list[Row] = []
     skipped = 0
     for name in sorted(set(old) | set(new)):
         if name not in new:
-            rows.append(Row(name, "*", None, None, None, None, "missing-new", "not retrained"))
+            rows.append(
+                Row(name, "*", None, None, None, None, "missing-new", "not retrained")
+            )
             continue
         if name not in old:
-            rows.append(Row(name, "*", None, None, None, None, "missing-old", "retrained but never committed"))
+            rows.append(
+                Row(
+                    name,
+                    "*",
+                    None,
+                    None,
+                    None,
+                    None,
+                    "missing-old",
+                    "retrained but never committed",
+                )
+            )
             continue
         if old[name].get("config") != new[name].get("config"):
-            rows.append(Row(name, "config", None, None, None, None, "config-changed",
-                            "the retrained artifact was made from another config"))
+            rows.append(
+                Row(
+                    name,
+                    "config",
+                    None,
+                    None,
+                    None,
+                    None,
+                    "config-changed",
+                    "the retrained artifact was made from another config",
+                )
+            )
         a, skip_a = scalars(old[name])
         b, skip_b = scalars(new[name])
         skipped += max(skip_a, skip_b)
@@ -160,7 +196,11 @@ def compare(old_root: Path, new_root: Path, tolerances: dict[str, Any]) -> tuple
                 status = "missing-new" if y is None else "missing-old"
                 rows.append(Row(name, metric, x, y, rtol, atol, status))
                 continue
-            ok = (math.isfinite(x) and math.isfinite(y) and abs(y - x) <= atol + rtol * abs(x)) or x == y
+            ok = (
+                math.isfinite(x)
+                and math.isfinite(y)
+                and abs(y - x) <= atol + rtol * abs(x)
+            ) or x == y
             rows.append(Row(name, metric, x, y, rtol, atol, "ok" if ok else "drift"))
     return rows, skipped
 
@@ -178,46 +218,85 @@ def _seconds(x: float | None) -> str:
     return "–" if x is None else f"{x:.1f} s"
 
 
-def markdown(rows: list[Row], skipped: int, old_root: Path, new_root: Path,
-             old: dict[str, dict] | None = None, new: dict[str, dict] | None = None) -> str:
+def markdown(
+    rows: list[Row],
+    skipped: int,
+    old_root: Path,
+    new_root: Path,
+    old: dict[str, dict] | None = None,
+    new: dict[str, dict] | None = None,
+) -> str:
     bad = [r for r in rows if r.drifted]
     artifacts = sorted({r.artifact for r in rows})
-    head = ("### Reproducibility: retrained vs committed artifacts\n\n"
-            f"Committed: `{old_root}`; retrained: `{new_root}`. Tolerance: "
-            "`|new − old| ≤ atol + rtol·|old|` (see `tools/drift.toml`).\n\n")
-    verdict = (f"**{len(bad)} of {len(rows)} comparisons beyond tolerance** across {_count(artifacts, 'artifact')}."
-               if bad else f"All {len(rows)} comparisons within tolerance across {_count(artifacts, 'artifact')}.")
+    head = (
+        "### Reproducibility: retrained vs committed artifacts\n\n"
+        f"Committed: `{old_root}`; retrained: `{new_root}`. Tolerance: "
+        "`|new − old| ≤ atol + rtol·|old|` (see `tools/drift.toml`).\n\n"
+    )
+    verdict = (
+        f"**{len(bad)} of {len(rows)} comparisons beyond tolerance** across {_count(artifacts, 'artifact')}."
+        if bad
+        else f"All {len(rows)} comparisons within tolerance across {_count(artifacts, 'artifact')}."
+    )
     if skipped:
         verdict += f" {_count(range(skipped), 'non-scalar metric')} (curves, strings) not compared."
-    lines = [head + verdict, "",
-             "| artifact | metric | committed | retrained | abs. diff | rtol | atol | status |",
-             "|---|---|---:|---:|---:|---:|---:|---|"]
+    lines = [
+        head + verdict,
+        "",
+        "| artifact | metric | committed | retrained | abs. diff | rtol | atol | status |",
+        "|---|---|---:|---:|---:|---:|---:|---|",
+    ]
     # Drifted rows first, so a long table still shows the news at the top.
-    for r in sorted(rows, key=lambda r: (not r.drifted, r.artifact, r.metric != KEY, r.metric)):
+    for r in sorted(
+        rows, key=lambda r: (not r.drifted, r.artifact, r.metric != KEY, r.metric)
+    ):
         status = "ok" if not r.drifted else f"**{r.status.upper()}**"
         if r.note:
             status += f" ({r.note})"
-        lines.append(f"| {r.artifact} | {r.metric} | {_num(r.old)} | {_num(r.new)} | {_num(r.delta)} "
-                     f"| {_num(r.rtol)} | {_num(r.atol)} | {status} |")
+        lines.append(
+            f"| {r.artifact} | {r.metric} | {_num(r.old)} | {_num(r.new)} | {_num(r.delta)} "
+            f"| {_num(r.rtol)} | {_num(r.atol)} | {status} |"
+        )
     if old is not None and new is not None:
-        lines += ["", "| artifact | committed on | retrained on | wall (committed) | wall (retrained) |",
-                  "|---|---|---|---:|---:|"]
+        lines += [
+            "",
+            "| artifact | committed on | retrained on | wall (committed) | wall (retrained) |",
+            "|---|---|---|---:|---:|",
+        ]
         for name in artifacts:
             o, n = old.get(name, {}), new.get(name, {})
-            lines.append(f"| {name} | {str(o.get('device', '–')).split(',')[0]} "
-                         f"| {str(n.get('device', '–')).split(',')[0]} "
-                         f"| {_seconds(o.get('wall_time_s'))} | {_seconds(n.get('wall_time_s'))} |")
+            lines.append(
+                f"| {name} | {str(o.get('device', '–')).split(',')[0]} "
+                f"| {str(n.get('device', '–')).split(',')[0]} "
+                f"| {_seconds(o.get('wall_time_s'))} | {_seconds(n.get('wall_time_s'))} |"
+            )
     return "\n".join(lines) + "\n"
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="tools/drift.py", description=__doc__.split("\n")[0])
-    parser.add_argument("committed", type=Path, help="artifact root as committed (e.g. artifacts)")
-    parser.add_argument("retrained", type=Path, help="artifact root written by a fresh `--all --force` run")
-    parser.add_argument("--tolerances", type=Path, default=DEFAULT_TOLERANCES,
-                        help=f"TOML file of tolerances (default {DEFAULT_TOLERANCES.name})")
-    parser.add_argument("--markdown", type=Path, help="also write the table to this file")
-    parser.add_argument("--json", type=Path, help="write every comparison as JSON to this file")
+    parser = argparse.ArgumentParser(
+        prog="tools/drift.py", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument(
+        "committed", type=Path, help="artifact root as committed (e.g. artifacts)"
+    )
+    parser.add_argument(
+        "retrained",
+        type=Path,
+        help="artifact root written by a fresh `--all --force` run",
+    )
+    parser.add_argument(
+        "--tolerances",
+        type=Path,
+        default=DEFAULT_TOLERANCES,
+        help=f"TOML file of tolerances (default {DEFAULT_TOLERANCES.name})",
+    )
+    parser.add_argument(
+        "--markdown", type=Path, help="also write the table to this file"
+    )
+    parser.add_argument(
+        "--json", type=Path, help="write every comparison as JSON to this file"
+    )
     args = parser.parse_args(argv)
     try:
         tolerances = load_tolerances(args.tolerances)
@@ -233,8 +312,12 @@ def main(argv: list[str] | None = None) -> int:
         args.markdown.write_text(text)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
-        payload = {"drifted": sum(r.drifted for r in rows), "compared": len(rows), "skipped": skipped,
-                   "rows": [asdict(r) | {"drifted": r.drifted} for r in rows]}
+        payload = {
+            "drifted": sum(r.drifted for r in rows),
+            "compared": len(rows),
+            "skipped": skipped,
+            "rows": [asdict(r) | {"drifted": r.drifted} for r in rows],
+        }
         args.json.write_text(json.dumps(payload, indent=1) + "\n")
     return 1 if any(r.drifted for r in rows) else 0
 

@@ -17,15 +17,27 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
-from interplib.recipes import code_version, describe_device, resolve_device  # noqa: E402
+from interplib.core.recipes import code_version, describe_device, resolve_device  # noqa: E402
 
-COMMAND = [str(Path(sys.executable).parent / "jupyter-book"), "build", ".", "-W", "-n", "--keep-going"]
+COMMAND = [
+    str(Path(sys.executable).parent / "jupyter-book"),
+    "build",
+    ".",
+    "-W",
+    "-n",
+    "--keep-going",
+]
 
 
 def timed_build() -> float:
     start = time.perf_counter()
-    subprocess.run(COMMAND, cwd=ROOT, check=True, env={**os.environ, "BOOK_BUILD": "1", "PYTHONHASHSEED": "0"},
-                   stdout=subprocess.DEVNULL)
+    subprocess.run(
+        COMMAND,
+        cwd=ROOT,
+        check=True,
+        env={**os.environ, "BOOK_BUILD": "1", "PYTHONHASHSEED": "0"},
+        stdout=subprocess.DEVNULL,
+    )
     return round(time.perf_counter() - start, 1)
 
 
@@ -37,8 +49,10 @@ def main() -> None:
         "measured": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "machine": describe_device(resolve_device("cpu")),
         "code_version": code_version(),
-        "builds": [{"build": "cold (empty cache)", "seconds": cold},
-                   {"build": "warm (cached)", "seconds": warm}],
+        "builds": [
+            {"build": "cold (empty cache)", "seconds": cold},
+            {"build": "warm (cached)", "seconds": warm},
+        ],
     }
     (ROOT / "book-timings.json").write_text(json.dumps(record, indent=1) + "\n")
     print(json.dumps(record, indent=1))

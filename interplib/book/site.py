@@ -1,0 +1,122 @@
+"""Sphinx extension for the book: a site that renders with no network.
+
+Registered in ``_config.yml`` (``sphinx.extra_extensions``). At the end of an HTML build it
+
+* copies plotly.js (from the installed plotly wheel) and MathJax 3 (from the installed
+  ``django-static-mathjax`` package) into ``_static/vendor/``, where ``_config.yml`` points
+  ``html_js_files`` and ``mathjax_path``; nothing is committed, so they always match the
+  installed versions;
+* writes ``.nojekyll`` so GitHub Pages serves the ``_static`` folders;
+* makes the downloadable executed notebooks (``_sources/**/*.ipynb``) complete and identical
+  from build to build (see :func:`publishable_notebooks`);
+* warns (an error under ``-W``) if any page still loads a script from the network.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import shutil
+from pathlib import Path
+
+from sphinx.application import Sphinx
+from sphinx.util import logging
+
+logger = logging.getLogger(__name__)
+VENDOR = "vendor"
+REMOTE_SCRIPT = re.compile(r"<script[^>]+src=\"(https?:)?//[^\"]+\"", re.IGNORECASE)
+
+
+def plotly_js() -> Path:
+    import plotly
+
+    path = Path(plotly.__file__).parent / "package_data" / "plotly.min.js"
+    if not path.exists():
+        raise FileNotFoundError(
+            f"{path} is missing: reinstall plotly (pip install --force-reinstall plotly)"
+        )
+    return path
+
+
+def mathjax_dir() -> Path:
+    try:
+        import mathjax
+    except ImportError as err:
+        raise ImportError(
+            "MathJax for the offline site comes from `pip install django-static-mathjax`"
+        ) from err
+    path = Path(mathjax.__file__).parent / "static" / "mathjax" / "es5"
+    if not (path / "tex-chtml.js").exists():
+        raise FileNotFoundError(
+            f"{path}/tex-chtml.js is missing: reinstall django-static-mathjax"
+        )
+    return path
+
+
+def copy_assets(outdir: Path) -> None:
+    """Put plotly.min.js and MathJax under ``outdir/_static/vendor``."""
+    vendor = outdir / "_static" / VENDOR
+    vendor.mkdir(parents=True, exist_ok=True)
+    shutil.copy2(plotly_js(), vendor / "plotly.min.js")
+    target = vendor / "mathjax"
+    if target.exists():
+        shutil.rmtree(target)
+    # The tex-chtml bundle and what it loads on demand: fonts, TeX extensions, accessibility.
+    shutil.copytree(
+        mathjax_dir(),
+        target,
+        ignore=shutil.ignore_patterns("*.map", "sre", "mml-*", "tex-svg*"),
+    )
+    (outdir / ".nojekyll").touch()
+
+
+def remote_scripts(outdir: Path) -> dict[str, list[str]]:
+    """Pages that load a script from the network, with the offending tags."""
+    found = {}
+    for page in sorted(outdir.rglob("*.html")):
+        tags = [
+            m.group(0) for m in REMOTE_SCRIPT.finditer(page.read_text(errors="replace"))
+        ]
+        if tags:
+            found[str(page.relative_to(outdir))] = tags
+    return found
+
+
+def publishable_notebooks(outdir: Path, cache_path: Path) -> None:
+    """Give every downloadable notebook its outputs and stable cell ids.
+
+    myst-nb 1.4 writes a notebook that was served from the jupyter-cache *without* outputs
+    (it saves the parsed notebook, not the merged one), and nbformat gives cells random ids,
+    so the download button would serve an unexecuted notebook that differs on every build.
+    """
+    import nbformat
+    from jupyter_cache import get_cache
+
+    cache = get_cache(str(cache_path)) if cache_path.is_dir() else None
+    for path in sorted((outdir / "_sources").rglob("*.ipynb")):
+        nb = nbformat.read(path, as_version=4)
+        if cache is not None:
+            # not cached (e.g. executed with execution_mode: force): keep it as it is
+            with contextlib.suppress(KeyError):
+                _, nb = cache.merge_match_into_notebook(nb)
+        for i, cell in enumerate(nb.cells):
+            if "id" in cell:
+                cell["id"] = f"cell-{i}"
+        nbformat.write(nb, path)
+
+
+def _build_finished(app: Sphinx, exception: Exception | None) -> None:
+    if exception is not None or app.builder.format != "html":
+        return
+    outdir = Path(app.outdir)
+    publishable_notebooks(outdir, outdir.parent / ".jupyter_cache")
+    copy_assets(outdir)
+    for page, tags in remote_scripts(outdir).items():
+        logger.warning(
+            f"{page} loads a script from the network ({tags[0]}); the site must render offline"
+        )
+
+
+def setup(app: Sphinx) -> dict:
+    app.connect("build-finished", _build_finished)
+    return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1"}

@@ -1,0 +1,1 @@
+"""What every study stands on: artifacts, recipes, training loops, hooks, input checks."""

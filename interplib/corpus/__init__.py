@@ -1,0 +1,1 @@
+"""The story corpus: its words, grammar, tokenizer and packed language-model data."""

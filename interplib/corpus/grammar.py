@@ -1,0 +1,895 @@
+"""A seeded stochastic grammar of simple children's stories, with known ground truth.
+
+Every story has an opening (a character, often "Once upon a time, there was a little girl
+named ..."), a setting, a problem, a dialogue, zero or more episodes (a trip or a school
+lesson that states facts about countries, a packed list or a song that is later repeated
+word for word, a game), and a resolution. Each part picks one of several frames, and frames
+nest noun phrases, prepositional phrases and lists, so the text is not a handful of templates.
+
+The grammar keeps rules that a model can learn and a test can check (:data:`RULES`); the
+measured rate of each in generated text is :func:`measure_rules`. Speed comes from drawing
+random choices in batches with numpy (:class:`_Pool`), not one call per word: a story costs
+a few dozen list look-ups and f-strings.
+
+Functions:
+    stories(seed) -> iterator of story strings, forever (deterministic for a seed);
+    sample(n, seed) -> the first n stories;
+    measure_rules(texts) -> DataFrame of every rule with its count and rate;
+    fact_statements(text) -> the (capital, country) pairs the text states.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from itertools import islice
+
+import numpy as np
+import pandas as pd
+
+from interplib.corpus import lexicon as L
+
+BATCH = 1 << 14
+
+
+class _Pool:
+    """Endless draws from ``items`` with Zipf weights ``1/(rank+shift)^s`` (list order = rank),
+    pre-drawn ``BATCH`` at a time from the shared generator."""
+
+    def __init__(
+        self, items, rng: np.random.Generator, s: float = 1.0, shift: float = 2.0
+    ):
+        self.items = list(items)
+        ranks = np.arange(len(self.items), dtype=np.float64)
+        w = 1.0 / (ranks + shift) ** s
+        self.p = w / w.sum()
+        self.rng = rng
+        self._it = self._stream()
+        self.next = self._it.__next__
+
+    def _stream(self):
+        items, n, p, rng = self.items, len(self.items), self.p, self.rng
+        while True:
+            idx = rng.choice(n, size=BATCH, p=p).tolist()
+            yield from [items[i] for i in idx]
+
+
+class _Uniform:
+    """Endless uniform floats in [0, 1), pre-drawn in batches."""
+
+    def __init__(self, rng: np.random.Generator):
+        self.rng = rng
+        self.next = self._stream().__next__
+
+    def _stream(self):
+        while True:
+            yield from self.rng.random(BATCH).tolist()
+
+
+@dataclass(frozen=True)
+class Char:
+    """A story character: a name (or "Mia and Tom") and a pronoun set f, m or p (plural)."""
+
+    name: str
+    g: str
+
+    @property
+    def he(self):
+        return L.PRONOUNS[self.g][0]
+
+    @property
+    def him(self):
+        return L.PRONOUNS[self.g][1]
+
+    @property
+    def his(self):
+        return L.PRONOUNS[self.g][2]
+
+    @property
+    def plural(self):
+        return self.g == "p"
+
+
+def cap(s: str) -> str:
+    return s[:1].upper() + s[1:]
+
+
+class Grammar:
+    """The story grammar for one seed; :meth:`story` returns the next story.
+
+    Pronoun discipline: ``self.last`` is the most recently named character; a sentence may
+    open with a pronoun for character ``c`` only when ``c`` is ``self.last`` (:meth:`S`), and
+    frames never put a pronoun after a different character's name.
+    """
+
+    def __init__(self, seed: int = 0):
+        rng = np.random.default_rng(seed)
+        self.u = _Uniform(rng).next
+        self.girl = _Pool(L.GIRL_NAMES, rng).next
+        self.boy = _Pool(L.BOY_NAMES, rng).next
+        self.animal = _Pool(L.ANIMALS, rng).next
+        self.food = _Pool(L.FOODS, rng).next
+        self.mass = _Pool(L.MASS_FOODS, rng).next
+        self.thing = _Pool(L.THINGS, rng).next
+        self.place = _Pool(L.PLACES, rng).next
+        self.person = _Pool(
+            L.PEOPLE[L.PEOPLE.index("teacher") :], rng
+        ).next  # jobs and roles, not "girl"
+        self.adj = _Pool(L.ADJECTIVES, rng).next
+        self.feel = _Pool(
+            (
+                "happy",
+                "sad",
+                "scared",
+                "excited",
+                "worried",
+                "proud",
+                "angry",
+                "surprised",
+                "lonely",
+                "curious",
+                "brave",
+                "tired",
+                "nervous",
+            ),
+            rng,
+        ).next
+        self.intrans = _Pool(L.INTRANSITIVE, rng).next
+        self.trans = _Pool(
+            [
+                v
+                for v in L.TRANSITIVE
+                if v not in ("want", "need", "like", "love", "miss", "lose")
+            ],
+            rng,
+        ).next
+        self.adv = _Pool(L.ADVERBS, rng).next
+        self.country = _Pool(
+            L.COUNTRIES, rng, s=0.0
+        ).next  # uniform: every fact equally often
+        self.family = _Pool(tuple(L.FAMILY), rng, s=0.5).next
+        names = {w.lower() for n in L.NAMES for w in n.split()}
+        chant = sorted(
+            w for w in L.word_types() - names if w.isalpha() and 2 < len(w) < 9
+        )
+        self.chant = _Pool(chant, rng, s=0.0).next  # uniform: only copying predicts it
+        self.last: Char | None = None
+
+    # ------------------------------------------------------------------ words and phrases
+    def pick(self, options):
+        return options[int(self.u() * len(options))]
+
+    def adj_for(self, noun: str) -> str:
+        habit = L.HABITS.get(noun)
+        if habit is not None and self.u() < 0.6:
+            return habit[int(self.u() * 3)]
+        return self.adj()
+
+    def a(self, noun: str, p_adj: float = 0.6) -> str:
+        """``a``/``an`` + optional adjective + noun, the article agreeing with the next word."""
+        phrase = f"{self.adj_for(noun)} {noun}" if self.u() < p_adj else noun
+        return f"{L.article(phrase)} {phrase}"
+
+    def some_food(self) -> str:
+        """ "some honey", "a juicy pear", "three apples": mass, singular or plural food."""
+        r = self.u()
+        if r < 0.4:
+            return f"some {self.mass()}"
+        if r < 0.7:
+            return self.a(self.food())
+        return f"{self.pick(('two', 'three', 'some', 'many'))} {L.plural(self.food())}"
+
+    def where(self) -> str:
+        """A prepositional phrase, sometimes nested: "in the park near the big river"."""
+        pp = f"{self.pick(('in', 'near', 'behind', 'by'))} the {self.place()}"
+        if self.u() < 0.25:
+            pp += f" near the {self.adj()} {self.place()}"
+        return pp
+
+    def listing(self, k: int) -> str:
+        items = [self.a(self.thing(), 0.7) for _ in range(k)]
+        return ", ".join(items[:-1]) + " and " + items[-1]
+
+    # ------------------------------------------------------------------ characters and pronouns
+    def new_char(self, gender: str | None = None) -> Char:
+        g = gender or ("f" if self.u() < 0.5 else "m")
+        return Char(self.girl() if g == "f" else self.boy(), g)
+
+    def S(self, c: Char) -> str:
+        """The subject opening a sentence: the pronoun if ``c`` was just named, else the name."""
+        word = cap(c.he) if self.last == c else c.name
+        self.last = c
+        return word
+
+    def s(self, c: Char) -> str:
+        """The subject inside a sentence ("Every day, she ..."): pronoun if just named, else name."""
+        word = c.he if self.last == c else c.name
+        self.last = c
+        return word
+
+    def N(self, c: Char) -> str:
+        self.last = c
+        return c.name
+
+    def V(self, c: Char, verb: str) -> str:
+        """Present tense agreeing with the subject: "she plays", "they play"."""
+        return verb if c.plural else L.third_person(verb)
+
+    def was(self, c: Char) -> str:
+        return "were" if c.plural else "was"
+
+    def is_(self, c: Char) -> str:
+        return "are" if c.plural else "is"
+
+    def has(self, c: Char) -> str:
+        return "have" if c.plural else "has"
+
+    # ------------------------------------------------------------------ story parts
+    def opening(self, hero: Char, kind: str) -> str:
+        r = self.u()
+        adj = self.adj_for(kind)
+        if hero.plural:
+            return (
+                f"Once upon a time, {self.N(hero)} were best friends. "
+                if r < 0.5
+                else f"There once were two friends, {self.N(hero)}. "
+            )
+        if r < 0.45:
+            lead = "little " if kind in ("girl", "boy") else ""
+            np_ = f"{adj} {lead}{kind}" if self.u() < 0.5 else f"{lead}{kind}"
+            return f"Once upon a time, there was {L.article(np_)} {np_} named {self.N(hero)}. "
+        if r < 0.6:
+            return (
+                f"Once upon a time, in {self.a(self.pick(('village', 'town', 'forest', 'farm')))}, "
+                f"there lived {L.article(kind)} {kind} named {self.N(hero)}. "
+            )
+        if r < 0.75:
+            return f"One day, a little {kind} named {self.N(hero)} woke up early. "
+        if r < 0.9:
+            return (
+                f"There once was {L.article(adj)} {adj} {kind} named {self.N(hero)}. "
+            )
+        return f"{self.N(hero)} was {L.article(adj)} {adj} {kind} who loved to {self.intrans()}. "
+
+    def present_opening(self, hero: Char, kind: str) -> str:
+        """The present-tense frame: "This is Mia. She is a little girl." """
+        name = self.N(hero)
+        if hero.plural:
+            return f"This is {name}. {self.S(hero)} are best friends. "
+        lead = "little " if kind in ("girl", "boy") else ""
+        return (
+            f"{self.pick(('This is', 'Meet', 'Say hello to'))} {name}. {self.S(hero)} is a {lead}{kind}. "
+            if lead
+            else f"This is {name}. {self.S(hero)} is {L.article(kind)} {kind}. "
+        )
+
+    def setting(self, hero: Char, present: bool) -> str:
+        """Where the hero lives and what they like; in the present tense for ``present`` stories."""
+        out = []
+        past = not present
+        if self.u() < 0.5:
+            lives = "lived" if past else ("live" if hero.plural else "lives")
+            out.append(
+                f"{self.S(hero)} {lives} in {self.a('house', 0.8)} {self.where()}."
+            )
+        else:
+            verb = self.intrans()
+            out.append(
+                f"Every day, {self.s(hero)} {L.past(verb) if past else self.V(hero, verb)} {self.where()}."
+            )
+        r = self.u()
+        if r < 0.4:
+            likes = "liked" if past else self.V(hero, "like")
+            if self.u() < 0.6:
+                out.append(f"{self.S(hero)} {likes} to {self.intrans()} {self.adv()}.")
+            else:
+                out.append(
+                    f"{self.S(hero)} {likes} to eat {self.some_food()} for "
+                    f"{self.pick(('breakfast', 'lunch', 'dinner', 'a snack'))}."
+                )
+        elif r < 0.7:
+            was = self.was(hero) if past else self.is_(hero)
+            out.append(
+                f"{cap(hero.his)} favorite toy {'was' if past else 'is'} {self.a(self.thing(), 0.8)}."
+                if self.last == hero
+                else f"{self.N(hero)} {was} very {self.feel()}."
+            )
+        elif r < 0.85 or hero.plural:
+            has = "had" if past else self.has(hero)
+            out.append(
+                f"{self.S(hero)} {has} {self.a(self.animal(), 0.7)} called "
+                f"{self.pick(('Spot', 'Fluffy', 'Patch', 'Button', 'Pip', 'Biscuit'))}."
+            )
+        else:
+            who = (
+                f"{cap(hero.his)} {self.pick(('mom', 'dad'))}"
+                if self.last == hero
+                else f"{self.N(hero)}'s {self.pick(('mom', 'dad'))}"
+            )
+            out.append(f"{who} {'was' if past else 'is'} {self.a(self.person(), 0.3)}.")
+        if present:
+            out.append(
+                f"Today, {self.s(hero)} {self.is_(hero)} {L.gerund(self.intrans())} {self.where()}."
+            )
+        return " ".join(out)
+
+    def problem(self, hero: Char) -> str:
+        thing = self.thing()
+        self.lost = self.mood = None
+        if self.u() < 0.3:
+            weather = self.pick(
+                (
+                    "sunny",
+                    "rainy",
+                    "windy",
+                    "snowy",
+                    "cloudy",
+                    "cold",
+                    "warm",
+                    "icy",
+                    "autumn",
+                    "bright",
+                    "foggy",
+                    "hot",
+                    "early",
+                )
+            )
+            when = f"It was {L.article(weather)} {weather} morning. That day,"
+        else:
+            when = "One day,"
+        r = self.u()
+        if r < 0.35:
+            s = (
+                f"{when} {self.N(hero)} found {self.a(thing)} {self.where()}. "
+                f"It was very {self.adj()}."
+            )
+        elif r < 0.65:
+            self.lost = (
+                f"{self.adj_for(thing)} {thing}"  # found again in the resolution
+            )
+            self.mood = self.pick(("sad", "worried", "upset", "unhappy"))
+            s = (
+                f"{when} {self.N(hero)} lost {hero.his} {self.lost}. "
+                f"{self.S(hero)} {self.was(hero)} very {self.mood}."
+            )
+        elif r < 0.85:
+            s = (
+                f"{when} {self.N(hero)} wanted to {self.trans()} {self.a(thing)}, "
+                f"but it was too {self.adj()}."
+            )
+        else:
+            s = (
+                f"{when} {self.N(hero)} {self.was(hero)} busy {L.gerund(self.trans())} "
+                f"{self.pick(('two', 'three', 'four', 'many', 'some'))} {L.plural(thing)}. "
+                f"Then {self.s(hero)} saw {self.pick(('five', 'six', 'many', 'some'))} "
+                f"{L.plural(self.animal())} {self.where()}."
+            )
+        return s
+
+    def dialogue(self, hero: Char, friend: Char) -> str:
+        r = self.u()
+        me, i = ("us", "We") if hero.plural else ("me", "I")
+        if r < 0.4:
+            out = (
+                f'"{self.pick(("Hello", "Hi", "Oh no", "Look"))}, {friend.name}!" said {hero.name}. '
+                f'"Can you help {me} {self.trans()} {self.a(self.thing())}?" '
+                f'"Yes, I can help you," said {self.N(friend)}.'
+            )
+        elif r < 0.7:
+            out = (
+                f'{self.N(friend)} came by and asked, "Why are you so {self.mood or self.feel()}?" '
+                f'{self.N(hero)} said, "{i} want to {self.intrans()} {self.where()}."'
+            )
+        else:
+            out = (
+                f'"Let us {self.intrans()} together!" said {self.N(friend)}. '
+                f"{self.N(hero)} smiled and said, "
+                f'"That is a {self.pick(("great", "good", "fun", "wonderful"))} idea!"'
+            )
+        return out
+
+    # -- episodes: facts, copying, play
+    def fact(self, c: L.Country, capital: bool | None = None) -> str:
+        """One statement of a fact about ``c`` in one of several phrasings (:data:`FACT_FRAMES`);
+        ``capital`` restricts it to the capital facts (True) or the other facts (False)."""
+        r = self.u()
+        if capital is True:
+            r *= 0.7
+        elif capital is False:
+            r = 0.7 + 0.3 * r
+        if r < 0.30:
+            return f"{c.capital} is the capital city of {c.ref}."
+        if r < 0.42:
+            return f"The capital city of {c.ref} is {c.capital}."
+        if r < 0.54:
+            return f"The capital of {c.ref} is {c.capital}."
+        if r < 0.64:
+            return f"{c.capital} is the capital of {c.ref}."
+        if r < 0.70:
+            return f"{c.capital} is a city in {c.ref}."
+        if r < 0.85:
+            return f"{c.Ref} is a country in {c.continent}."
+        return f"People in {c.ref} speak {c.language}."
+
+    def episode_trip(self, hero: Char) -> str:
+        c = self.country()
+        out = [f"One summer, {self.N(hero)} went on a trip to {c.ref}."]
+        r = self.u()
+        if r < 0.5:
+            out.append(
+                f"{self.S(hero)} visited {c.capital}, the capital city of {c.ref}."
+            )
+        else:
+            out.append(self.fact(c, capital=True))
+        out.append(self.fact(c, capital=False))
+        if self.u() < 0.5:
+            out.append(
+                f"{self.S(hero)} ate some {c.adjective} food and saw {L.article(c.adjective)} "
+                f"{c.adjective} flag."
+            )
+        else:
+            out.append(
+                f"In {c.capital}, {self.N(hero)} {self.was(hero)} very {self.feel()}."
+            )
+        return " ".join(out)
+
+    def episode_school(self, hero: Char) -> str:
+        c = self.country()
+        r = self.u()
+        if r < 0.5:
+            q = f'"What is the capital city of {c.ref}?"'
+            a = f'"{c.capital} is the capital city of {c.ref}."'
+        else:
+            q = f'"What is the capital of {c.ref}?"'
+            a = f'"The capital of {c.ref} is {c.capital}."'
+        out = [
+            f"At school, the teacher asked, {q}",
+            f"{self.N(hero)} said, {a}",
+            '"Well done!" said the teacher.',
+        ]
+        self.last = None  # the next sentence names the hero again rather than say "she" after the teacher
+        if self.u() < 0.5:
+            out.append(self.fact(c))
+        return " ".join(out)
+
+    def episode_map(self, hero: Char, friend: Char) -> str:
+        c = self.country()
+        return (
+            f"{self.N(friend)} showed {self.N(hero)} a big map. {self.fact(c)} "
+            f'"I want to go to {c.capital} one day," said {self.N(hero)}.'
+        )
+
+    def episode_list(self, hero: Char) -> str:
+        """A list said twice, word for word (in-context copying)."""
+        items = self.listing(3 + int(self.u() * 3))
+        later = "After an hour" if self.u() < 0.3 else f"When {hero.he} came home"
+        return (
+            f"{self.S(hero)} packed {hero.his} bag with {items}. "
+            f"{self.S(hero)} went to the {self.place()} and {L.past(self.intrans())} "
+            f"all day. {later}, {self.s(hero)} unpacked {items}."
+        )
+
+    def episode_song(self, hero: Char) -> str:
+        """A chant of uniformly random words, repeated (only copying can predict the repeat)."""
+        words = " ".join(self.chant() for _ in range(3 + int(self.u() * 4)))
+        bird = self.animal()
+        return (
+            f'{L.article(bird).capitalize()} {bird} sang a funny song: "{words}." '
+            f'{self.N(hero)} laughed and sang it back: "{words}."'
+        )
+
+    def episode_meet(self, hero: Char) -> str:
+        """A nested noun phrase: "a shy owl that was singing in the park near the old tower"."""
+        animal = self.animal()
+        return (
+            f"On the way, {self.N(hero)} met {self.a(animal)} that was {L.gerund(self.intrans())} "
+            f'{self.where()}. The {animal} said, "Hello! Do you want to {self.intrans()} with me?" '
+            f"There were {self.pick(('two', 'three', 'many', 'some'))} {L.plural(self.thing())} "
+            f"and {self.pick(('two', 'three', 'many', 'some'))} {L.plural(self.place())} nearby."
+        )
+
+    def episode_play(self, hero: Char, friend: Char) -> str:
+        pair = Char(f"{hero.name} and {friend.name}", "p")
+        return (
+            f"{self.N(pair)} {L.past(self.intrans())} {self.where()}. "
+            f"{self.S(pair)} {self.was(pair)} {self.adj()} and {self.feel()}. "
+            f"{self.S(pair)} {self.V(pair, 'like')} to {self.intrans()} {self.adv()}."
+        )
+
+    def resolution(self, hero: Char, friend: Char) -> str:
+        r = self.u()
+        pair = Char(f"{hero.name} and {friend.name}", "p")
+        if self.lost is not None and self.u() < 0.6:
+            out = (
+                f"{self.N(pair)} looked everywhere. At last, {self.N(friend)} found "
+                f"{self.N(hero)}'s {self.lost} {self.where()}. {self.S(hero)} {self.was(hero)} so happy!"
+            )
+        elif r < 0.4:
+            out = (
+                f"In the end, {self.N(pair)} {L.past(self.trans())} {self.a(self.thing())} together. "
+                f"{self.S(pair)} ate {self.some_food()} and {self.was(pair)} very happy."
+            )
+        elif r < 0.7:
+            out = (
+                f"{self.N(hero)} said thank you to {self.N(friend)}. "
+                f"From that day on, {self.N(hero)} always {L.past(self.intrans())} {self.adv()}."
+            )
+        elif r < 0.85 and not hero.plural:
+            out = (
+                f"{self.N(hero)} {L.past(self.trans())} {self.a(self.thing())} with {self.N(friend)}. "
+                f"When {self.s(hero)} grows up, {hero.he} wants to be {self.a(self.person(), 0.2)}."
+            )
+        else:
+            out = (
+                f"{self.N(hero)} learned to be {self.pick(('kind', 'brave', 'patient', 'careful', 'helpful'))}. "
+                f"{self.S(hero)} {self.was(hero)} {self.pick(('happy', 'proud', 'glad'))} and {self.feel()}."
+            )
+        return out + (" The end." if self.u() < 0.3 else "")
+
+    def story(self) -> str:
+        self.last = None
+        r = self.u()
+        if r < 0.75:
+            hero = self.new_char()
+            kind = (
+                ("girl" if hero.g == "f" else "boy")
+                if self.u() < 0.7
+                else self.animal()
+            )
+        else:
+            hero = self.new_char()
+            kind = self.animal()
+        friend = self.new_char()
+        while friend.name == hero.name:
+            friend = self.new_char()
+        if self.u() < 0.08:  # a pair of heroes: "they" and plural verbs throughout
+            hero, kind = Char(f"{hero.name} and {friend.name}", "p"), "friends"
+            fam = self.family()
+            friend = Char(fam, L.FAMILY[fam])
+        present = self.u() < 0.3
+        opening = (
+            self.present_opening(hero, kind) if present else self.opening(hero, kind)
+        )
+        paras = [
+            opening + self.setting(hero, present),
+            self.problem(hero),
+            self.dialogue(hero, friend),
+        ]
+        if self.u() < 0.3:
+            paras.append(self.episode_meet(hero))
+        r = self.u()
+        if r < 0.45:
+            pick = self.u()
+            paras.append(
+                self.episode_trip(hero)
+                if pick < 0.45
+                else self.episode_school(hero)
+                if pick < 0.8
+                else self.episode_map(hero, friend)
+            )
+        r = self.u()
+        if r < 0.25:
+            paras.append(
+                self.episode_list(hero) if self.u() < 0.5 else self.episode_song(hero)
+            )
+        elif r < 0.5 and not hero.plural:
+            paras.append(self.episode_play(hero, friend))
+        paras.append(self.resolution(hero, friend))
+        return "\n".join(paras)
+
+
+# --------------------------------------------------------------------------- ground truth
+@dataclass(frozen=True)
+class Rule:
+    name: str
+    kind: str  # "agreement", "fact", "repetition", "phrase"
+    statement: str
+
+
+RULES: tuple[Rule, ...] = (
+    Rule(
+        "a/an",
+        "agreement",
+        "The indefinite article is 'an' before a word that starts with a vowel letter and 'a' "
+        "otherwise, except the silent-h words ("
+        + ", ".join(sorted(L.VOWEL_SOUND_EXCEPTIONS))
+        + ") take 'an' and the 'you'-sound words ("
+        + ", ".join(sorted(L.CONSONANT_SOUND_EXCEPTIONS))
+        + ") take 'a'.",
+    ),
+    Rule(
+        "pronoun",
+        "agreement",
+        "A third-person pronoun (he/him/his, she/her, they/them/their) agrees with the most recently "
+        "named character; two names joined by 'and' form one plural character.",
+    ),
+    Rule(
+        "verb number",
+        "agreement",
+        "A verb right after its subject agrees in number: he, she or one name takes was/is/has/-s "
+        "forms, they or 'X and Y' take were/are/have/base forms.",
+    ),
+    Rule(
+        "facts",
+        "fact",
+        "Every statement of a capital, continent or language matches the fact table; a capital is "
+        "stated in six phrasings, e.g. 'Dublin is the capital city of Ireland' (the most common one).",
+    ),
+    Rule(
+        "name recurs",
+        "repetition",
+        "The hero's name occurs at least twice in every story.",
+    ),
+    Rule(
+        "copy",
+        "repetition",
+        "One story in eight repeats a list of things verbatim ('packed ... unpacked ...') and one in "
+        "eight a chant of uniformly random words ('sang it back: ...'); the rate counts stories with "
+        "any repeated six-word span, so answers that echo a question count too.",
+    ),
+    Rule("once upon a time", "phrase", "Many stories open with 'Once upon a time,'."),
+    Rule(
+        "little girl named",
+        "phrase",
+        "'little girl' and 'little boy' are mostly followed by 'named' in openings.",
+    ),
+)
+
+WORD_RE = re.compile(r"[A-Za-z]+|[^\sA-Za-z]")
+_SUBJ = {
+    "he": "m",
+    "him": "m",
+    "his": "m",
+    "himself": "m",
+    "she": "f",
+    "her": "f",
+    "herself": "f",
+    "they": "p",
+    "them": "p",
+    "their": "p",
+    "themselves": "p",
+}
+_REFS = {**L.NAMES, **L.FAMILY}
+_SG = {"was", "is", "has"} | {
+    L.third_person(v) for v in L.INTRANSITIVE + L.TRANSITIVE + ("like",)
+}
+_PL = {"were", "are", "have"} | {
+    v for v in L.INTRANSITIVE + L.TRANSITIVE if L.past(v) != v
+}  # not "read"
+_SG, _PL = _SG - _PL, _PL - _SG  # a form in both sets says nothing about number
+_NAME = r"[A-Z][a-z]+(?: [A-Z][a-z]+)*"
+_COUNTRY = r"(?:[Tt]he )?([A-Z][a-z]+(?:(?: and)? [A-Z][a-z]+)*)"
+FACT_PATTERNS = {
+    "capital": [
+        re.compile(rf"({_NAME}) is the capital(?: city)? of {_COUNTRY}"),
+        re.compile(rf"({_NAME}), the capital(?: city)? of {_COUNTRY}"),
+        re.compile(rf"({_NAME}) is a city in {_COUNTRY}"),
+    ],
+    "capital_rev": [
+        re.compile(rf"[Tt]he capital(?: city)? of {_COUNTRY} is ({_NAME})")
+    ],
+    "continent": [re.compile(rf"{_COUNTRY} is a country in ({_NAME})")],
+    "language": [re.compile(rf"People in {_COUNTRY} speak ({_NAME})")],
+}
+
+
+def words(text: str) -> list[str]:
+    """Words and punctuation marks, in order (the unit of the agreement checks)."""
+    return WORD_RE.findall(text)
+
+
+def article_check(ws: list[str]) -> tuple[int, int]:
+    """``(checked, held)`` for the a/an rule over a word list."""
+    checked = held = 0
+    for w, nxt in zip(ws, ws[1:]):
+        lw = w.lower()
+        if lw in ("a", "an") and nxt[:1].isalpha():
+            checked += 1
+            held += lw == L.article(nxt)
+    return checked, held
+
+
+def _referents(ws: list[str]):
+    """Yield ``(index, gender)`` of each character mention; 'X and Y' yields one plural mention."""
+    i, n = 0, len(ws)
+    while i < n:
+        g = _REFS.get(ws[i])
+        if g is None:
+            i += 1
+            continue
+        j = i
+        while j + 2 < n and ws[j + 1] == "and" and ws[j + 2] in _REFS:
+            j += 2
+        yield j, ("p" if j > i else g)
+        i = j + 1
+
+
+def pronoun_check(ws: list[str]) -> tuple[int, int]:
+    """``(checked, held)`` for the pronoun rule: each pronoun against the last named character."""
+    mentions = dict(_referents(ws))
+    last = None
+    checked = held = 0
+    for i, w in enumerate(ws):
+        if i in mentions:
+            last = mentions[i]
+            continue
+        g = _SUBJ.get(w.lower())
+        if g is not None and last is not None:
+            checked += 1
+            held += g == last
+    return checked, held
+
+
+def verb_check(ws: list[str]) -> tuple[int, int]:
+    """``(checked, held)`` for verb number right after a pronoun subject or a (pair of) name(s)."""
+    number = {i: g == "p" for i, g in _referents(ws)}
+    checked = held = 0
+    for i, w in enumerate(ws[:-1]):
+        lw = w.lower()
+        if lw in ("he", "she", "they"):
+            plural = lw == "they"
+        elif i in number:
+            if i > 0 and ws[i - 1] in (
+                "named",
+                "called",
+                "to",
+                "said",
+                "asked",
+                "showed",
+                "visited",
+            ):
+                continue
+            plural = number[i]
+        else:
+            continue
+        nxt = ws[i + 1]
+        if nxt in _SG or nxt in _PL:
+            checked += 1
+            held += (nxt in _PL) == plural
+    return checked, held
+
+
+def fact_statements(text: str) -> list[tuple[str, str, str]]:
+    """Every ``(kind, country, value)`` the text states: kind is capital, continent or language."""
+    out = []
+    for kind, patterns in FACT_PATTERNS.items():
+        for pat in patterns:
+            for m in pat.finditer(text):
+                if kind == "capital":
+                    if (
+                        m.group(1) == "What"
+                    ):  # the question "What is the capital of ...?"
+                        continue
+                    out.append(("capital", m.group(2), m.group(1)))
+                elif kind == "capital_rev":
+                    out.append(("capital", m.group(1), m.group(2)))
+                else:
+                    out.append((kind, m.group(1), m.group(2)))
+    return out
+
+
+def fact_check(text: str) -> tuple[int, int]:
+    """``(stated, correct)``: statements of capital/continent/language against the fact table."""
+    table = {c.name: c for c in L.COUNTRIES}
+    stated = correct = 0
+    for kind, country, value in fact_statements(text):
+        stated += 1
+        c = table.get(country)
+        correct += (
+            c is not None
+            and value
+            == {"capital": c.capital, "continent": c.continent, "language": c.language}[
+                kind
+            ]
+        )
+    return stated, correct
+
+
+def _has_repeat(ws: list[str], n: int = 6) -> bool:
+    seen = set()
+    for i in range(len(ws) - n + 1):
+        gram = tuple(ws[i : i + n])
+        if gram in seen:
+            return True
+        seen.add(gram)
+    return False
+
+
+def measure_rules(texts: Iterable[str]) -> pd.DataFrame:
+    """Each rule of :data:`RULES` with the number of cases checked and the rate at which it holds.
+
+    Cost: one pass over the words, O(total words).
+    """
+    tot = Counter()
+    n_stories = 0
+    for text in texts:
+        n_stories += 1
+        ws = words(text)
+        for key, (c, h) in (
+            ("a/an", article_check(ws)),
+            ("pronoun", pronoun_check(ws)),
+            ("verb number", verb_check(ws)),
+            ("facts", fact_check(text)),
+        ):
+            tot[key, 0] += c
+            tot[key, 1] += h
+        hero = next((w for w in ws if w in _REFS), None)
+        tot["name recurs", 0] += 1
+        tot["name recurs", 1] += hero is not None and ws.count(hero) >= 2
+        tot["copy", 0] += 1
+        tot["copy", 1] += _has_repeat(ws)
+        tot["once upon a time", 0] += 1
+        tot["once upon a time", 1] += text.startswith("Once upon a time")
+        for a, b in zip(ws, ws[1:]):
+            if a == "little" and b in ("girl", "boy"):
+                tot["little girl named", 0] += 1
+        tot["little girl named", 1] += len(
+            re.findall(r"little (?:girl|boy) named", text)
+        )
+    rows = []
+    for rule in RULES:
+        checked, held = tot[rule.name, 0], tot[rule.name, 1]
+        rows.append(
+            dict(
+                rule=rule.name,
+                kind=rule.kind,
+                checked=checked,
+                holds=held,
+                rate=held / checked if checked else float("nan"),
+                statement=rule.statement,
+            )
+        )
+    return pd.DataFrame(rows).set_index("rule")
+
+
+def fact_prompts() -> pd.DataFrame:
+    """Cloze prompts for fact recall: one row per country and phrasing, with the true completion.
+
+    Columns: country, relation (capital, country, continent, language), phrasing, prompt, answer.
+    ``prompt + " " + answer`` is a sentence the grammar writes (without the final period), e.g.
+    "Dublin is the capital city of" + "Ireland".
+    """
+    rows = []
+    for c in L.COUNTRIES:
+        for relation, phrasing, prompt, answer in (
+            (
+                "country",
+                "X is the capital city of",
+                f"{c.capital} is the capital city of",
+                c.ref,
+            ),
+            ("country", "X is the capital of", f"{c.capital} is the capital of", c.ref),
+            (
+                "capital",
+                "The capital city of Y is",
+                f"The capital city of {c.ref} is",
+                c.capital,
+            ),
+            ("capital", "The capital of Y is", f"The capital of {c.ref} is", c.capital),
+            ("continent", "Y is a country in", f"{c.Ref} is a country in", c.continent),
+            ("language", "People in Y speak", f"People in {c.ref} speak", c.language),
+        ):
+            rows.append(
+                dict(
+                    country=c.name,
+                    relation=relation,
+                    phrasing=phrasing,
+                    prompt=prompt,
+                    answer=answer,
+                )
+            )
+    return pd.DataFrame(rows)
+
+
+def stories(seed: int = 0) -> Iterator[str]:
+    """Stories forever, deterministic for ``seed`` (a generator: take what you need)."""
+    g = Grammar(seed)
+    while True:
+        yield g.story()
+
+
+def sample(n: int, seed: int = 0) -> list[str]:
+    """The first ``n`` stories of ``stories(seed)``."""
+    return list(islice(stories(seed), n))

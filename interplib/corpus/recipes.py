@@ -1,0 +1,46 @@
+"""The story corpus's artifacts: the tokenizer, the packed LM data and its bigram ground truth."""
+
+from __future__ import annotations
+
+from interplib.core.recipes import Recipe, register
+from interplib.corpus import lmdata, tokenizer
+
+__all__: list[str] = []
+
+register(
+    Recipe(
+        name=tokenizer.TOKENIZER_NAME,
+        study="stories",
+        config=tokenizer.VocabConfig(),
+        fit=tokenizer.fit,
+        seconds={"cpu": 10.0},
+        description="WordPiece tokenizer (4096 tokens, lowercase) trained on the generated "
+        "story corpus",
+    )
+)
+
+register(
+    Recipe(
+        name=lmdata.DATA_NAME,
+        study="stories",
+        config=lmdata.DataConfig(),
+        fit=lmdata.fit_data,
+        needs=(tokenizer.TOKENIZER_NAME,),
+        seconds={"cpu": 60.0},
+        description="story corpus tokenized and packed: hashes of the 20M-token train split, "
+        "the validation split",
+    )
+)
+
+register(
+    Recipe(
+        name=lmdata.BIGRAMS_NAME,
+        study="stories",
+        config=lmdata.BigramConfig(),
+        fit=lmdata.fit_bigrams,
+        needs=(lmdata.DATA_NAME,),
+        seconds={"cpu": 40.0},
+        description="ground truth: top-32 next tokens per token with probabilities, counted "
+        "on the train split",
+    )
+)

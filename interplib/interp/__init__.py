@@ -1,0 +1,1 @@
+"""Interpretability tools for any model; nothing here knows about a particular study."""

@@ -1,0 +1,95 @@
+"""Attention-pattern statistics on repeated random tokens: the previous-token and induction stripes.
+
+A sequence ``[BOS, r, r]`` with ``r`` a random segment of length ``period`` is the standard
+probe for induction heads (Olsson et al., 2022): in the second copy, a query at position
+``i`` that attends to ``i - period + 1`` looks at the token that followed its own token last
+time. These functions build such probes, check them, and read the two stripes and the
+per-position loss on the repeat from any model's attention patterns.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+from jaxtyping import Float, Int
+from torch import Tensor
+
+__all__ = [
+    "RepeatLoss",
+    "check_repeat",
+    "induction_stripe",
+    "previous_token_stripe",
+    "repeat_loss",
+    "repeated_random_tokens",
+]
+
+
+def repeated_random_tokens(
+    d_vocab: int,
+    period: int,
+    batch: int,
+    generator: torch.Generator,
+    bos: int | None = 0,
+) -> Int[Tensor, "batch pos"]:
+    """``[BOS, r, r]`` with ``r`` uniform random tokens of length ``period`` (no BOS if None).
+
+    Tokens are drawn from ``1..d_vocab-1`` when a BOS is given, so BOS never repeats.
+    """
+    low = 1 if bos is not None else 0
+    r = torch.randint(low, d_vocab, (batch, period), generator=generator)
+    parts = [r, r] if bos is None else [torch.full((batch, 1), bos), r, r]
+    return torch.cat(parts, dim=1)
+
+
+def check_repeat(tokens: Tensor, period: int) -> None:
+    """Raise a ValueError naming the fix unless ``tokens`` end in two copies of a length-``period`` segment."""
+    if period < 2 or tokens.ndim != 2 or tokens.shape[1] < 2 * period:
+        raise ValueError(
+            f"period={period} with tokens of shape {tuple(tokens.shape)}: need period >= 2 and "
+            f"at least 2*period positions; build them with repeated_random_tokens"
+        )
+    if not torch.equal(tokens[:, -period:], tokens[:, -2 * period : -period]):
+        raise ValueError(
+            f"tokens do not end in two copies of a length-{period} segment: build them with "
+            f"interplib.interp.patterns.repeated_random_tokens(d_vocab, {period}, batch, generator)"
+        )
+
+
+def previous_token_stripe(
+    patterns: Float[Tensor, "layer batch head_index query_pos key_pos"],
+) -> Float[Tensor, "layer head_index"]:
+    """Mean attention from each position to the one before it (``pattern.diagonal(-1)``)."""
+    return patterns.diagonal(-1, -2, -1).mean((1, 3))
+
+
+def induction_stripe(
+    patterns: Float[Tensor, "layer batch head_index query_pos key_pos"], period: int
+) -> Float[Tensor, "layer head_index"]:
+    """Mean attention on the induction stripe of tokens ending in ``[r, r]`` with ``len(r) = period``.
+
+    A query in the second copy at position i attends to i − period + 1: the token after
+    the previous occurrence of its own token (TL's and ARENA's induction score).
+    """
+    T = patterns.shape[-1]
+    queries = torch.arange(T - period, T, device=patterns.device)
+    return patterns[..., queries, queries - period + 1].mean((1, 3))
+
+
+@dataclass
+class RepeatLoss:
+    """Mean loss on the first and on the repeated copy of ``r`` (first token of each excluded)."""
+
+    first: float
+    repeated: float
+
+
+def repeat_loss(loss: Float[Tensor, "batch pos_minus_1"], period: int) -> RepeatLoss:
+    """Split per-token losses of tokens ending in ``[r, r]`` by copy; the first token of each copy
+    is left out, since nothing in the context predicts it."""
+    T = loss.shape[1] + 1
+    first = loss[
+        :, T - 2 * period : T - period - 1
+    ]  # targets 2..period of the first copy
+    repeated = loss[:, T - period : T - 1]  # targets 2..period of the repeat
+    return RepeatLoss(float(first.mean()), float(repeated.mean()))

@@ -1,0 +1,1 @@
+"""The book's studies, one package each: ``model``, ``recipes``, ``analysis`` and what only it needs."""

@@ -1,0 +1,1 @@
+"""Bigrams read from the weights of a bilinear transformer (Pearce et al., 2025)."""

@@ -1,0 +1,1 @@
+"""QK/OV circuits and induction heads in attention-only transformers (Elhage et al., 2021)."""

@@ -1,0 +1,145 @@
+"""What the circuits study records while it trains: induction and previous-token scores per head.
+
+:class:`InductionProbes` is a ``train_lm`` evaluation hook: at every evaluation it runs the
+model on fixed repeated random tokens and records each head's previous-token and induction
+score (:func:`head_pattern_scores`) and the loss on the repeat, so the curves show when the
+induction heads form. It reads the plain-torch twin's patterns directly, so a training
+machine needs no transformer-lens.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from jaxtyping import Float, Int
+from torch import Tensor, nn
+
+from interplib.core.training import TrainResult, per_position_loss
+from interplib.interp.patterns import (
+    check_repeat,
+    induction_stripe,
+    previous_token_stripe,
+    repeat_loss,
+    repeated_random_tokens,
+)
+from interplib.studies.circuits.model import AttnOnlyConfig, AttnOnlyTransformer
+
+__all__ = ["InductionProbes", "ProbeConfig", "head_pattern_scores"]
+
+
+def head_pattern_scores(
+    model: nn.Module, tokens: Int[Tensor, "batch pos"], period: int
+) -> tuple[Float[Tensor, "layer head_index"], Float[Tensor, "layer head_index"]]:
+    """``(previous-token score, induction score)`` of every head on ``[..., r, r]`` tokens.
+
+    The statistics of ``circuits.previous_token_scores`` and ``circuits.induction_scores``,
+    read from the twin's patterns without transformer-lens (or from a bridge's cache),
+    so a training run can log induction-head formation on a machine without TL.
+    """
+    check_repeat(tokens, period)
+    device = next(model.parameters()).device
+    tokens = tokens.to(device)
+    with torch.no_grad():
+        if isinstance(model, AttnOnlyTransformer):
+            patterns: list[Tensor] = []
+            model(tokens, patterns)
+        else:
+            _, cache = model.run_with_cache(
+                tokens, names_filter=lambda n: n.endswith("attn.hook_pattern")
+            )
+            patterns = [
+                cache[f"blocks.{l}.attn.hook_pattern"]
+                for l in range(model.cfg.n_layers)
+            ]
+    A = torch.stack(patterns).float()
+    return previous_token_stripe(A).cpu(), induction_stripe(A, period).cpu()
+
+
+@dataclass(frozen=True)
+class ProbeConfig:
+    """What :class:`InductionProbes` measures at each evaluation of a training run."""
+
+    icl_early: int = 25  # in-context score = loss(icl_late) - loss(icl_early),
+    icl_late: int = 250  # positions in a 10:1 ratio as Olsson et al.'s 500 vs 50
+    repeat_period: int = 50  # length of the random segment of the repeat probe
+    repeat_batch: int = 64  # repeat-probe sequences
+    seed: int = 0  # the repeat probe's random tokens
+
+    def __post_init__(self):
+        if not 0 <= self.icl_early < self.icl_late:
+            raise ValueError(
+                f"icl_early={self.icl_early}, icl_late={self.icl_late}: need 0 <= icl_early < icl_late"
+            )
+        if self.repeat_period < 2 or self.repeat_batch < 1:
+            raise ValueError(
+                f"repeat_period={self.repeat_period}, repeat_batch={self.repeat_batch}: "
+                f"need repeat_period >= 2 and repeat_batch >= 1"
+            )
+
+
+class InductionProbes:
+    """The attention-only chapter's ``on_evaluate`` callback for :func:`interplib.core.training.train_lm`.
+
+    At each evaluation it records ``icl_score = loss(icl_late) - loss(icl_early)`` from the
+    loop's per-position validation loss (negative: later tokens are predicted better, the
+    model learns in context); ``repeat_first`` and ``repeat_second``, the losses on the first
+    and the repeated copy of ``[BOS, r, r]`` random tokens, whose gap opens when induction
+    heads form; and every head's ``prev_token_score`` and ``induction_score`` on that probe
+    (``[layer head_index]`` tensors, :func:`head_pattern_scores`).
+
+    Raises:
+        ValueError: if the probe does not fit the model's context, or (at the first
+            evaluation) the validation sequences are too short for ``icl_late``.
+    """
+
+    def __init__(self, model_cfg: AttnOnlyConfig, cfg: ProbeConfig = ProbeConfig()):
+        if cfg.icl_late >= model_cfg.n_ctx - 1:
+            raise ValueError(
+                f"icl_late={cfg.icl_late}: need icl_late < n_ctx - 1 = {model_cfg.n_ctx - 1}"
+            )
+        if cfg.repeat_period > (model_cfg.n_ctx - 1) // 2:
+            raise ValueError(
+                f"repeat_period={cfg.repeat_period}: need repeat_period <= (n_ctx - 1) // 2 = "
+                f"{(model_cfg.n_ctx - 1) // 2} so [BOS, r, r] fits the context"
+            )
+        self.cfg = cfg
+        self.tokens = repeated_random_tokens(
+            model_cfg.d_vocab,
+            cfg.repeat_period,
+            cfg.repeat_batch,
+            torch.Generator().manual_seed(cfg.seed),
+        )
+
+    def __call__(
+        self, model: nn.Module, evaluation: dict[str, Any]
+    ) -> dict[str, float | Tensor]:
+        by_pos, cfg = evaluation["val_loss_by_pos"], self.cfg
+        if by_pos.shape[0] <= cfg.icl_late:
+            raise ValueError(
+                f"validation sequences have {by_pos.shape[0] + 1} tokens but icl_late={cfg.icl_late} "
+                f"needs at least {cfg.icl_late + 2}: lower icl_late or pack longer sequences"
+            )
+        rep = repeat_loss(per_position_loss(model, self.tokens), cfg.repeat_period)
+        prev, ind = head_pattern_scores(model, self.tokens, cfg.repeat_period)
+        return {
+            "icl_score": float(by_pos[cfg.icl_late] - by_pos[cfg.icl_early]),
+            "repeat_first": rep.first,
+            "repeat_second": rep.repeated,
+            "prev_token_score": prev,
+            "induction_score": ind,
+        }
+
+    @staticmethod
+    def summary(result: TrainResult) -> dict[str, Any]:
+        """``result.summary()`` plus each layer's largest induction and previous-token score."""
+        return {
+            **result.summary(),
+            "max_induction_score_by_layer": result.history["induction_score"][-1]
+            .amax(-1)
+            .tolist(),
+            "max_prev_token_score_by_layer": result.history["prev_token_score"][-1]
+            .amax(-1)
+            .tolist(),
+        }

@@ -1,0 +1,1 @@
+"""Binarized grokking: modular addition with full-precision, binary and ternary weights."""

@@ -1,0 +1,244 @@
+"""Modular addition a + b mod p, and the one-layer transformer that groks it.
+
+The task and model are those of Nanda et al. (2023): inputs ``[a, b, =]``, the answer read at
+``=``; 1 layer, 4 heads of 32, d_model 128, a ReLU MLP of 512, learned positions, no
+LayerNorm, untied embed/unembed. ``weights`` selects what the attention and MLP matrices are
+in the forward pass: full precision, binary or ternary (:mod:`interplib.studies.grokking.quantize`), always on
+full-precision latent weights; embeddings and unembedding stay full precision. So the three
+variants are one architecture, and every hook and analysis applies to all of them.
+
+:class:`GrokTransformer` is the training twin (plain torch, vmappable for batched seeds);
+:func:`to_bridge` loads its *effective* weights (quantized where they are) into a
+TransformerLens bridge for analysis. Both have the same state-dict keys.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Literal
+
+import einops
+import torch
+from jaxtyping import Float, Int
+from torch import Tensor, nn
+
+from interplib.interp.fourier import check_modulus
+from interplib.studies.grokking.quantize import (
+    Weights,
+    quantize,
+    quantized,
+)
+
+QUANTIZED = ("attn.q", "attn.k", "attn.v", "attn.o", "mlp.in", "mlp.out")
+
+
+@dataclass(frozen=True)
+class GrokConfig:
+    """Task, architecture and training of one batch of seeds."""
+
+    p: int = 113  # modulus of Nanda et al. (2023)
+    frac_train: float = (
+        0.3  # 30 % of the p² pairs train; grokking needs 30-50 % (their App. D)
+    )
+    weights: Literal["fp", "binary", "ternary"] = "fp"
+    seeds: tuple[int, ...] = (0, 1, 2, 3, 4)
+    data_seed: int = 598  # the TransformerLens demo's split
+    d_model: int = 128
+    n_heads: int = 4
+    d_head: int = 32
+    d_mlp: int = 512
+    epochs: int = 25_000  # full-batch steps
+    lr: float = 1e-3
+    weight_decay: float = 1.0  # wd = 0 never groks (Nanda et al., App. C)
+    betas: tuple[float, float] = (0.9, 0.98)
+    warmup: int = 10  # linear warm-up steps, as in the paper's code
+    log_every: int = 100
+    checkpoints: tuple[int, ...] = (
+        1_000,
+        5_000,
+        10_000,
+        15_000,
+    )  # epochs whose weights are kept (first seed)
+    seed: int = (
+        0  # the recipe seed; models are seeded by `seeds`, the split by data_seed
+    )
+
+    def __post_init__(self):
+        check_modulus(self.p)
+        if not 0 < self.frac_train < 1:
+            raise ValueError(f"frac_train={self.frac_train}: use a fraction in (0, 1)")
+        if self.weights not in ("fp", "binary", "ternary"):
+            raise ValueError(
+                f"weights={self.weights!r}: use 'fp', 'binary' or 'ternary'"
+            )
+        if not self.seeds:
+            raise ValueError("seeds=(): train at least one seed")
+        if self.epochs < 1 or self.log_every < 1 or self.epochs % self.log_every:
+            raise ValueError(
+                f"epochs={self.epochs}, log_every={self.log_every}: need positive values "
+                f"with log_every dividing epochs"
+            )
+        bad = [
+            e
+            for e in self.checkpoints
+            if e % self.log_every or not 0 <= e <= self.epochs
+        ]
+        if bad:
+            raise ValueError(
+                f"checkpoints {bad}: each must be a multiple of log_every={self.log_every} "
+                f"between 0 and epochs={self.epochs}"
+            )
+
+    @property
+    def n_ctx(self) -> int:
+        return 3
+
+
+class QuantLinear(nn.Linear):
+    """``nn.Linear`` whose weight goes through :func:`quantize` in the forward pass (bias kept at 0)."""
+
+    def __init__(self, d_in: int, d_out: int, weights: Weights):
+        super().__init__(d_in, d_out)
+        self.weights = weights
+
+    def effective_weight(self) -> Tensor:
+        return quantize(self.weight, self.weights)
+
+    def forward(self, x: Tensor) -> Tensor:
+        return nn.functional.linear(x, self.effective_weight(), self.bias)
+
+
+class Attention(nn.Module):
+    def __init__(self, cfg: GrokConfig):
+        super().__init__()
+        width = cfg.n_heads * cfg.d_head
+        self.n_heads, self.d_head = cfg.n_heads, cfg.d_head
+        self.q, self.k, self.v = (
+            QuantLinear(cfg.d_model, width, cfg.weights) for _ in range(3)
+        )
+        self.o = QuantLinear(width, cfg.d_model, cfg.weights)
+        self.register_buffer(
+            "mask",
+            torch.ones(cfg.n_ctx, cfg.n_ctx, dtype=torch.bool).triu(1),
+            persistent=False,
+        )
+
+    def forward(
+        self, x: Float[Tensor, "batch pos d_model"]
+    ) -> Float[Tensor, "batch pos d_model"]:
+        split = "batch pos (head_index d_head) -> batch head_index pos d_head"
+        q, k, v = (
+            einops.rearrange(f(x), split, head_index=self.n_heads)
+            for f in (self.q, self.k, self.v)
+        )
+        scores = (q @ k.transpose(-2, -1) / math.sqrt(self.d_head)).masked_fill(
+            self.mask, float("-inf")
+        )
+        z = scores.softmax(-1) @ v
+        return self.o(
+            einops.rearrange(
+                z, "batch head_index pos d_head -> batch pos (head_index d_head)"
+            )
+        )
+
+
+class MLP(nn.Module):
+    def __init__(self, cfg: GrokConfig):
+        super().__init__()
+        # `in` is a keyword, hence setattr: the keys match the bridge's `blocks.0.mlp.in.weight`
+        setattr(self, "in", QuantLinear(cfg.d_model, cfg.d_mlp, cfg.weights))
+        self.out = QuantLinear(cfg.d_mlp, cfg.d_model, cfg.weights)
+
+    def forward(
+        self, x: Float[Tensor, "batch pos d_model"]
+    ) -> Float[Tensor, "batch pos d_model"]:
+        return self.out(torch.relu(getattr(self, "in")(x)))
+
+
+class Block(nn.Module):
+    def __init__(self, cfg: GrokConfig):
+        super().__init__()
+        self.attn, self.mlp = Attention(cfg), MLP(cfg)
+
+    def forward(
+        self, resid: Float[Tensor, "batch pos d_model"]
+    ) -> Float[Tensor, "batch pos d_model"]:
+        resid = resid + self.attn(resid)
+        return resid + self.mlp(resid)
+
+
+class GrokTransformer(nn.Module):
+    """The training twin: embed + positions, one block, unembed; logits ``[batch pos p]``."""
+
+    def __init__(self, cfg: GrokConfig):
+        super().__init__()
+        self.embed = nn.Embedding(cfg.p + 1, cfg.d_model)
+        self.pos_embed = nn.Embedding(cfg.n_ctx, cfg.d_model)
+        self.blocks = nn.ModuleList([Block(cfg)])
+        self.unembed = nn.Linear(cfg.d_model, cfg.p)
+        for name, param in self.named_parameters():
+            if name.endswith("bias"):
+                nn.init.zeros_(
+                    param
+                )  # biases stay 0, frozen by training as in the TL demo
+            else:  # TransformerLens's "gpt2" init: N(0, initializer_range = 0.8 / sqrt(d_model))
+                nn.init.normal_(param, std=0.8 / math.sqrt(cfg.d_model))
+
+    def embedded(
+        self, tokens: Int[Tensor, "batch pos"]
+    ) -> Float[Tensor, "batch pos d_model"]:
+        """The residual stream before the block: token plus position embeddings."""
+        return self.embed(tokens) + self.pos_embed.weight[: tokens.shape[-1]]
+
+    def from_embedded(
+        self, resid: Float[Tensor, "batch pos d_model"]
+    ) -> Float[Tensor, "batch pos p"]:
+        """The logits from an embedded input (so gradients with respect to the embeddings can be taken)."""
+        for block in self.blocks:
+            resid = block(resid)
+        return self.unembed(resid)
+
+    def forward(self, tokens: Int[Tensor, "batch pos"]) -> Float[Tensor, "batch pos p"]:
+        return self.from_embedded(self.embedded(tokens))
+
+
+def weight_names(model: nn.Module) -> list[str]:
+    """The trained parameters: every weight, no bias."""
+    return [n for n, _ in model.named_parameters() if not n.endswith("bias")]
+
+
+def effective_state_dict(model: GrokTransformer) -> dict[str, Tensor]:
+    """The weights the forward pass uses: quantized where the model quantizes, else as stored."""
+    state = {k: v.detach().clone() for k, v in model.state_dict().items()}
+    for name, module in model.named_modules():
+        if isinstance(module, QuantLinear):
+            state[f"{name}.weight"] = quantized(
+                module.weight.detach(), module.weights
+            ).clone()
+    return state
+
+
+def to_bridge(cfg: GrokConfig, state: dict[str, Tensor]):
+    """A TransformerLens bridge (``boot_native``) carrying the given (effective) weights."""
+    import transformer_lens.model_bridge.sources  # noqa: F401  (attaches boot_native)
+    from transformer_lens.config import TransformerBridgeConfig
+    from transformer_lens.model_bridge import TransformerBridge
+
+    bridge = TransformerBridge.boot_native(
+        TransformerBridgeConfig(
+            d_model=cfg.d_model,
+            n_heads=cfg.n_heads,
+            d_head=cfg.d_head,
+            n_layers=1,
+            n_ctx=cfg.n_ctx,
+            d_vocab=cfg.p + 1,
+            d_vocab_out=cfg.p,
+            d_mlp=cfg.d_mlp,
+            act_fn="relu",
+            normalization_type=None,
+            positional_embedding_type="standard",
+        )
+    )
+    bridge.load_state_dict({k: v.float() for k, v in state.items()})
+    return bridge.eval()

@@ -1,0 +1,25 @@
+"""The task: every pair ``(a, b)`` of residues mod p as ``[a, b, =]``, and the seeded train split."""
+
+from __future__ import annotations
+
+import torch
+from jaxtyping import Int
+from torch import Tensor
+
+from interplib.interp.fourier import check_modulus
+
+
+def dataset(p: int) -> tuple[Int[Tensor, "pair pos"], Int[Tensor, pair]]:
+    """Every input ``[a, b, =]`` (``=`` is token p) in row-major (a, b) order, and ``(a + b) mod p``."""
+    check_modulus(p)
+    a, b = torch.meshgrid(torch.arange(p), torch.arange(p), indexing="ij")
+    tokens = torch.stack([a.flatten(), b.flatten(), torch.full((p * p,), p)], dim=1)
+    return tokens, (a.flatten() + b.flatten()) % p
+
+
+def train_mask(p: int, frac_train: float, data_seed: int) -> torch.BoolTensor:
+    """Which of the p² pairs are training pairs: the first ``int(frac·p²)`` of a seeded permutation."""
+    order = torch.randperm(p * p, generator=torch.Generator().manual_seed(data_seed))
+    mask = torch.zeros(p * p, dtype=torch.bool)
+    mask[order[: int(frac_train * p * p)]] = True
+    return mask

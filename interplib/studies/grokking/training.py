@@ -1,0 +1,182 @@
+"""Training the grokking models: many seeds as one stack, the epochs replayed as a CUDA graph.
+
+:func:`stacked_answer_logits` is the training forward pass of a ``[model ...]`` stack of
+:class:`~interplib.studies.grokking.model.GrokTransformer` weights, read at ``=`` only;
+:func:`train_stacked` runs Nanda et al.'s full-batch AdamW on it and, on a GPU, captures one
+epoch as a CUDA graph and replays it.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+
+import einops
+import torch
+from jaxtyping import Float, Int
+from torch import Tensor, nn
+
+from interplib.studies.grokking.model import GrokConfig, GrokTransformer, weight_names
+from interplib.studies.grokking.quantize import (
+    quantize,
+)
+
+
+def stacked_answer_logits(
+    cfg: GrokConfig, params: dict[str, Tensor], tokens: Int[Tensor, "batch pos"]
+) -> Float[Tensor, "model batch p"]:
+    """The logits at ``=`` of every model of a ``[model ...]`` stack of :class:`GrokTransformer` weights.
+
+    Equal to ``model(tokens)[:, -1]`` for each model, but computed without ``vmap`` and only
+    where the answer needs it. One layer means the answer sees the other positions only
+    through their keys and values, and a key or value depends on nothing but the token and
+    its position: so they are computed once per (position, token), ``3 × (p + 1)`` rows
+    instead of ``3 × batch``, and looked up; the query, the MLP and the unembedding run at
+    ``=`` alone. This is the training forward pass, several times cheaper than the full one.
+    """
+
+    def linear(x: Tensor, name: str) -> Tensor:
+        """``x W^T + b`` for each model: ``x [model ... d_in]`` -> ``[model ... d_out]``."""
+        W = quantize(params[f"blocks.0.{name}.weight"], cfg.weights, stacked=True)
+        flat = einops.rearrange(x, "model ... d_in -> model (...) d_in")
+        out = torch.baddbmm(
+            params[f"blocks.0.{name}.bias"][:, None], flat, W.transpose(1, 2)
+        )
+        return out.view(*x.shape[:-1], W.shape[1])
+
+    def lookup(table: Tensor) -> Tensor:
+        """``table [model pos vocab f]`` at each input's (position, token): ``[model batch pos f]``."""
+        flat = einops.rearrange(table, "model pos vocab f -> model (pos vocab) f")
+        index = tokens + table.shape[2] * torch.arange(n_pos, device=tokens.device)
+        return flat.index_select(1, index.flatten()).view(len(table), *tokens.shape, -1)
+
+    n_pos = tokens.shape[-1]
+    table = (
+        params["embed.weight"][:, None] + params["pos_embed.weight"][:, :n_pos, None]
+    )  # [model pos vocab d]
+    k, v = (
+        lookup(linear(table, name)).unflatten(
+            -1, (cfg.n_heads, cfg.d_head)
+        )  # [model batch pos head d_head]
+        for name in ("attn.k", "attn.v")
+    )
+    x = table[:, -1].index_select(1, tokens[:, -1])  # [model batch d] at `=`
+    q = linear(x, "attn.q").unflatten(
+        -1, (cfg.n_heads, cfg.d_head)
+    )  # [model batch head d_head]
+    pattern = ((q[:, :, None] * k).sum(-1) / math.sqrt(cfg.d_head)).softmax(
+        2
+    )  # [model batch pos head]
+    z = (pattern[..., None] * v).sum(2).flatten(-2)  # [model batch (head d_head)]
+    resid = x + linear(z, "attn.o")
+    resid = resid + linear(torch.relu(linear(resid, "mlp.in")), "mlp.out")
+    return torch.baddbmm(
+        params["unembed.bias"][:, None], resid, params["unembed.weight"].transpose(1, 2)
+    )
+
+
+def train_stacked(
+    cfg: GrokConfig,
+    models: list[GrokTransformer],
+    tokens: Int[Tensor, "batch pos"],
+    labels: Int[Tensor, batch],
+    device: torch.device,
+    progress,
+    graph: bool | None = None,
+) -> tuple[list[dict[str, Tensor]], float]:
+    """Full-batch AdamW on every model at once: ``(snapshots every log_every epochs, seconds)``.
+
+    The weights are stacked on a ``model`` axis and trained through :func:`stacked_answer_logits`;
+    the loss is the sum of the models' float64 cross-entropies, so each model gets its own
+    gradient, and AdamW is element-wise, so this is ``len(models)`` independent runs (a test
+    compares it with the ``vmap`` trainer of :mod:`interplib.core.batched`). Biases stay at 0.
+
+    A step of these small models is a few hundred tiny kernels, so on a GPU their launches,
+    not the arithmetic, set the pace. With ``graph`` (the default on CUDA) the epochs after
+    the learning-rate warm-up replay one captured CUDA graph of the whole step (forward,
+    backward, AdamW): the same kernels on the same static tensors, launched at once.
+    """
+    graph = device.type == "cuda" if graph is None else graph
+    if graph and device.type != "cuda":
+        raise ValueError(
+            f"graph=True needs a CUDA device, got {device}: pass graph=False or None"
+        )
+    params = {
+        n: torch.stack([dict(m.named_parameters())[n].detach() for m in models]).to(
+            device
+        )
+        for n, _ in models[0].named_parameters()
+    }
+    trained = [params[n].requires_grad_() for n in weight_names(models[0])]
+    opt = torch.optim.AdamW(
+        trained,
+        lr=cfg.lr,
+        weight_decay=cfg.weight_decay,
+        betas=cfg.betas,
+        capturable=graph,
+    )
+    sched = torch.optim.lr_scheduler.LambdaLR(
+        opt, lambda step: min(1.0, (step + 1) / cfg.warmup)
+    )
+    tokens, labels = (
+        tokens.to(device),
+        labels[:, None].expand(-1, len(models)).to(device),
+    )
+
+    def step() -> None:
+        logits = stacked_answer_logits(cfg, params, tokens).double()
+        loss = nn.functional.cross_entropy(
+            einops.rearrange(logits, "model batch p -> batch p model"),
+            labels,
+            reduction="none",
+        ).mean(0)
+        loss.sum().backward()
+        opt.step()
+
+    captured, stream = None, torch.cuda.Stream(device) if graph else None
+    snapshots = []
+    start = time.perf_counter()
+    for epoch in progress(range(cfg.epochs + 1), desc=f"grok-{cfg.weights}"):
+        if epoch % cfg.log_every == 0:
+            snapshots.append({n: v.detach().clone() for n, v in params.items()})
+        if epoch == cfg.epochs:
+            break
+        if (
+            captured is None and graph and epoch >= max(cfg.warmup, 3)
+        ):  # the rate is constant from here on
+            torch.cuda.current_stream(device).wait_stream(stream)
+            opt.zero_grad(set_to_none=True)  # grads are allocated inside the graph
+            captured = torch.cuda.CUDAGraph()
+            with torch.cuda.graph(captured):
+                step()
+        if captured is not None:
+            captured.replay()
+            continue
+        opt.zero_grad(set_to_none=True)
+        if (
+            graph
+        ):  # the eager epochs before capture run on a side stream, as capture requires
+            stream.wait_stream(torch.cuda.current_stream(device))
+            with torch.cuda.stream(stream):
+                step()
+            torch.cuda.current_stream(device).wait_stream(stream)
+        else:
+            step()
+        sched.step()
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+    return snapshots, time.perf_counter() - start
+
+
+def loss_and_accuracy(
+    logits: Float[Tensor, "batch pos p"], labels: Int[Tensor, batch]
+) -> tuple[Tensor, Tensor]:
+    """Cross-entropy at the ``=`` position, in float64 (softmax collapse otherwise), and accuracy."""
+    last = logits[:, -1].double()
+    loss = nn.functional.cross_entropy(last, labels)
+    return loss, (last.argmax(-1) == labels).double().mean()
+
+
+def sum_of_squares(params: dict[str, Tensor], names: list[str]) -> Float[Tensor, model]:
+    """Σ W² over the latent weights of each stacked model (a progress measure of Nanda et al.)."""
+    return sum(params[n].double().pow(2).flatten(1).sum(-1) for n in names)

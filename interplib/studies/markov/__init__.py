@@ -1,0 +1,1 @@
+"""The worked example: a zero-layer transformer reads a Markov chain into its weights."""

@@ -1,0 +1,233 @@
+"""Reading a trained attention-only model: attention maps, per-head logit contributions, capacity checks.
+
+* :func:`attention_map`: the weight a head puts on the *first* token, for every pair of tokens,
+  from the weights alone (the original ``attention_map`` transposed ``Q``/``K`` and skipped the
+  normalisation; this one matches the model's own pattern to float precision);
+* :func:`head_contributions`: each head's and the residual path's share of the logits, which
+  sum to the logits exactly;
+* :func:`solve_output_weights`: the linear-algebra core of the capacity theorem: with the
+  attention frozen at random, ``W_O`` alone can put the last residual anywhere for up to
+  ``H·d_h`` contexts;
+* :func:`model_from_artifact`: rebuild a model the ``memo-inspect`` artifact stores
+  (``recipes.load_model("memo-inspect", prefix=..., cfg=...)``).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import einops
+import torch
+import torch.nn.functional as F
+from jaxtyping import Float, Int
+from torch import Tensor
+
+from interplib.core.artifacts import Artifact
+from interplib.studies.memorization.model import AoTConfig, AttentionOnly, LowRank
+
+__all__ = [
+    "attention_map",
+    "all_pairs",
+    "head_contributions",
+    "solve_output_weights",
+    "model_from_artifact",
+    "sweep_figure",
+]
+
+
+def all_pairs(N: int) -> Int[Tensor, "context 2"]:
+    """Every context ``(t1, t2)``, ordered by ``z = N·t1 + t2``."""
+    t = torch.arange(N)
+    return torch.stack(torch.meshgrid(t, t, indexing="ij"), -1).reshape(-1, 2)
+
+
+@torch.no_grad()
+def attention_map(model: AttentionOnly, head: int) -> Float[Tensor, "t2 t1"]:
+    """``A[i, j]``: attention of head ``head`` from the query ``t2 = i`` (position 2) to ``t1 = j`` (position 1).
+
+    With ``x_s = LN(e(t_s)) + p_s`` (gated as the model does) and ``s(x, y) = (x W_Q)·(y W_K)/√d_h``,
+    ``A[i, j] = σ(s(x_i^{(2)}, x_j^{(1)}) - s(x_i^{(2)}, x_i^{(2)}))``: a two-way softmax.
+    One layer, two-token contexts only.
+    """
+    if model.cfg.n_layers != 1 or model.cfg.n_ctx != 2:
+        raise ValueError("attention_map reads one layer over two-token contexts")
+    block = model.blocks[0]
+    _, emb_qk, pos_qk, _, _ = block.gates
+    e = (
+        F.layer_norm(model.W_E, model.W_E.shape[-1:])
+        if model.cfg.layernorm
+        else model.W_E
+    )
+    x1, x2 = emb_qk * e + pos_qk * model.W_pos[0], emb_qk * e + pos_qk * model.W_pos[1]
+    a = block.attn
+    d_h = a.dim_mask.sum()
+    q = (x2 @ a.W_Q[head]) * a.dim_mask
+    k1, k2 = (x1 @ a.W_K[head]) * a.dim_mask, (x2 @ a.W_K[head]) * a.dim_mask
+    s_first = q @ k1.T / d_h.sqrt()  # [t2 t1]
+    s_self = (q * k2).sum(-1, keepdim=True) / d_h.sqrt()
+    return torch.sigmoid(s_first - s_self)
+
+
+@torch.no_grad()
+def head_contributions(
+    model: AttentionOnly, tokens: Int[Tensor, "batch 2"]
+) -> tuple[Float[Tensor, "batch d_vocab"], Float[Tensor, "batch head d_vocab"]]:
+    """Direct logit contributions, centred over the vocabulary: ``(residual, heads)``; they sum to the
+    centred logits (one layer, no MLP)."""
+    if model.cfg.n_layers != 1 or model.cfg.d_mlp:
+        raise ValueError("head_contributions splits a one-layer model without MLP")
+    logits, cache = model.run_with_cache(tokens)
+    result = cache["blocks.0.attn.hook_result"][:, -1]  # batch head d_model
+    resid = (
+        model.blocks[0].gates[0] * cache["hook_embed"][:, -1]
+    )  # the residual path at the last position
+    centre = lambda x: x - x.mean(-1, keepdim=True)  # noqa: E731
+    heads = centre(einops.einsum(result, model.W_U, "b head d, d v -> b head v"))
+    return centre(resid @ model.W_U), heads
+
+
+@torch.no_grad()
+def solve_output_weights(
+    model: AttentionOnly,
+    tokens: Int[Tensor, "context 2"],
+    targets: Float[Tensor, "context d_model"],
+) -> tuple[Tensor, int]:
+    """Least-squares ``W_O`` making the last residual equal ``targets`` with everything else frozen.
+
+    The last residual is ``r(t) + Z(t) vec(W_O)`` where ``Z(t) = [z_1(t) … z_H(t)]`` stacks the heads'
+    value mixtures; ``Z [context, H·d_h]`` generically has rank ``min(T, H·d_h)``, so the fit is
+    exact for up to ``H·d_h`` contexts. Returns ``W_O [head d_head d_model]`` and ``rank(Z)``.
+    """
+    _, cache = model.run_with_cache(tokens)
+    z = cache["blocks.0.attn.hook_z"][:, -1]  # context head d_head
+    Z = einops.rearrange(z, "t head h -> t (head h)").double()
+    resid = model.blocks[0].gates[0] * cache["hook_embed"][:, -1]
+    sol = torch.linalg.lstsq(Z, (targets - resid).double()).solution
+    W_O = einops.rearrange(sol, "(head h) d -> head h d", head=model.cfg.n_heads)
+    return W_O.to(model.W_U.dtype), int(torch.linalg.matrix_rank(Z))
+
+
+def model_from_artifact(
+    config: Any, art: Artifact, prefix: str, cfg: AoTConfig | None = None
+) -> torch.nn.Module:
+    """The model stored under ``prefix.`` in an artifact (the ``memo-inspect`` loader): an
+    :class:`AttentionOnly` if ``cfg`` is given, else a :class:`LowRank`."""
+    tensors = art.tensors
+    state = {
+        k[len(prefix) + 1 :]: v.float()
+        for k, v in tensors.items()
+        if k.startswith(prefix + ".")
+    }
+    if not state:
+        raise KeyError(
+            f"no tensors named {prefix}.* in the artifact; known prefixes: "
+            f"{sorted({k.split('.')[0] for k in tensors})}"
+        )
+    if cfg is None:
+        n_ctx = round(math.log(state["W_E"].shape[0], state["W_U"].shape[1]))
+        model = LowRank(state["W_U"].shape[1], state["W_E"].shape[1], n_ctx)
+    else:
+        model = AttentionOnly(cfg)
+    model.load_state_dict(state, strict=False)
+    return model.eval()
+
+
+def sweep_figure(
+    grid: Int[Tensor, "point 3"],
+    acc: Float[Tensor, "point seed"],
+    axis: int,
+    N: int,
+    label: str,
+    published: dict[int, float] | None = None,
+    train_acc: Float[Tensor, "point seed"] | None = None,
+):
+    """Accuracy of a sweep: every seed, mean ± std, the two capacity bounds and the paper's means.
+
+    ``grid`` rows are ``(d, d_h, H)``; ``axis`` picks the swept one (0, 1 or 2). ``train_acc``
+    adds the mean of the paper's metric (accuracy on the last training batches) as a line.
+    """
+    import plotly.graph_objects as go
+
+    from interplib.book.plotting import TEMPLATE
+    from interplib.studies.memorization import laws as mem
+
+    x = grid[:, axis].tolist()
+    T0 = N * N
+    ours = [
+        mem.accuracy_bound(mem.capacity(H, dh, d), T0, N) for d, dh, H in grid.tolist()
+    ]
+    prev = [
+        mem.accuracy_bound(mem.previous_capacity(H, dh), T0, N)
+        for d, dh, H in grid.tolist()
+    ]
+    fig = go.Figure()
+    for s in range(acc.shape[1]):
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=acc[:, s].tolist(),
+                mode="markers",
+                marker=dict(color="gray", size=6),
+                name="seeds",
+                showlegend=s == 0,
+                legendgroup="seeds",
+            )
+        )
+    fig.add_trace(
+        go.Scatter(
+            x=x,
+            y=acc.mean(1).tolist(),
+            mode="lines+markers",
+            name=f"mean ± std (n={acc.shape[1]})",
+            error_y=dict(
+                type="data", array=acc.std(1).tolist() if acc.shape[1] > 1 else None
+            ),
+        )
+    )
+    if train_acc is not None:
+        fig.add_trace(
+            go.Scatter(
+                x=x,
+                y=train_acc.mean(1).tolist(),
+                mode="lines+markers",
+                name="mean, the paper's metric",
+                line=dict(dash="dashdot"),
+            )
+        )
+    fig.add_trace(
+        go.Scatter(
+            x=x,
+            y=ours,
+            mode="lines",
+            name="bound, C = H·d<sub>h</sub> + d",
+            line=dict(dash="dash"),
+        )
+    )
+    fig.add_trace(
+        go.Scatter(
+            x=x,
+            y=prev,
+            mode="lines",
+            name="bound, C = H(d<sub>h</sub> − 1) + 1",
+            line=dict(dash="dot"),
+        )
+    )
+    if published:
+        px_ = sorted(published)
+        fig.add_trace(
+            go.Scatter(
+                x=px_,
+                y=[published[k] for k in px_],
+                mode="markers",
+                name="Dana et al. (2025)",
+                marker=dict(symbol="diamond", size=9),
+            )
+        )
+    return fig.update_layout(
+        template=TEMPLATE,
+        xaxis_title=label,
+        yaxis_title="accuracy",
+        yaxis_range=[0, 1.02],
+        title=f"Accuracy against {label} (N = {N}, T<sub>0</sub> = {T0})",
+    )

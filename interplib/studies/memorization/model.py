@@ -1,0 +1,379 @@
+"""The attention-only transformer of the memorization study, its rank-d lower bound, and the losses.
+
+:class:`AttentionOnly` reads a context of ``n_ctx`` tokens and returns the logits of the next
+token at the last position. Each layer has ``H`` **parallel heads** of dimension ``d_h``
+(fused into one einsum with weights ``[head d_model d_head]``), then an optional GELU MLP:
+
+.. math::  x_0 = W_E[t],\\qquad
+           x_{l+1} = x_l + \\sum_h \\mathrm{Attn}_h\\big(\\mathrm{LN}(x_l) + W_{pos}\\big),\\qquad
+           \\text{logits} = x_L W_U .
+
+As in the original code, positions are added to the attention input of every layer rather
+than kept in the residual stream. The **skip switches** remove the residual path or the
+token/position part of the query-key and value inputs; ``head_mask`` and ``dim_mask`` buffers
+switch heads and head dimensions off, so models with fewer heads or a smaller ``d_h`` can be
+trained in one batch with bigger ones (a masked head gets zero gradient and stays inert).
+
+:class:`LowRank` is the **sequence encoder** ``logits = W_U E[z]`` with a free ``d``-vector per
+context: every width-``d`` model above is one, so its optimum lower-bounds theirs.
+
+Weights use TransformerLens's row layout (``resid @ W``) and hook names.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+from einops import einsum, rearrange, reduce
+from jaxtyping import Float, Int
+from torch import Tensor, nn
+
+from interplib.core.hooks import HookedRootModule, HookPoint
+from interplib.studies.memorization.laws import TrigramLaw, contexts
+
+__all__ = [
+    "AoTConfig",
+    "AttentionOnly",
+    "LowRank",
+    "freeze",
+    "next_token_loss",
+    "full_divergence",
+    "exact_divergence",
+    "accuracy",
+    "evaluate",
+    "PARAM_GROUPS",
+]
+
+
+@dataclass(frozen=True)
+class AoTConfig:
+    d_vocab: int = 50
+    d_model: int = 10
+    d_head: int = 10
+    n_heads: int = 1
+    n_layers: int = 1
+    d_mlp: int = 0  # 0: attention only
+    mlp_depth: int = 1  # hidden layers of the MLP when d_mlp > 0
+    n_ctx: int = 2  # context length: (t1, t2) predicts t3
+    layernorm: bool = False  # the original normalises the attention input; the paper's eq. (2) does not
+    skip_residual: bool = (
+        False  # drop the residual path x_l (keep only the heads' outputs)
+    )
+    skip_pos_qk: bool = False  # queries/keys read no position
+    skip_emb_qk: bool = False  # queries/keys read no token
+    skip_pos_ov: bool = False  # values read no position
+    skip_emb_ov: bool = False  # values read no token
+
+    def __post_init__(self):
+        for name in (
+            "d_vocab",
+            "d_model",
+            "d_head",
+            "n_heads",
+            "n_layers",
+            "n_ctx",
+            "mlp_depth",
+        ):
+            if getattr(self, name) < 1:
+                raise ValueError(
+                    f"{name}={getattr(self, name)}: must be a positive integer"
+                )
+        if self.d_mlp < 0:
+            raise ValueError(
+                f"d_mlp={self.d_mlp}: use 0 for no MLP or a positive width"
+            )
+        if self.skip_pos_qk and self.skip_emb_qk:
+            raise ValueError(
+                "skip_pos_qk and skip_emb_qk together leave queries and keys empty; keep one"
+            )
+        if self.skip_pos_ov and self.skip_emb_ov:
+            raise ValueError(
+                "skip_pos_ov and skip_emb_ov together leave the values empty; keep one"
+            )
+
+
+class Attention(nn.Module):
+    """``H`` parallel causal heads; ``head_mask``/``dim_mask`` switch heads and head dimensions off."""
+
+    def __init__(self, cfg: AoTConfig):
+        super().__init__()
+        d, h, n = cfg.d_model, cfg.d_head, cfg.n_heads
+        self.W_Q = nn.Parameter(torch.randn(n, d, h) / math.sqrt(d))
+        self.W_K = nn.Parameter(torch.randn(n, d, h) / math.sqrt(d))
+        self.W_V = nn.Parameter(torch.randn(n, d, h) / math.sqrt(d))
+        self.W_O = nn.Parameter(torch.randn(n, h, d) / math.sqrt(h))
+        self.register_buffer("head_mask", torch.ones(n))
+        self.register_buffer("dim_mask", torch.ones(h))
+        mask = torch.triu(
+            torch.ones(cfg.n_ctx, cfg.n_ctx, dtype=torch.bool), diagonal=1
+        )
+        self.register_buffer("causal", mask, persistent=False)
+        for name in ("q", "k", "v", "attn_scores", "pattern", "z", "result"):
+            setattr(self, f"hook_{name}", HookPoint())
+
+    def forward(
+        self,
+        x_qk: Float[Tensor, "batch pos d_model"],
+        x_ov: Float[Tensor, "batch pos d_model"],
+        last_only: bool = False,
+    ) -> Float[Tensor, "batch query_pos d_model"]:
+        """Causal attention; with ``last_only`` only the last position queries (all a last layer needs)."""
+        causal = self.causal[-1:] if last_only else self.causal
+        q = self.hook_q(
+            einsum(
+                x_qk[:, -1:] if last_only else x_qk,
+                self.W_Q,
+                "b p d, head d h -> b p head h",
+            )
+            * self.dim_mask
+        )
+        k = self.hook_k(
+            einsum(x_qk, self.W_K, "b p d, head d h -> b p head h") * self.dim_mask
+        )
+        v = self.hook_v(
+            einsum(x_ov, self.W_V, "b p d, head d h -> b p head h") * self.dim_mask
+        )
+        d_h = self.dim_mask.sum().clamp(min=1)
+        # Contexts are 2-3 tokens: broadcast-and-sum beats a bmm over batch·head tiny matrices.
+        scores = (q[:, :, None] * k[:, None]).sum(-1) / d_h.sqrt()  # b q k head
+        scores = scores.masked_fill(causal[:, :, None], float("-inf"))
+        scores = self.hook_attn_scores(rearrange(scores, "b q k head -> b head q k"))
+        pattern = self.hook_pattern(scores.softmax(-1))
+        z = (rearrange(pattern, "b head q k -> b q k head 1") * v[:, None]).sum(
+            2
+        )  # b q head h
+        z = self.hook_z(z)
+        result = (
+            einsum(z, self.W_O, "b q head h, head h d -> b q head d")
+            * self.head_mask[:, None]
+        )
+        return reduce(self.hook_result(result), "b q head d -> b q d", "sum")
+
+
+class MLP(nn.Module):
+    def __init__(self, cfg: AoTConfig):
+        super().__init__()
+        widths = [cfg.d_model] + [cfg.d_mlp] * cfg.mlp_depth + [cfg.d_model]
+        self.layers = nn.ModuleList(
+            nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:])
+        )
+        self.hook_post = HookPoint()
+
+    def forward(
+        self, x: Float[Tensor, "batch pos d_model"]
+    ) -> Float[Tensor, "batch pos d_model"]:
+        for layer in self.layers[:-1]:
+            x = F.gelu(layer(x))
+        return self.layers[-1](self.hook_post(x))
+
+
+class Block(nn.Module):
+    def __init__(self, cfg: AoTConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.attn = Attention(cfg)
+        self.mlp = MLP(cfg) if cfg.d_mlp > 0 else None
+        self.hook_resid_pre, self.hook_attn_out, self.hook_resid_mid = (
+            HookPoint(),
+            HookPoint(),
+            HookPoint(),
+        )
+        self.hook_mlp_out, self.hook_resid_post = HookPoint(), HookPoint()
+        # The skip switches as 0/1 gates (a buffer, not Python flags), so models that differ
+        # only in their switches have one shape and train in one batch.
+        keep = [
+            not cfg.skip_residual,
+            not cfg.skip_emb_qk,
+            not cfg.skip_pos_qk,
+            not cfg.skip_emb_ov,
+            not cfg.skip_pos_ov,
+        ]
+        self.register_buffer("gates", torch.tensor(keep, dtype=torch.float32))
+
+    def _norm(self, x: Tensor) -> Tensor:
+        return F.layer_norm(x, x.shape[-1:]) if self.cfg.layernorm else x
+
+    def forward(
+        self,
+        x: Float[Tensor, "batch pos d_model"],
+        pos: Float[Tensor, "pos d_model"],
+        last_only: bool = False,
+    ) -> Float[Tensor, "batch query_pos d_model"]:
+        x = self.hook_resid_pre(x)
+        res, emb_qk, pos_qk, emb_ov, pos_ov = self.gates
+        u = self._norm(x)
+        attn_out = self.hook_attn_out(
+            self.attn(emb_qk * u + pos_qk * pos, emb_ov * u + pos_ov * pos, last_only)
+        )
+        x = x[:, -1:] if last_only else x
+        x = self.hook_resid_mid(res * x + attn_out)
+        if self.mlp is not None:
+            x = x + self.hook_mlp_out(self.mlp(self._norm(x)))
+        return self.hook_resid_post(x)
+
+
+class AttentionOnly(HookedRootModule):
+    """The study's transformer; ``forward`` returns the next-token logits at the last position."""
+
+    def __init__(self, cfg: AoTConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.W_E = nn.Parameter(torch.randn(cfg.d_vocab, cfg.d_model))
+        self.W_pos = nn.Parameter(torch.randn(cfg.n_ctx, cfg.d_model))
+        self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
+        self.W_U = nn.Parameter(
+            torch.randn(cfg.d_model, cfg.d_vocab) / math.sqrt(cfg.d_model)
+        )
+        self.hook_embed, self.hook_pos_embed, self.hook_final = (
+            HookPoint(),
+            HookPoint(),
+            HookPoint(),
+        )
+        self.setup()
+
+    def forward(
+        self, tokens: Int[Tensor, "batch pos"]
+    ) -> Float[Tensor, "batch d_vocab"]:
+        x = self.hook_embed(self.W_E[tokens])
+        pos = self.hook_pos_embed(self.W_pos[: tokens.shape[-1]])
+        for i, block in enumerate(self.blocks):
+            x = block(x, pos, last_only=i == len(self.blocks) - 1)
+        return self.hook_final(x[:, -1]) @ self.W_U
+
+    def set_active(
+        self, n_heads: int | None = None, d_head: int | None = None
+    ) -> AttentionOnly:
+        """Use only the first ``n_heads`` heads and ``d_head`` head dimensions (the rest are masked)."""
+        for block in self.blocks:
+            if n_heads is not None:
+                if not 1 <= n_heads <= self.cfg.n_heads:
+                    raise ValueError(
+                        f"n_heads={n_heads}: the model was built with {self.cfg.n_heads} heads"
+                    )
+                block.attn.head_mask.copy_(
+                    (torch.arange(self.cfg.n_heads) < n_heads).float()
+                )
+            if d_head is not None:
+                if not 1 <= d_head <= self.cfg.d_head:
+                    raise ValueError(
+                        f"d_head={d_head}: the model was built with d_head={self.cfg.d_head}"
+                    )
+                block.attn.dim_mask.copy_(
+                    (torch.arange(self.cfg.d_head) < d_head).float()
+                )
+        return self
+
+
+class LowRank(nn.Module):
+    """The sequence encoder ``logits = E[z] @ W_U`` with ``z = Σ_i t_i N^(S-1-i)`` (``N t1 + t2``)."""
+
+    def __init__(self, d_vocab: int, d_model: int, n_ctx: int = 2):
+        super().__init__()
+        if min(d_vocab, d_model, n_ctx) < 1:
+            raise ValueError(
+                f"d_vocab={d_vocab}, d_model={d_model}, n_ctx={n_ctx}: sizes must be positive"
+            )
+        self.d_vocab, self.n_ctx = d_vocab, n_ctx
+        self.W_E = nn.Parameter(torch.randn(d_vocab**n_ctx, d_model))
+        self.W_U = nn.Parameter(torch.randn(d_model, d_vocab) / math.sqrt(d_model))
+        self.register_buffer(
+            "place", d_vocab ** torch.arange(n_ctx - 1, -1, -1), persistent=False
+        )
+
+    def forward(
+        self, tokens: Int[Tensor, "batch pos"]
+    ) -> Float[Tensor, "batch d_vocab"]:
+        return self.W_E[(tokens * self.place).sum(-1)] @ self.W_U
+
+
+PARAM_GROUPS = {
+    "embed": ("W_E",),
+    "pos": ("W_pos",),
+    "qkv": ("W_Q", "W_K", "W_V"),
+    "out": ("W_O",),
+    "unembed": ("W_U",),
+    "mlp": ("mlp.",),
+}
+
+
+def freeze(model: nn.Module, *groups: str) -> list[str]:
+    """Stop training the named parameter groups (``embed pos qkv out unembed mlp``); returns the trainable names.
+
+    Unlike the original ``freeze(dict)``, a group that is not named stays trainable (no ``KeyError``).
+    """
+    unknown = set(groups) - set(PARAM_GROUPS)
+    if unknown:
+        raise ValueError(
+            f"unknown parameter group(s) {sorted(unknown)}; choose from {sorted(PARAM_GROUPS)}"
+        )
+    patterns = [p for g in groups for p in PARAM_GROUPS[g]]
+    trainable = []
+    for name, param in model.named_parameters():
+        frozen = any(name.endswith(p) or p in name for p in patterns)
+        param.requires_grad_(not frozen)
+        if not frozen:
+            trainable.append(name)
+    if not trainable:
+        raise ValueError(f"freezing {groups} leaves nothing to train")
+    return trainable
+
+
+def next_token_loss(
+    logits: Float[Tensor, "batch d_vocab"],
+    target: Int[Tensor, batch],
+    entropy: float = 0.0,
+) -> Float[Tensor, ""]:
+    """Cross-entropy on sampled next tokens minus ``H̄``: an unbiased estimate of the expected KL."""
+    return F.cross_entropy(logits, target) - entropy
+
+
+def full_divergence(
+    logits: Float[Tensor, "batch d_vocab"],
+    target: Float[Tensor, "batch d_vocab"],
+    entropy: float = 0.0,
+) -> Float[Tensor, ""]:
+    """Cross-entropy to the true conditional rows minus ``H̄``: the KL, sampled over contexts only."""
+    return -(target * logits.log_softmax(-1)).sum(-1).mean() - entropy
+
+
+def exact_divergence(
+    logits: Float[Tensor, "context d_vocab"],
+    weight: Float[Tensor, context],
+    target: Float[Tensor, "context d_vocab"],
+) -> Float[Tensor, ""]:
+    """``Σ_z π(z) KL(π2(·|z) ‖ softmax(logits_z))`` over every context (``0 log 0 = 0``)."""
+    logp = logits.double().log_softmax(-1)
+    t = target.double()
+    kl = torch.where(
+        t > 0, t * (t.clamp_min(1e-300).log() - logp), torch.zeros_like(t)
+    ).sum(-1)
+    return (weight.double() * kl).sum()
+
+
+def accuracy(
+    logits: Float[Tensor, "context d_vocab"],
+    weight: Float[Tensor, context],
+    target: Float[Tensor, "context d_vocab"],
+) -> Float[Tensor, ""]:
+    """Weight of the contexts whose top logit is the most likely next token (exact, no sampling)."""
+    return (weight.double() * (logits.argmax(-1) == target.argmax(-1)).double()).sum()
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, law: TrigramLaw, chunk: int = 4096) -> dict[str, float]:
+    """Exact KL and accuracy of ``model`` over every context of ``law``, in eval mode."""
+    tokens, weight, target = contexts(law)
+    device = next(model.parameters()).device
+    logits = torch.cat(
+        [
+            model(tokens[i : i + chunk].to(device)).cpu()
+            for i in range(0, len(tokens), chunk)
+        ]
+    )
+    return {
+        "kl": float(exact_divergence(logits, weight, target)),
+        "accuracy": float(accuracy(logits, weight, target)),
+    }

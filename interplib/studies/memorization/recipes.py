@@ -1,0 +1,81 @@
+"""The memorization study's recipes: the scaling sweeps and the smaller experiments.
+
+* ``memo-scaling-{heads,dhead,width,small}``: the reduced grids, trained on the CPU;
+* ``memo-full-{heads,dhead,width,small}``: the paper's full grids, GPU runs, not committed;
+* ``memo-dynamics``, ``memo-freezing``, ``memo-skips``, ``memo-inspect``, ``memo-subspace``:
+  the original notebook's cells (:mod:`interplib.studies.memorization.experiments`).
+
+``load_model("memo-inspect", prefix=..., cfg=...)`` rebuilds one of the small models the
+chapter opens (:func:`interplib.studies.memorization.analysis.model_from_artifact`).
+"""
+
+from __future__ import annotations
+
+from interplib.core.recipes import Recipe, register
+from interplib.studies.memorization import experiments as ex
+from interplib.studies.memorization.analysis import model_from_artifact
+from interplib.studies.memorization.sweeps import (
+    D_HEAD,
+    HEADS,
+    SMALL,
+    SWEEP_VERSION,
+    WIDTH,
+    full_grid,
+    run_sweep,
+)
+
+__all__ = ["STUDY"]
+
+STUDY = "memorization"
+
+# measured wall time on the shared 2-core CPU, seconds
+_SWEEP_SECONDS = {"heads": 780, "d_head": 260, "width": 270, "small": 350}
+
+for _cfg in (HEADS, D_HEAD, WIDTH, SMALL):
+    register(
+        Recipe(
+            name=f"memo-scaling-{_cfg.name.replace('_', '')}",
+            study=STUDY,
+            config=_cfg,
+            fit=run_sweep,
+            version=SWEEP_VERSION,
+            seconds={"cpu": _SWEEP_SECONDS[_cfg.name]},
+            description="accuracy of 1-layer attention-only models on look-up tables, "
+            f"sweep over {_cfg.name}",
+        )
+    )
+
+for _cfg in full_grid():
+    register(
+        Recipe(
+            name=f"memo-full-{_cfg.name.replace('_', '')}",
+            study=STUDY,
+            config=_cfg,
+            fit=run_sweep,
+            version=SWEEP_VERSION,
+            gpu=True,
+            committed=False,
+            description=f"the paper's full grid over {_cfg.name}, {_cfg.seeds} seeds",
+        )
+    )
+
+# (name, config, fit, version, measured seconds on the shared 2-core CPU)
+for _name, _cfg, _fit, _version, _sec in (
+    ("memo-dynamics", ex.DYNAMICS, ex.fit_dynamics, 2, 55),
+    ("memo-freezing", ex.FREEZING, ex.fit_freezing, 1, 75),
+    ("memo-skips", ex.SKIPS, ex.fit_skips, 1, 80),
+    ("memo-inspect", ex.InspectConfig(), ex.fit_inspect, 1, 85),
+    ("memo-subspace", ex.SubspaceConfig(), ex.fit_subspace, 1, 15),
+):
+    register(
+        Recipe(
+            name=_name,
+            study=STUDY,
+            config=_cfg,
+            fit=_fit,
+            version=_version,
+            seconds={"cpu": _sec},
+            description=(_fit.__doc__ or _name).split("\n")[0],
+            loader=model_from_artifact if _name == "memo-inspect" else None,
+        )
+    )

@@ -1,0 +1,183 @@
+"""What every training of the memorization study shares: the laws, their data, the losses, the optimiser.
+
+The study trains groups of small models with :func:`interplib.core.batched.train_models`;
+these helpers rebuild a law from a seed (:func:`make_law`), draw batches of contexts from it
+(:func:`law_data`), pick the loss (next-token cross-entropy or the full divergence to the
+law, :func:`make_loss`), evaluate, and build the stacked models (:func:`aot_models`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import torch
+from torch import Tensor
+
+from interplib.core.batched import stacked_forward
+from interplib.studies.memorization import laws as mem
+from interplib.studies.memorization.model import (
+    AoTConfig,
+    AttentionOnly,
+    accuracy,
+    exact_divergence,
+    full_divergence,
+    next_token_loss,
+)
+
+__all__ = ["make_law", "law_data", "law_evaluator"]
+
+
+def make_law(
+    kind: str, N: int, seed: int, supports: Sequence[int] = (), p: float = 0.95
+):
+    """The laws of the study, rebuilt from a seed: ``table`` (uniform prior, deterministic ``t3``),
+    ``power`` (α = 0.9, 0.9, 0.6 on full supports) or ``noisy`` (``last_position_law``)."""
+    g = torch.Generator().manual_seed(seed)
+    if kind == "table":
+        return mem.power_unif_law((1, 1, 1), (*(supports or (N, N)), 1), N, g)
+    if kind == "power":
+        return mem.power_unif_law((0.9, 0.9, 0.6), (N, N, N), N, g)
+    if kind == "noisy":
+        return mem.last_position_law(N, 0, p, g)
+    raise ValueError(f"unknown law kind {kind!r}; use 'table', 'power' or 'noisy'")
+
+
+def law_data(
+    laws: Sequence[mem.TrigramLaw],
+    batch: int,
+    seed: int,
+    per_model: bool,
+    pool_batches: int = 0,
+):
+    """``data(step)`` for :func:`train_models`: samples of each law, a pure function of the step.
+
+    With ``pool_batches = 0`` every step draws fresh sequences (online sampling). With
+    ``pool_batches = n > 0`` one fixed sample of ``n × batch`` sequences is drawn once and served in
+    epochs of ``n`` batches, reshuffled every epoch: the paper's protocol (a ``TensorDataset`` of
+    2^6 × 2^8 sequences behind a shuffling ``DataLoader``).
+
+    With ``per_model`` each model has its own law (tensors get a leading ``model`` axis);
+    otherwise ``laws`` holds one law shared by every model. The laws must share their prior.
+    """
+    if pool_batches < 0:
+        raise ValueError(
+            f"pool_batches={pool_batches}: use 0 (fresh samples every step) or a positive pool size"
+        )
+    prior = laws[0].prior.flatten()
+    if any(not torch.equal(l.prior.flatten(), prior) for l in laws):
+        raise ValueError(
+            "law_data batches laws with one shared prior π(t1, t2); these priors differ"
+        )
+    N = laws[0].d_vocab
+    cdf = (
+        torch.stack([l.pi2.flatten(0, 1) for l in laws]).cumsum(-1).float()
+    )  # law context y
+    rows = torch.stack([l.pi2.flatten(0, 1) for l in laws]).float()
+
+    def draw(g: torch.Generator, n: int) -> tuple[Tensor, Tensor]:
+        # One draw of contexts and uniforms serves every law: t3 by inverse CDF, one op for all laws.
+        return torch.multinomial(prior, n, replacement=True, generator=g), torch.rand(
+            n, 1, generator=g
+        )
+
+    if pool_batches:
+        pool_z, pool_u = draw(
+            torch.Generator().manual_seed(seed * 1_000_003 - 1), pool_batches * batch
+        )
+
+    def data(step: int):
+        if pool_batches:
+            epoch, k = divmod(step, pool_batches)
+            order = torch.randperm(
+                len(pool_z),
+                generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch),
+            )
+            z, u = (
+                pool_z[order[k * batch : (k + 1) * batch]],
+                pool_u[order[k * batch : (k + 1) * batch]],
+            )
+        else:
+            z, u = draw(torch.Generator().manual_seed(seed * 1_000_003 + step), batch)
+        t3 = (cdf[:, z] < u).sum(-1).clamp(max=N - 1)  # law batch
+        tokens = torch.stack(
+            [(z // N).expand_as(t3), (z % N).expand_as(t3), t3], dim=-1
+        )
+        out = {"tokens": tokens, "target": rows[:, z]}
+        return out if per_model else {k: v[0] for k, v in out.items()}
+
+    return data
+
+
+def make_loss(kind: str, entropy: float):
+    """``next_token`` (sampled cross-entropy) or ``full_divergence``, both minus ``H̄``, with batch accuracy."""
+
+    def loss_fn(model_fn, batch):
+        tokens = batch["tokens"]
+        logits = model_fn(tokens[:, :2])
+        if kind == "next_token":
+            loss = next_token_loss(logits, tokens[:, 2], entropy)
+        elif kind == "full_divergence":
+            loss = full_divergence(logits, batch["target"], entropy)
+        else:
+            raise ValueError(
+                f"unknown loss {kind!r}; use 'next_token' or 'full_divergence'"
+            )
+        return loss, {"batch_acc": (logits.argmax(-1) == tokens[:, 2]).float().mean()}
+
+    return loss_fn
+
+
+def law_evaluator(base, laws: Sequence[mem.TrigramLaw]):
+    """``evaluate(params, buffers) -> {"kl", "accuracy"}`` per model, exact over every context."""
+    ctx = [mem.contexts(l) for l in laws]
+    tokens = ctx[0][0]
+    if any(not torch.equal(c[0], tokens) for c in ctx):
+        raise ValueError(
+            "the laws have different context supports; evaluate them separately"
+        )
+    weight = torch.stack([c[1] for c in ctx])
+    target = torch.stack([c[2] for c in ctx])
+
+    def evaluate(params, buffers):
+        device = next(iter(params.values())).device
+        logits = stacked_forward(base, params, buffers, tokens.to(device)).cpu()
+        if len(laws) == 1:
+            w, t = weight.expand(len(logits), -1), target.expand(len(logits), -1, -1)
+        else:
+            w, t = weight, target
+        return {
+            "kl": torch.stack(
+                [exact_divergence(l, a, b) for l, a, b in zip(logits, w, t)]
+            ).float(),
+            "accuracy": torch.stack(
+                [accuracy(l, a, b) for l, a, b in zip(logits, w, t)]
+            ).float(),
+        }
+
+    return evaluate
+
+
+def adam(lr: float):
+    return lambda ps: torch.optim.Adam(ps, lr=lr)
+
+
+def aot_models(
+    cfg: AoTConfig,
+    seeds: Sequence[int],
+    n_heads: Sequence[int] | None = None,
+    d_head: Sequence[int] | None = None,
+) -> list[AttentionOnly]:
+    models = []
+    for i, s in enumerate(seeds):
+        torch.manual_seed(s)
+        m = AttentionOnly(cfg)
+        m.set_active(n_heads[i] if n_heads else None, d_head[i] if d_head else None)
+        models.append(m)
+    return models
+
+
+def half(tensors: dict[str, Tensor]) -> dict[str, Tensor]:
+    return {
+        k: v.detach().to(torch.float16) if v.is_floating_point() else v
+        for k, v in tensors.items()
+    }

@@ -1,0 +1,154 @@
+import re
+
+import numpy as np
+import plotly.graph_objects as go
+import pytest
+import torch
+from IPython.display import HTML
+
+from interplib.book import plotting
+
+
+def test_imshow_uses_a_diverging_scale_centred_at_zero_for_signed_data():
+    fig = plotting.imshow(
+        torch.tensor([[-1.0, 2.0], [0.5, -0.5]]), x=["a", "b"], y=["c", "d"]
+    )
+    assert fig.layout.coloraxis.cmid == 0.0
+    assert list(fig.data[0].x) == ["a", "b"] and list(fig.data[0].y) == ["c", "d"]
+    np.testing.assert_array_equal(fig.data[0].z, [[-1.0, 2.0], [0.5, -0.5]])
+
+
+def test_imshow_keeps_a_sequential_scale_for_one_signed_data():
+    assert plotting.imshow(np.ones((2, 3))).layout.coloraxis.cmid is None
+
+
+def test_line_draws_one_trace_per_row_with_names():
+    fig = plotting.line(
+        torch.arange(6.0).reshape(2, 3), x=[1, 10, 100], names=["a", "b"], log_x=True
+    )
+    assert [t.name for t in fig.data] == ["a", "b"]
+    np.testing.assert_array_equal(fig.data[1].y, [3.0, 4.0, 5.0])
+    assert fig.layout.xaxis.type == "log"
+
+
+def test_added_lines_are_drawn():
+    fig = plotting.line(torch.arange(3.0)).add_hline(y=1.0)
+    assert fig.layout.template.layout.shapedefaults.line.width == 1
+    assert fig.layout.shapes[0].line.width is None  # so the template's width applies
+
+
+def test_scatter_with_diagonal_and_hover_text():
+    fig = plotting.scatter([1, 2, 3], [2, 3, 4], text=["x", "y", "z"], diagonal=True)
+    assert len(fig.data) == 2 and fig.data[1].name == "y = x"
+    assert list(fig.data[0].hovertext) == ["x", "y", "z"]
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: plotting.imshow(torch.ones(2, 2, 2)), "2-D array"),
+        (
+            lambda: plotting.imshow(torch.ones(2, 3), x=["a"]),
+            "x has 1 labels but the axis has 3",
+        ),
+        (lambda: plotting.line(torch.ones(3), x=[1, 2]), "each line has 3 points"),
+        (lambda: plotting.scatter([1, 2], [1, 2, 3]), "same length"),
+        (lambda: plotting.scatter([1, 2], [1, 2], color=["a"]), "color has 1 entries"),
+        (lambda: plotting.show("not a figure"), "plotly Figure"),
+    ],
+)
+def test_bad_inputs_are_named(call, message):
+    with pytest.raises((ValueError, TypeError), match=message):
+        call()
+
+
+def test_show_in_a_book_build_is_html_without_plotlyjs_or_mathjax(monkeypatch):
+    monkeypatch.setenv("BOOK_BUILD", "1")
+    fig = plotting.line([1.0, 2.0])
+    out = plotting.show(fig)
+    assert isinstance(out, HTML)
+    html = out.data
+    assert "Plotly.newPlot" in html
+    assert "<script src" not in html and "cdn.plot.ly" not in html
+    assert "MathJax" not in html.replace("window.MathJax", "")  # no MathJax is injected
+    ids = re.findall(r'id="(fig-[0-9a-f]{12})"', html)
+    assert ids and plotting.show(plotting.line([1.0, 2.0])).data == html, (
+        "same figure, same bytes"
+    )
+    assert plotting.show(plotting.line([1.0, 3.0])).data != html
+
+
+def test_show_outside_the_book_returns_the_figure(monkeypatch):
+    monkeypatch.delenv("BOOK_BUILD", raising=False)
+    fig = plotting.line([1.0, 2.0])
+    assert isinstance(plotting.show(fig), go.Figure)
+
+
+def test_titles_get_room_above_the_plot_for_the_toolbar():
+    assert plotting.line([1.0, 2.0], title="loss").layout.margin.t == 80
+    assert plotting.imshow(torch.ones(2, 2)).layout.margin.t == 40
+
+
+def test_bar_colours_negative_bars_and_checks_labels():
+    fig = plotting.bar(torch.tensor([1.0, -2.0]), ["a", "b"], title="t")
+    assert list(fig.data[0].x) == ["a", "b"] and list(fig.data[0].y) == [1.0, -2.0]
+    assert fig.data[0].marker.color[0] != fig.data[0].marker.color[1]
+    with pytest.raises(ValueError):
+        plotting.bar([1.0, 2.0], ["only one"])
+
+
+def test_line_takes_category_labels_on_x():
+    fig = plotting.line([1.0, 2.0, 3.0], x=["0_pre", "1_pre", "final_post"])
+    assert list(fig.data[0].x) == ["0_pre", "1_pre", "final_post"]
+    with pytest.raises(ValueError, match="x has shape"):
+        plotting.line([1.0, 2.0], x=["a", "b", "c"])
+
+
+def test_grouped_lines_give_one_colour_and_legend_entry_per_group():
+    fig = plotting.grouped_lines(
+        {"fp": np.ones((3, 4)), "binary": np.zeros((2, 4))},
+        x=np.arange(4),
+        dash={"binary": "dot"},
+        log_y=True,
+    )
+    assert len(fig.data) == 5
+    assert [t.showlegend for t in fig.data] == [True, False, False, True, False]
+    assert (
+        len({t.line.color for t in fig.data[:3]}) == 1
+        and fig.data[3].line.color != fig.data[0].line.color
+    )
+    assert fig.data[3].line.dash == "dot" and fig.layout.yaxis.type == "log"
+    with pytest.raises(ValueError, match="match x"):
+        plotting.grouped_lines({"fp": np.ones((3, 5))}, x=np.arange(4))
+    shared = plotting.grouped_lines(
+        {
+            "fp, test": np.ones((1, 4)),
+            "binary, test": np.ones((1, 4)),
+            "fp, train": np.ones((1, 4)),
+        },
+        x=np.arange(4),
+        colour={"fp, train": 0},
+    )
+    assert (
+        shared.data[2].line.color
+        == shared.data[0].line.color
+        != shared.data[1].line.color
+    )
+
+
+def test_imshow_row_titles_each_panel_and_needs_three_axes():
+    fig = plotting.imshow_row(
+        np.random.default_rng(0).normal(size=(3, 4, 5)), ["a", "b", "c"]
+    )
+    assert [a.text for a in fig.layout.annotations] == ["a", "b", "c"]
+    assert fig.layout.coloraxis.cmid == 0.0
+    with pytest.raises(ValueError, match="panels"):
+        plotting.imshow_row(np.ones((4, 5)), ["a"])
+    with pytest.raises(ValueError, match="titles"):
+        plotting.imshow_row(np.ones((2, 4, 5)), ["a"])
+    labelled = plotting.imshow_row(
+        np.ones((2, 2, 3)), ["a", "b"], y=["first", "second"]
+    )
+    assert list(labelled.data[0].y) == ["first", "second"]
+    with pytest.raises(ValueError, match="y"):
+        plotting.imshow_row(np.ones((2, 2, 3)), ["a", "b"], y=["only one"])

@@ -1,0 +1,156 @@
+"""The story grammar: determinism, speed, richness, and every written rule in generated text."""
+
+import math
+import re
+import time
+import types
+from collections import Counter
+from functools import cache
+from itertools import islice
+
+import numpy as np
+import pandas as pd
+
+from interplib.corpus import grammar
+from interplib.corpus import lexicon as L
+
+
+@cache
+def texts(n: int = 3000, seed: int = 0) -> tuple[str, ...]:
+    return tuple(grammar.sample(n, seed))
+
+
+def test_stories_are_deterministic_per_seed_and_differ_across_seeds():
+    assert grammar.sample(50, seed=3) == grammar.sample(50, seed=3)
+    assert grammar.sample(50, seed=3) != grammar.sample(50, seed=4)
+
+
+def test_stories_stream():
+    gen = grammar.stories(7)
+    assert isinstance(gen, types.GeneratorType)
+    assert list(islice(gen, 5)) == grammar.sample(5, 7)
+
+
+def test_generation_is_fast_enough_for_20m_tokens_a_minute():
+    start = time.process_time()  # CPU time of this process: robust to a busy machine
+    n = sum(len(grammar.words(t)) for t in grammar.sample(3000, seed=11))
+    rate = n / (time.process_time() - start)
+    assert rate > 20_000_000 / 60 * 1.2, (
+        f"{rate:.0f} words/s is too slow for 20M tokens in a minute"
+    )
+
+
+def test_corpus_is_rich_zipfian_and_has_long_words():
+    counts = Counter(
+        w.lower() for t in texts() for w in grammar.words(t) if w.isalpha()
+    )
+    assert len(counts) >= 3000
+    freq = np.array(sorted(counts.values(), reverse=True), dtype=float)
+    ranks = np.arange(1, len(freq) + 1)
+    sel = slice(10, 2000)
+    slope = np.polyfit(np.log(ranks[sel]), np.log(freq[sel]), 1)[0]
+    assert -2.5 < slope < -0.7, f"rank-frequency slope {slope:.2f} is not Zipf-like"
+    assert sum(len(w) >= 12 for w in counts) >= 30
+
+
+def test_every_rule_holds_in_generated_text():
+    rates = grammar.measure_rules(texts())
+    for rule in ("a/an", "pronoun", "verb number", "facts", "name recurs"):
+        assert rates.loc[rule, "checked"] > 1000 or rule == "name recurs", rule
+        assert rates.loc[rule, "rate"] == 1.0, rates.loc[rule]
+    assert 0.2 < rates.loc["copy", "rate"] < 0.6
+    assert 0.3 < rates.loc["once upon a time", "rate"] < 0.6
+    assert rates.loc["little girl named", "rate"] > 0.4
+
+
+def test_article_rule_independently_of_lexicon_article():
+    # the rule as written: 'an' iff vowel letter, unless listed as an exception
+    for t in texts(500):
+        ws = grammar.words(t)
+        for a, w in zip(ws, ws[1:]):
+            if a.lower() in ("a", "an") and w.isalpha():
+                w = w.lower()
+                vowel = (
+                    w[0] in "aeiou" and w not in L.CONSONANT_SOUND_EXCEPTIONS
+                ) or w in L.VOWEL_SOUND_EXCEPTIONS
+                assert a.lower() == ("an" if vowel else "a"), f"{a} {w}"
+
+
+def test_checkers_catch_planted_errors():
+    assert grammar.article_check(grammar.words("She saw a apple and an ball.")) == (
+        2,
+        0,
+    )
+    assert grammar.pronoun_check(grammar.words("Mia went home. He was sad.")) == (1, 0)
+    assert grammar.pronoun_check(
+        grammar.words("Mia and Tom went home. They were sad.")
+    ) == (1, 1)
+    assert grammar.verb_check(
+        grammar.words("She were sad. They was sad. Mia were sad.")
+    ) == (3, 0)
+    assert grammar.verb_check(
+        grammar.words("She plays. They play. Mia and Tom play.")
+    ) == (3, 3)
+    assert grammar.fact_check(
+        "Paris is the capital city of Germany. The capital of Ireland is Dublin."
+    ) == (2, 1)
+
+
+def test_facts_are_stated_in_every_phrasing_and_match_the_table():
+    joined = " ".join(texts())
+    assert "Dublin is the capital city of Ireland." in " ".join(texts(6000))
+    for phrase in (
+        "is the capital city of",
+        "The capital city of",
+        "The capital of",
+        "is the capital of",
+        "is a city in",
+        "is a country in",
+        "People in",
+    ):
+        assert phrase in joined, phrase
+    stated = grammar.fact_statements(joined)
+    table = {c.name: c for c in L.COUNTRIES}
+    capitals = Counter(country for kind, country, _ in stated if kind == "capital")
+    assert set(capitals) == set(table), (
+        "every country's capital is stated in a 3000-story sample"
+    )
+    for kind, country, value in stated:
+        assert value == getattr(table[country], kind), (kind, country, value)
+
+
+def test_fact_prompts_complete_to_sentences_the_grammar_writes():
+    prompts = grammar.fact_prompts()
+    assert len(prompts) == 6 * len(L.COUNTRIES)
+    joined = " ".join(texts(6000))
+    assert "Dublin is the capital city of Ireland" in joined
+    written = [
+        f"{p} {a}" in joined for p, a in zip(prompts["prompt"], prompts["answer"])
+    ]
+    for phrasing, seen in (
+        pd.Series(written).groupby(prompts["phrasing"]).mean().items()
+    ):
+        assert seen > 0.3, (
+            f"only {seen:.0%} of the '{phrasing}' prompts occur in the sample"
+        )
+    for _, row in prompts.iterrows():
+        assert grammar.fact_check(f"{row.prompt} {row.answer}.") == (1, 1), row.prompt
+
+
+def test_copy_episodes_repeat_exactly():
+    for t in texts(1000):
+        m = re.search(
+            r"packed (?:her|his|their) bag with (.*?)\. .*unpacked (.*?)\.", t
+        )
+        if m:
+            assert m.group(1) == m.group(2)
+        m = re.search(r'sang a funny song: "(.*?)\." .* sang it back: "(.*?)\."', t)
+        if m:
+            assert m.group(1) == m.group(2)
+
+
+def test_rules_table_describes_every_rule():
+    rates = grammar.measure_rules(texts(20))
+    assert list(rates.index) == [r.name for r in grammar.RULES]
+    assert rates["statement"].str.len().min() > 20
+    assert not math.isnan(rates.loc["a/an", "rate"])

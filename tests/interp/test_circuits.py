@@ -1,0 +1,515 @@
+import itertools
+import math
+
+import pytest
+import torch
+from builders import brute_forward, perturbed_twin, tiny_config
+from transformer_lens import FactoredMatrix
+
+from interplib.core.training import LMTrainConfig, train_lm
+from interplib.interp import circuits as C
+from interplib.interp.patterns import repeated_random_tokens
+from interplib.studies.circuits.analysis import InductionProbes, ProbeConfig
+from interplib.studies.circuits.model import (
+    AttnOnlyConfig,
+    AttnOnlyTransformer,
+    attention_only,
+    to_bridge,
+)
+
+NORMS = [None, "LN", "LNPre"]
+_MODELS = {}
+
+
+def model(norm=None, n_layers=2, **overrides):
+    """A float64 bridge (d_model 24, 3 heads, vocab 40) with non-trivial biases and LN weights; cached."""
+    key = (norm, n_layers, tuple(sorted(overrides.items())))
+    if key not in _MODELS:
+        cfg = tiny_config(normalization=norm, n_layers=n_layers, **overrides)
+        _MODELS[key] = to_bridge(
+            perturbed_twin(cfg, seed=n_layers), dtype=torch.float64
+        ).requires_grad_(False)
+    return _MODELS[key]
+
+
+def tokens(batch=3, pos=16, seed=0, d_vocab=40):
+    return torch.randint(
+        0, d_vocab, (batch, pos), generator=torch.Generator().manual_seed(seed)
+    )
+
+
+def causal(T):
+    return torch.ones(T, T, dtype=torch.bool).tril()
+
+
+# --- the score split --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("norm", NORMS)
+def test_score_terms_sum_to_the_cached_scores_for_every_head(norm):
+    m, toks = model(norm), tokens()
+    _, brute_scores = brute_forward(m, toks)
+    mask = causal(toks.shape[1])
+    for layer, head in itertools.product(range(2), range(3)):
+        st = C.attention_score_terms(m, toks, layer, head)
+        torch.testing.assert_close(
+            st.scores[:, mask], brute_scores[layer][:, head][:, mask]
+        )
+        torch.testing.assert_close(st.total()[:, mask], st.scores[:, mask])
+        assert st.labels == (
+            ["token", "position"]
+            if layer == 0
+            else ["token", "position", "L0H0", "L0H1", "L0H2", "L0 b_O"]
+        )
+    for group, labels in (
+        ("layer", ["token", "position", "L0"]),
+        ("source", ["token", "position", "constant"]),
+    ):
+        grouped = C.attention_score_terms(m, toks, 1, 2, group=group)
+        assert grouped.labels == labels
+        torch.testing.assert_close(grouped.total()[:, mask], grouped.scores[:, mask])
+    paths = C.attention_score_terms(m, toks, 1, 2, group="path")
+    assert paths.labels == [
+        "token",
+        "position",
+        "token→L0H0",
+        "token→L0H1",
+        "token→L0H2",
+        "position→L0H0",
+        "position→L0H1",
+        "position→L0H2",
+        "constant",
+    ]
+    torch.testing.assert_close(paths.total()[:, mask], paths.scores[:, mask])
+
+
+def test_layer0_terms_are_the_seeds_four_products_with_biases_once():
+    m, toks = model(None), tokens(batch=1)
+    st = C.attention_score_terms(m, toks, 0, 1)
+    E, P = m.W_E[toks[0]], m.W_pos[: toks.shape[1]]
+    W_Q, W_K, b_Q, b_K = m.W_Q[0, 1], m.W_K[0, 1], m.b_Q[0, 1], m.b_K[0, 1]
+    s = math.sqrt(m.cfg.d_head)
+    for i, X in enumerate((E, P)):
+        for j, Y in enumerate((E, P)):
+            torch.testing.assert_close(st.terms[i, j, 0], (X @ W_Q) @ (Y @ W_K).T / s)
+        torch.testing.assert_close(
+            st.query_bias[i, 0], (b_Q @ (X @ W_K).T / s).expand(len(X), -1)
+        )
+    assert st.bias_bias == pytest.approx(float(b_Q @ b_K) / s)
+
+
+def test_statistics_see_only_what_the_softmax_sees():
+    m, toks = model("LN"), tokens()
+    stats = C.attention_score_terms(m, toks, 1, 0).statistics()
+    assert len(stats) == 6 * 6 + 2 * 6 + 1
+    assert {"mean", "mean_abs", "var", "row_centred_var", "kl_if_removed"} <= set(
+        stats.columns
+    )
+    constant_in_key = stats.loc[
+        [f"{c}–bias" for c in ["token", "position", "L0H1"]] + ["bias–bias"]
+    ]
+    assert (
+        constant_in_key["row_centred_var"].abs().max() < 1e-20
+    )  # query-only terms: invisible
+    assert constant_in_key["kl_if_removed"].abs().max() < 1e-12
+    assert (stats["kl_if_removed"] > -1e-12).all() and (
+        stats["row_centred_var"] <= stats["var"] + 1e-12
+    ).all()
+    st = C.attention_score_terms(m, toks, 0, 0)
+    term = st.terms[1, 1]
+    vals = term[causal(toks.shape[1]).expand_as(term)]
+    assert C.attention_score_terms(m, toks, 0, 0).statistics().loc[
+        "position–position", "var"
+    ] == pytest.approx(float(vals.var(unbiased=False)))
+
+
+def test_term_table_collects_one_statistic_per_head():
+    m, toks = model("LN"), tokens(batch=2)
+    table = C.term_table(m, toks, 1, "row_centred_var")
+    assert (
+        list(table.index) == ["L1H0", "L1H1", "L1H2"]
+        and "position–token" in table.columns
+    )
+    assert table.loc["L1H1", "token–position"] == pytest.approx(
+        C.attention_score_terms(m, toks, 1, 1, "source")
+        .statistics()
+        .loc["token–position", "row_centred_var"]
+    )
+    with pytest.raises(ValueError, match="stat='size'"):
+        C.term_table(m, toks, 0, "size")
+
+
+@pytest.mark.parametrize("norm", NORMS)
+def test_residual_components_and_head_results_rebuild_the_stream(norm):
+    m, toks = model(norm), tokens()
+    _, cache = m.run_with_cache(toks)
+    labels, parts = C.residual_components(m, cache, 1)
+    torch.testing.assert_close(parts.sum(0), cache["blocks.1.hook_resid_pre"])
+    for group in ("layer", "source", "path"):
+        torch.testing.assert_close(
+            C.residual_components(m, cache, 1, group)[1].sum(0),
+            cache["blocks.1.hook_resid_pre"],
+        )
+    # layer 0 wrote A (x/σ) W_V W_O for x = token, position and constants: the token part by brute force
+    labels, by_source = C.residual_components(m, cache, 1, "source")
+    W = dense_effective(m, 0)
+    sigma = cache["blocks.0.ln1.hook_scale"] if norm else 1.0
+    A = cache["blocks.0.attn.hook_pattern"]
+    moved = sum(
+        A[:, h] @ (cache["hook_embed"] / sigma) @ W["W_V"][h] @ W["W_O"][h]
+        for h in range(3)
+    )
+    torch.testing.assert_close(by_source[0], cache["hook_embed"] + moved)
+    torch.testing.assert_close(
+        C.head_results(m, cache, 0).sum(2) + m.b_O[0], cache["blocks.0.hook_attn_out"]
+    )
+    with pytest.raises(ValueError, match="use 'head', 'layer', 'source' or 'path'"):
+        C.residual_components(m, cache, 1, group="heads")
+
+
+# --- head scores on data ------------------------------------------------------------------------
+
+
+def test_previous_token_and_induction_scores_read_the_right_stripes():
+    m = model(None)
+    rt = repeated_random_tokens(
+        40, 6, 4, torch.Generator().manual_seed(0)
+    )  # [BOS, r, r], T = 13
+    _, cache = m.run_with_cache(rt)
+    prev, ind = C.previous_token_scores(m, rt), C.induction_scores(m, rt, 6)
+    for layer, head in itertools.product(range(2), range(3)):
+        A = cache[f"blocks.{layer}.attn.hook_pattern"][:, head]
+        assert prev[layer, head] == pytest.approx(
+            float(torch.stack([A[:, i, i - 1] for i in range(1, 13)]).mean())
+        )
+        # second copy: query 7 + k holds r_k, its earlier copy sits at 1 + k, the token after it at 2 + k
+        stripe = torch.stack([A[:, 7 + k, 2 + k] for k in range(6)])
+        assert ind[layer, head] == pytest.approx(float(stripe.mean()))
+
+
+def test_repeat_losses_split_the_per_token_loss_by_copy():
+    m = model("LNPre")
+    rt = repeated_random_tokens(40, 6, 4, torch.Generator().manual_seed(1))
+    logits, _ = brute_forward(m, rt)
+    loss = -logits.log_softmax(-1)[:, :-1].gather(-1, rt[:, 1:, None])[..., 0]
+    torch.testing.assert_close(C.per_token_loss(m, rt), loss)
+    rl = C.repeat_losses(m, rt, 6)
+    # targets: first copy at positions 2..6, repeat at 8..12 (first token of each copy left out)
+    assert rl.first == pytest.approx(float(loss[:, 1:6].mean()))
+    assert rl.repeated == pytest.approx(float(loss[:, 7:12].mean()))
+
+
+def test_repeat_scores_refuse_tokens_that_do_not_repeat():
+    m = model(None)
+    with pytest.raises(
+        ValueError, match="do not end in two copies.*repeated_random_tokens"
+    ):
+        C.induction_scores(m, tokens(), 5)
+    with pytest.raises(ValueError, match="at least 2\\*period"):
+        C.repeat_losses(m, tokens(pos=8), 5)
+
+
+# --- weight-based scores ------------------------------------------------------------------------
+
+
+def dense_effective(m, layer):
+    """Effective weights by brute force: LN(x) = (x - mean)/σ * w + b applied to identity rows."""
+    d = m.cfg.d_model
+    W = {n: getattr(m, n)[layer].detach() for n in ("W_Q", "W_K", "W_V", "W_O")}
+    if m.cfg.normalization_type is not None:
+        sd = m.state_dict()
+        w = sd.get(f"blocks.{layer}.ln1.weight", torch.ones(d, dtype=torch.float64))
+        centred = torch.eye(d, dtype=torch.float64) - torch.eye(
+            d, dtype=torch.float64
+        ).mean(-1, keepdim=True)
+        for n in ("W_Q", "W_K", "W_V"):
+            W[n] = torch.einsum("cd,hde->hce", centred * w, W[n])
+    return W
+
+
+@pytest.mark.parametrize("norm", [None, "LN"])
+def test_composition_scores_match_dense_products(norm):
+    m = model(norm)
+    e, l = dense_effective(m, 0), dense_effective(m, 1)
+    fro = torch.linalg.matrix_norm
+    for kind in "QKV":
+        scores = C.composition_scores(m, kind)
+        for h1, h2 in itertools.product(range(3), range(3)):
+            ov = e["W_V"][h1] @ e["W_O"][h1]  # TL rows: the Framework's W_OV^T
+            qk = l["W_Q"][h2] @ l["W_K"][h2].T
+            M = {"Q": ov @ qk, "K": ov @ qk.T, "V": ov @ (l["W_V"][h2] @ l["W_O"][h2])}[
+                kind
+            ]
+            right = qk if kind != "V" else l["W_V"][h2] @ l["W_O"][h2]
+            assert scores[h1, h2] == pytest.approx(
+                float(fro(M) / (fro(ov) * fro(right))), rel=1e-9
+            )
+    if norm is None:  # no LN to fold: TL's own all_composition_scores agrees
+        for kind in "QKV":
+            torch.testing.assert_close(
+                C.composition_scores(m, kind),
+                m.all_composition_scores(kind)[0, :, 1, :].detach(),
+            )
+
+
+def test_composition_baseline_is_about_one_over_sqrt_d():
+    mean, std = C.composition_baseline(
+        attention_only(AttnOnlyConfig(d_vocab=50, n_ctx=8)), n_samples=60
+    )
+    assert (
+        abs(mean - 0.0624) < 0.004 and std < 0.005
+    )  # d_model 256, d_head 32 (reference note)
+    small_mean, _ = C.composition_baseline(model(None), "V", n_samples=100)
+    assert abs(small_mean - 1 / math.sqrt(24)) < 0.05
+
+
+def test_composition_checks_its_layers_and_kind():
+    m = model(None)
+    with pytest.raises(ValueError, match="pass earlier < later"):
+        C.composition_scores(m, "K", earlier=1, later=1)
+    with pytest.raises(ValueError, match="use 'Q', 'K' or 'V'"):
+        C.composition_scores(m, "X")
+    with pytest.raises(ValueError, match="layer=2 is out of range.*0..1"):
+        C.composition_scores(m, "K", earlier=0, later=2)
+
+
+@pytest.mark.parametrize("norm", [None, "LNPre"])
+def test_copying_score_matches_dense_eigenvalues(norm):
+    m = model(norm)
+    centred = torch.eye(24, dtype=torch.float64) - 1 / 24
+    W_U = m.W_U if norm is None else centred @ m.W_U  # LNPre: centring only
+    torch.testing.assert_close(C.unembed_weights(m)[0], W_U)
+    scores, frac = C.copying_scores(m), C.copying_scores(m, "positive_fraction")
+    for layer, head in itertools.product(range(2), range(3)):
+        W = dense_effective(m, layer)
+        full = m.W_E @ W["W_V"][head] @ W["W_O"][head] @ W_U  # 40 × 40, rank ≤ 8
+        lam = torch.linalg.eigvals(full.detach())
+        assert scores[layer, head] == pytest.approx(
+            float(lam.real.sum() / lam.abs().sum()), abs=1e-9
+        )
+        top = lam[
+            lam.abs().argsort(descending=True)[: m.cfg.d_head]
+        ]  # the d_head non-zero ones
+        assert frac[layer, head] == pytest.approx(float((top.real > 0).double().mean()))
+    with pytest.raises(ValueError, match="trace_ratio"):
+        C.copying_scores(m, "fraction")
+
+
+def test_copying_score_flips_sign_with_the_ov_circuit():
+    cfg = tiny_config(n_layers=1)
+    twin = perturbed_twin(cfg)
+    m = to_bridge(twin, dtype=torch.float64)
+    with torch.no_grad():
+        twin.blocks[0].attn.o.weight.neg_()
+    flipped = to_bridge(twin, dtype=torch.float64)
+    torch.testing.assert_close(C.copying_scores(flipped), -C.copying_scores(m))
+
+
+@pytest.mark.parametrize("norm", [None, "LN"])
+def test_qk_circuits_match_dense_products_and_eigenvalues(norm):
+    m = model(norm)
+    e, l = dense_effective(m, 0), dense_effective(m, 1)
+    same = m.W_E @ l["W_Q"][2] @ l["W_K"][2].T @ m.W_E.T
+    torch.testing.assert_close(C.qk_circuit(m, 1, 2).AB, same)
+    shifted = m.W_E @ l["W_Q"][2] @ (m.W_E @ e["W_V"][0] @ e["W_O"][0] @ l["W_K"][2]).T
+    circuit = C.qk_circuit(m, 1, 2, key_head=(0, 0))
+    torch.testing.assert_close(circuit.AB, shifted)
+    lam = torch.linalg.eigvals(shifted)
+    assert C.eigenvalue_score(circuit) == pytest.approx(
+        float(lam.real.sum() / lam.abs().sum()), abs=1e-9
+    )
+    with pytest.raises(ValueError, match="earlier layer than 1"):
+        C.qk_circuit(m, 1, 0, key_head=(1, 1))
+    with pytest.raises(ValueError, match="square"):
+        C.eigenvalue_score(FactoredMatrix(m.W_E, m.W_E.T[:, :5]))
+
+
+# --- path expansion -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("norm", NORMS)
+@pytest.mark.parametrize("n_layers", [1, 2])
+def test_path_expansion_sums_to_the_logits(norm, n_layers):
+    m, toks = model(norm, n_layers), tokens()
+    expected, _ = brute_forward(m, toks)
+    for sources, n_sources in (("embed", 1), ("split", 2)):
+        pe = C.path_expansion(m, toks, sources)
+        assert len(pe.labels) == n_sources * 4**n_layers + 1 and pe.labels[-1] == "bias"
+        torch.testing.assert_close(pe.logits().sum(0), expected)
+        torch.testing.assert_close(pe.logits(pos=3).sum(0), expected[:, 3:4])
+        torch.testing.assert_close(pe.logits(pos=-1).sum(0), expected[:, -1:])
+
+
+def test_virtual_head_is_the_product_of_patterns_and_ov_circuits():
+    m, toks = model(None), tokens(batch=2)
+    _, cache = m.run_with_cache(toks)
+    pe = C.path_expansion(m, toks)
+    X = m.W_E[toks] + m.W_pos[: toks.shape[1]]
+    A0, A1 = cache["blocks.0.attn.hook_pattern"], cache["blocks.1.attn.hook_pattern"]
+    ov = lambda l, h: m.W_V[l, h] @ m.W_O[l, h]
+    torch.testing.assert_close(pe.logits(["direct"])[0], X @ m.W_U)
+    torch.testing.assert_close(pe.logits(["L1H2"])[0], A1[:, 2] @ X @ ov(1, 2) @ m.W_U)
+    torch.testing.assert_close(
+        pe.logits(["L0H1→L1H2"])[0],
+        A1[:, 2] @ A0[:, 1] @ X @ ov(0, 1) @ ov(1, 2) @ m.W_U,
+    )
+    assert "L0H1→L1H2" in pe.labels and "L1H2→L0H1" not in pe.labels
+    values, ids = pe.top_tokens("L0H1→L1H2", k=5, batch=1, pos=4)
+    dense = pe.logits(["L0H1→L1H2"])[0, 1, 4]
+    torch.testing.assert_close(values, dense.topk(5).values)
+    with pytest.raises(KeyError, match="no path 'L2H0'"):
+        pe.logits(["L2H0"])
+
+
+@pytest.mark.parametrize("norm", [None, "LN"])
+def test_path_ov_circuit_and_top_tokens_match_dense_products(norm):
+    m = model(norm)
+    W_U, _ = C.unembed_weights(m)
+    e, l = dense_effective(m, 0), dense_effective(m, 1)
+    dense = m.W_E @ e["W_V"][2] @ e["W_O"][2] @ l["W_V"][0] @ l["W_O"][0] @ W_U
+    circuit = C.path_ov_circuit(m, [(0, 2), (1, 0)])
+    torch.testing.assert_close(circuit.AB, dense.detach())
+    torch.testing.assert_close(C.path_ov_circuit(m, []).AB, (m.W_E @ W_U).detach())
+    src = torch.tensor([3, 17, 39])
+    values, ids = C.top_promoted_tokens(circuit, src, k=4)
+    torch.testing.assert_close(values, dense[src].topk(4).values.detach())
+    with pytest.raises(ValueError, match="strictly increasing layers"):
+        C.path_ov_circuit(m, [(1, 0), (0, 2)])
+
+
+# --- ablation -------------------------------------------------------------------------------------
+
+
+def brute_ablated(m, toks, heads, kind):
+    """brute_forward with the named heads' z set to 0 or to their mean over batch and positions."""
+    zs = {}
+    brute_forward(m, toks, zs=zs)
+    replace = {lh: (0.0 if kind == "zero" else zs[lh].mean((0, 1))) for lh in heads}
+    return brute_forward(m, toks, replace_z=replace)[0]
+
+
+@pytest.mark.parametrize("kind", ["zero", "mean"])
+def test_ablation_replaces_the_heads_output(kind):
+    m, toks = model("LN"), tokens()
+    heads = [(0, 1), (1, 2)]
+    torch.testing.assert_close(
+        C.ablated_logits(m, toks, heads, kind), brute_ablated(m, toks, heads, kind)
+    )
+    torch.testing.assert_close(C.ablated_logits(m, toks, [], kind), m(toks).detach())
+
+
+def test_zero_ablating_every_head_leaves_embedding_and_output_biases():
+    m, toks = model(None), tokens()
+    every = list(itertools.product(range(2), range(3)))
+    resid = m.W_E[toks] + m.W_pos[: toks.shape[1]] + m.b_O.sum(0)
+    torch.testing.assert_close(
+        C.ablated_logits(m, toks, every, "zero"), (resid @ m.W_U).detach()
+    )
+
+
+def test_single_head_ablations_score_the_repeated_half():
+    m = model(None)
+    rt = repeated_random_tokens(40, 6, 4, torch.Generator().manual_seed(0))
+    for kind in ("zero", "mean"):
+        table = C.single_head_ablations(m, rt, 6, kind)
+        assert table.shape == (2, 3)
+        for layer, head in [(0, 2), (1, 0)]:
+            alone = C.ablated_repeat_losses(m, rt, 6, [(layer, head)], kind).repeated
+            assert table[layer, head] == pytest.approx(alone, rel=1e-6)
+
+
+# --- bad inputs ----------------------------------------------------------------------------------
+
+
+def test_bad_layers_heads_and_tokens_get_errors_that_name_the_fix():
+    m = model(None)
+    with pytest.raises(
+        ValueError,
+        match="layer=2 is out of range: the model has 2 layers; use an integer in 0..1",
+    ):
+        C.attention_score_terms(m, tokens(), 2, 0)
+    with pytest.raises(
+        ValueError,
+        match="head=3 is out of range: the model has 3 heads; use an integer in 0..2",
+    ):
+        C.attention_score_terms(m, tokens(), 0, 3)
+    with pytest.raises(ValueError, match="layer=0.5 is out of range"):
+        C.composition_scores(m, "K", earlier=0.5)
+    with pytest.raises(ValueError, match="layer=-1 is out of range"):
+        C.ablated_logits(m, tokens(), [(-1, 0)])
+    with pytest.raises(
+        ValueError, match="but the model's n_ctx=24: truncate to tokens"
+    ):
+        C.path_expansion(m, tokens(pos=30))
+    with pytest.raises(ValueError, match="but the model's n_ctx"):
+        C.previous_token_scores(m, tokens(pos=25))
+    with pytest.raises(ValueError, match="outside the vocabulary 0..39"):
+        C.per_token_loss(m, tokens() + 40)
+    with pytest.raises(ValueError, match="add a batch axis"):
+        C.path_expansion(m, tokens()[0])
+    with pytest.raises(ValueError, match="use 'zero' or 'mean'"):
+        C.ablated_logits(m, tokens(), [(0, 0)], "resample")
+
+
+# --- end to end: a trained toy forms the circuit the chapter describes ---------------------------
+
+
+def periodic_tokens(n, n_ctx, d_vocab, g):
+    """[BOS, r, r, r, ...] with r random of length 4..8: later copies are predictable only in context."""
+    period = torch.randint(4, 9, (n, 1), generator=g)
+    r = torch.randint(1, d_vocab, (n, 8), generator=g)
+    return torch.cat(
+        [
+            torch.zeros(n, 1, dtype=torch.long),
+            r.gather(1, torch.arange(n_ctx - 1)[None] % period),
+        ],
+        1,
+    )
+
+
+def test_trained_two_layer_model_forms_an_induction_circuit_one_layer_does_not():
+    g = torch.Generator().manual_seed(0)
+    train, val = periodic_tokens(2000, 24, 32, g), periodic_tokens(64, 24, 32, g)
+    rt = repeated_random_tokens(32, 8, 32, torch.Generator().manual_seed(1))
+    training = LMTrainConfig(
+        steps=400,
+        batch_size=16,
+        lr=1e-2,
+        warmup_steps=20,
+        eval_every=200,
+        eval_sequences=32,
+        betas=(0.9, 0.99),
+        decay_embeddings=True,
+    )
+    probes = ProbeConfig(icl_early=3, icl_late=20, repeat_period=8)
+    trained = {}
+    for n_layers in (1, 2):
+        cfg = AttnOnlyConfig(
+            n_layers=n_layers, d_model=32, n_heads=2, n_ctx=24, d_vocab=32
+        )
+        twin = AttnOnlyTransformer(cfg)
+        result = train_lm(
+            twin, train, val, training, on_evaluate=InductionProbes(cfg, probes)
+        )
+        trained[n_layers] = to_bridge(twin).requires_grad_(False)
+        assert (
+            result.history["icl_score"][-1] < -0.5
+        )  # later tokens are predicted better: in-context learning
+    two, one = trained[2], trained[1]
+    ind2, ind1 = C.induction_scores(two, rt, 8), C.induction_scores(one, rt, 8)
+    assert ind2[1].max() > 0.5 and ind1.max() < 0.4 and ind2[0].max() < 0.4
+    loss2, loss1 = C.repeat_losses(two, rt, 8), C.repeat_losses(one, rt, 8)
+    assert loss2.repeated < 0.5 * loss1.repeated and loss2.repeated < 0.2 * loss2.first
+    # the circuit is causal: without layer 0 (previous-token information) or layer 1 the repeat is not copied
+    for layer in (0, 1):
+        ablated = C.ablated_repeat_losses(two, rt, 8, [(layer, 0), (layer, 1)], "mean")
+        assert ablated.repeated > 5 * loss2.repeated
+    mean, std = C.composition_baseline(two, "K")
+    assert C.composition_scores(two, "K").max() > mean + 3 * std
+    # the induction heads' K-composition circuit through layer 0 says "attend where the previous token is mine"
+    induction_head = int(ind2[1].argmax())
+    shifted = max(
+        C.eigenvalue_score(C.qk_circuit(two, 1, induction_head, key_head=(0, p)))
+        for p in range(2)
+    )
+    assert shifted > 0.5

@@ -1,0 +1,148 @@
+"""The attention-only model, its losses and freezing."""
+
+import math
+
+import pytest
+import torch
+
+from interplib.studies.memorization import laws as mem
+from interplib.studies.memorization.model import (
+    AoTConfig,
+    AttentionOnly,
+    LowRank,
+    accuracy,
+    evaluate,
+    exact_divergence,
+    freeze,
+    full_divergence,
+    next_token_loss,
+)
+
+
+def tiny(**kw):
+    torch.manual_seed(0)
+    return AttentionOnly(
+        AoTConfig(**{"d_vocab": 7, "d_model": 5, "d_head": 3, "n_heads": 2, **kw})
+    ).double()
+
+
+def brute_logits(m, tokens):
+    """Eq. (2) by loops: per example, per head, softmax over the two keys of the last query."""
+    out = []
+    for t in tokens:
+        x = m.W_E[t]
+        xin = x + m.W_pos
+        last = x[-1].clone()
+        for h in range(m.cfg.n_heads):
+            a = m.blocks[0].attn
+            q = xin[-1] @ a.W_Q[h]
+            s = torch.stack([q @ (xin[j] @ a.W_K[h]) for j in range(2)]) / math.sqrt(
+                m.cfg.d_head
+            )
+            w = s.softmax(0)
+            last = last + sum(w[j] * (xin[j] @ a.W_V[h]) for j in range(2)) @ a.W_O[h]
+        out.append(last @ m.W_U)
+    return torch.stack(out)
+
+
+def test_forward_matches_brute_force():
+    m = tiny()
+    tokens = torch.randint(7, (9, 2))
+    torch.testing.assert_close(m(tokens), brute_logits(m, tokens))
+
+
+def test_masked_heads_equal_a_smaller_model():
+    big = tiny(n_heads=3).set_active(n_heads=2)
+    small = tiny(n_heads=2)
+    with torch.no_grad():
+        for n in ("W_E", "W_pos", "W_U"):
+            getattr(small, n).copy_(getattr(big, n))
+        for n in ("W_Q", "W_K", "W_V", "W_O"):
+            getattr(small.blocks[0].attn, n).copy_(getattr(big.blocks[0].attn, n)[:2])
+    tokens = torch.randint(7, (5, 2))
+    torch.testing.assert_close(big(tokens), small(tokens))
+
+
+def test_skip_residual_removes_the_residual():
+    m = tiny(skip_residual=True)
+    cache = m.run_with_cache(torch.randint(7, (4, 2)))[1]
+    torch.testing.assert_close(
+        cache["blocks.0.hook_resid_post"], cache["blocks.0.hook_attn_out"]
+    )
+
+
+def test_kl_is_zero_for_the_true_law_and_losses_agree():
+    law = mem.power_unif_law(
+        (1, 1, 0.7), (7, 7, 7), 7, torch.Generator().manual_seed(0)
+    )
+    tokens, weight, target = mem.contexts(law)
+    H = mem.conditional_entropy(law)
+    assert exact_divergence(target.log(), weight, target).abs() < 1e-12
+    assert float(accuracy(target.log(), weight, target)) == pytest.approx(1.0)
+    # full divergence on the whole context set equals the exact KL when the batch is the prior
+    logits = torch.randn(len(tokens), 7, dtype=torch.float64)
+    fd = full_divergence(
+        logits, target, 0.0
+    )  # uniform prior: the mean is the weighted sum
+    assert float(fd - H) == pytest.approx(
+        float(exact_divergence(logits, weight, target)), rel=1e-10
+    )
+    ce = next_token_loss(target.log(), target.argmax(-1), H)
+    assert torch.isfinite(ce)
+
+
+def test_low_rank_indexes_contexts_as_N_t1_plus_t2():
+    m = LowRank(5, 3)
+    logits = m(torch.tensor([[1, 2]]))
+    torch.testing.assert_close(logits[0], m.W_E[1 * 5 + 2] @ m.W_U)
+
+
+def test_freezing_really_freezes():
+    m = tiny()
+    trainable = freeze(m, "embed", "pos", "qkv", "unembed")
+    assert trainable == ["blocks.0.attn.W_O"]
+    before = {n: p.detach().clone() for n, p in m.named_parameters()}
+    opt = torch.optim.Adam([p for p in m.parameters() if p.requires_grad], lr=0.1)
+    for _ in range(3):
+        loss = m(torch.randint(7, (8, 2))).logsumexp(-1).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    for n, p in m.named_parameters():
+        assert torch.equal(p, before[n]) == (n != "blocks.0.attn.W_O"), n
+
+
+def test_evaluate_is_exact():
+    law = mem.power_unif_law((1, 1, 1), (7, 7, 1), 7, torch.Generator().manual_seed(0))
+    out = evaluate(tiny().float(), law)
+    assert 0 <= out["accuracy"] <= 1 and out["kl"] > 0
+
+
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        ({"n_heads": 0}, "n_heads=0"),
+        ({"d_mlp": -1}, "d_mlp=-1"),
+        ({"skip_pos_qk": True, "skip_emb_qk": True}, "leave queries"),
+    ],
+)
+def test_bad_configs_give_clear_errors(kw, match):
+    with pytest.raises(ValueError, match=match):
+        AoTConfig(**kw)
+
+
+def test_freeze_rejects_unknown_groups():
+    with pytest.raises(ValueError, match="unknown parameter group"):
+        freeze(tiny(), "pos_emb")
+
+
+def test_deeper_models_with_mlp_run_and_train():
+    m = tiny(n_layers=2, d_mlp=8, mlp_depth=2, layernorm=True)
+    tokens = torch.randint(7, (4, 2))
+    out = m(tokens)
+    assert out.shape == (4, 7)
+    out.logsumexp(-1).sum().backward()
+    assert (
+        m.blocks[0].mlp.layers[0].weight.grad is not None
+        and m.blocks[0].attn.W_Q.grad.abs().sum() > 0
+    )

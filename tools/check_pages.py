@@ -1,0 +1,99 @@
+"""Check the executed chapters for what a reader should never see, after a book build.
+
+Reads the executed notebooks the site offers for download (``_build/html/_sources``) and
+fails on
+
+* a **stray output**: a cell whose visible result is only a bare number, a bare boolean or
+  ``None``, or a pandas Series footer (``Name: …, dtype: …``), unless the cell is tagged
+  ``show-output`` (a value meant to be shown);
+* a **glued key no prose uses**: every key a chapter glues must appear in its Markdown
+  (``{glue:text}`key…```, ``{glue}`key```, ``{glue:figure} key``, …).
+
+    python tools/check_pages.py _build/html
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+
+BARE = re.compile(
+    r"^\s*(-?[\d.,_]+(e[+-]?\d+)?|True|False|None|np\.\w+\(.*\)|tensor\(.*\))\s*$"
+)
+FOOTER = re.compile(r"(^|\n)(Name: .*, )?dtype: \w+\s*$")
+RICH = ("text/html", "image/png", "image/svg+xml", "application/vnd.plotly.v1+json")
+
+
+def stray_outputs(nb: dict) -> list[str]:
+    """``"cell N: <text>"`` for every stray output of a notebook (nbformat 4 as a dict)."""
+    found = []
+    for i, cell in enumerate(nb["cells"]):
+        if cell["cell_type"] != "code" or "show-output" in cell.get("metadata", {}).get(
+            "tags", []
+        ):
+            continue
+        for out in cell.get("outputs", []):
+            if out.get("metadata", {}).get("scrapbook"):  # a glue record, hidden
+                continue
+            if out["output_type"] == "stream":
+                text = "".join(out["text"])
+            elif out["output_type"] in ("execute_result", "display_data"):
+                data = out.get("data", {})
+                if any(kind in data for kind in RICH):
+                    continue
+                text = "".join(data.get("text/plain", ""))
+            else:
+                continue
+            if BARE.match(text) or FOOTER.search(text):
+                found.append(f"cell {i}: {text.strip()[-60:]!r}")
+    return found
+
+
+def glued_keys(nb: dict) -> set[str]:
+    keys = set()
+    for cell in nb["cells"]:
+        for out in cell.get("outputs", []):
+            name = out.get("metadata", {}).get("scrapbook", {}).get("name")
+            if name:
+                keys.add(name)
+    return keys
+
+
+def unused_keys(nb: dict) -> list[str]:
+    prose = "\n".join(
+        "".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown"
+    )
+    used = set(re.findall(r"\{glue(?::\w+)?\}`([\w.-]+)", prose))
+    used |= set(re.findall(r"\{glue(?::\w+)?\}\s+([\w.-]+)", prose))
+    return sorted(glued_keys(nb) - used)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("site", type=Path, help="the built site, e.g. _build/html")
+    args = parser.parse_args(argv)
+    notebooks = sorted((args.site / "_sources").rglob("*.ipynb"))
+    if not notebooks:
+        sys.exit(
+            f"check_pages: no executed notebooks under {args.site}/_sources; build first"
+        )
+    problems = []
+    for path in notebooks:
+        nb = json.loads(path.read_text())
+        name = path.relative_to(args.site / "_sources")
+        problems += [f"{name}: stray output in {s}" for s in stray_outputs(nb)]
+        problems += [
+            f"{name}: glued key {k!r} is never used in the prose"
+            for k in unused_keys(nb)
+        ]
+    for line in problems:
+        print(line)
+    print(f"check_pages: {len(notebooks)} notebooks, {len(problems)} problems")
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
