@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 # kernels iterate sets of strings in the same order in every build
 export PYTHONHASHSEED := 0
-JB     := BOOK_BUILD=1 $(BIN)/jupyter-book build . -W -n --keep-going
+JB     := $(BIN)/jupyter-book build . -W -n --keep-going
 
 .PHONY: venv lint test book site serve sync check-offline check-pages measure-build artifacts clean
 

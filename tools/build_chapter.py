@@ -59,7 +59,7 @@ def main(argv: list[str] | None = None) -> int:
         f"  - file: chapters/{args.chapter}\n  - file: chapters/bibliography\n"
     )
     jb = Path(sys.executable).parent / "jupyter-book"
-    env = {**os.environ, "BOOK_BUILD": "1", "PYTHONHASHSEED": "0"}
+    env = {**os.environ, "PYTHONHASHSEED": "0"}
     result = subprocess.run(
         [str(jb), "build", str(src), "--path-output", str(work), "--keep-going"],
         capture_output=True,

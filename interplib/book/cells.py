@@ -51,34 +51,61 @@ def plain(value: Any) -> Any:
     return value
 
 
-def glue(key: str, value: Any) -> Any:
-    """Glue a number, string, table or plotly figure under ``key`` without displaying it; returns it.
+# myst-nb's glue protocol: a display record, hidden from every frontend by this prefix,
+# that the book build reads back by the name in its ``scrapbook`` metadata.
+GLUE_PREFIX = "application/papermill.record/"
 
-    A string is glued as Markdown, so ``{glue}`key``` pastes it without quotes (``{glue:text}``
-    would show its repr); numbers take ``{glue:text}`key:.3f``` as usual.
+
+def glue(key: str, value: Any) -> None:
+    """Glue a number, string, table or plotly figure under ``key`` without displaying it.
+
+    Returns nothing, so a cell that ends in a glue shows nothing. A string reads the
+    same under ``{glue}`key``` and ``{glue:text}`key```; numbers take
+    ``{glue:text}`key:.3f```; a figure goes through :func:`plotting.show`. Needs no
+    book tooling: in any IPython kernel it writes the hidden record myst-nb reads, and in
+    a plain script it only returns the value.
     """
-    from myst_nb import glue as _glue
-
     if hasattr(value, "to_plotly_json"):
-        _glue(key, plotting.show(value), display=False)
-        return value
-    if isinstance(value, str):
-        from IPython.display import Markdown
-
-        _glue(key, Markdown(value), display=False)
-        return value
-    value = plain(value)
-    _glue(key, value, display=False)
-    return value
+        shown: Any = plotting.show(value)
+    elif isinstance(value, str):
+        shown = _Text(value)
+    else:
+        shown = plain(value)
+    _record(key, shown)
 
 
-def glue_all(mapping: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Glue every value of ``mapping`` under ``prefix + key``; returns the glued values.
+def _record(key: str, obj: Any) -> None:
+    from IPython import get_ipython
+    from IPython.core.formatters import format_display_data
+    from IPython.display import display
+
+    if get_ipython() is None:  # a plain script: nothing to record into
+        return
+    bundle, metadata = format_display_data(obj)
+    metadata["scrapbook"] = {"name": key, "mime_prefix": GLUE_PREFIX}
+    display(
+        {GLUE_PREFIX + k: v for k, v in bundle.items()}, raw=True, metadata=metadata
+    )
+
+
+class _Text:
+    """A glued string: the same words for ``{glue}`` (Markdown) and ``{glue:text}`` (plain)."""
+
+    def __init__(self, text: str):
+        self.text = text
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict:
+        return {"text/markdown": self.text, "text/plain": self.text}
+
+
+def glue_all(mapping: Mapping[str, Any], prefix: str = "") -> None:
+    """Glue every value of ``mapping`` under ``prefix + key``.
 
     One call in place of a column of :func:`glue` calls, so a reader's cell keeps its
     computation in view: ``glue_all({"acc": acc, "n": n}, prefix="memo_")``.
     """
-    return {key: glue(prefix + key, value) for key, value in mapping.items()}
+    for key, value in mapping.items():
+        glue(prefix + key, value)
 
 
 def setup(seed: int = 0) -> torch.device:

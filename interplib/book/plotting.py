@@ -1,11 +1,18 @@
 """Figures: ``imshow``, ``line``, ``scatter`` return plotly figures; ``show`` displays them.
 
-``show`` is the one place that knows where a figure is going:
+``show(fig)`` returns a :class:`BookFigure`, one output that renders everywhere, whoever
+runs the cell and however: its mime bundle carries
 
-* in a book build (``BOOK_BUILD=1``, set by ``make book``) it returns HTML that draws the
-  figure with the page's single plotly.js, without a MathJax of its own, and with a div id
-  derived from the figure's content, so rebuilding the book gives the same bytes;
-* anywhere else (Jupyter, Colab, a script) it returns the figure and plotly picks its renderer.
+* plotly's own JSON (``application/vnd.plotly.v1+json``), which JupyterLab, VS Code and the
+  book's site draw (the site through :class:`interplib.book.site.PlotlyMime`, with the
+  page's single vendored plotly.js and a div id derived from the figure's content, so a
+  rebuild gives the same bytes);
+* an HTML fallback for frontends without a plotly renderer (Colab, nbconvert's HTML): it
+  draws with the page's plotly.js when there is one, else loads it once;
+* a one-line text description.
+
+Nothing depends on an environment variable: a plain ``jupyter-book build`` draws every
+figure, and ``glue`` stores the same bundle.
 
 Plotly cannot typeset LaTeX with this setup: use Unicode in titles and labels (α, W<sub>E</sub>).
 """
@@ -14,21 +21,20 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
 import numpy as np
 import plotly.express as px
 import plotly.graph_objects as go
 import plotly.io as pio
 import torch
-from IPython.display import HTML
+from plotly.offline import get_plotlyjs_version
 
 TEMPLATE = go.layout.Template(pio.templates["simple_white"])
-TEMPLATE.layout.shapedefaults.line.width = (
-    1  # simple_white draws added lines (add_hline, ...) 0 wide
-)
+# plotly's properties are unannotated: pyright cannot tell a Layout from a tuple, hence the casts.
+# simple_white draws added lines (add_hline, ...) 0 wide
+cast(go.Layout, TEMPLATE.layout).shapedefaults.line.width = 1
 DIVERGING = "RdBu"
 
 
@@ -224,7 +230,7 @@ def imshow_row(
         template=TEMPLATE,
         **style,
     )
-    for annotation, name in zip(fig.layout.annotations, titles):
+    for annotation, name in zip(cast(go.Layout, fig.layout).annotations, titles):
         annotation.text = name
     return titled(fig, title)
 
@@ -302,29 +308,72 @@ def titled(fig: go.Figure, title: str) -> go.Figure:
     return fig.update_layout(title=title, margin=dict(t=80 if title else 40))
 
 
-def in_book_build() -> bool:
-    return os.environ.get("BOOK_BUILD") == "1"
+def figure_spec(fig: go.Figure) -> dict[str, Any]:
+    """The figure as plotly's JSON (``data``, ``layout``, ``config``), plain Python values."""
+    spec = json.loads(json.dumps(fig.to_plotly_json(), cls=_PlotlyJSON))
+    spec["config"] = {"responsive": True}
+    return spec
 
 
-def figure_html(fig: go.Figure) -> str:
-    """The figure as an HTML fragment for a page that loads plotly.js once, with a stable div id."""
-    spec = json.dumps(fig.to_plotly_json(), sort_keys=True, cls=_PlotlyJSON)
-    div_id = "fig-" + hashlib.sha256(spec.encode()).hexdigest()[:12]
-    return fig.to_html(
-        include_plotlyjs=False,
-        include_mathjax=False,
-        full_html=False,
-        default_width="100%",
-        div_id=div_id,
-        config={"responsive": True},
+def figure_id(spec: dict[str, Any]) -> str:
+    """A div id derived from the figure's content: the same figure, the same bytes."""
+    text = json.dumps(spec, sort_keys=True)
+    return "fig-" + hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def figure_html(
+    spec: dict[str, Any], *, load_plotly: str | None = None, suffix: str = ""
+) -> str:
+    """An HTML fragment that draws ``spec`` with the page's ``Plotly``.
+
+    With ``load_plotly`` (a script URL), a page without ``Plotly`` loads it from there
+    first; without, the page must provide it (the book's site does). ``suffix`` keeps the
+    div ids of a page unique when one figure is drawn twice.
+    """
+    div_id = figure_id(spec) + suffix
+    args = ", ".join(
+        json.dumps(spec.get(k, {}), sort_keys=True)
+        for k in ("data", "layout", "config")
+    )
+    draw = f"Plotly.newPlot({json.dumps(div_id)}, {args});"
+    if load_plotly:
+        draw = (
+            "(function(){var draw=function(){" + draw + "};"
+            "if(window.Plotly){draw();return;}"
+            "var s=document.createElement('script');"
+            f"s.src={json.dumps(load_plotly)};s.onload=draw;"
+            "document.head.appendChild(s);})();"
+        )
+    return (
+        f'<div id="{div_id}" class="plotly-graph-div" style="width:100%;height:'
+        f'{spec.get("layout", {}).get("height", 450)}px"></div>\n<script>{draw}</script>'
     )
 
 
-def show(fig: go.Figure) -> Any:
-    """What a cell should return (or glue) to display ``fig`` here: HTML in the book, else the figure."""
+class BookFigure:
+    """A plotly figure as one notebook output that renders in every frontend."""
+
+    MIME = "application/vnd.plotly.v1+json"
+
+    def __init__(self, fig: go.Figure):
+        self.figure = fig
+        self.spec = figure_spec(fig)
+
+    def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict:
+        title = cast(go.Layout, self.figure.layout).title.text or "untitled"
+        cdn = f"https://cdn.plot.ly/plotly-{get_plotlyjs_version()}.min.js"
+        return {
+            self.MIME: self.spec,
+            "text/html": figure_html(self.spec, load_plotly=cdn),
+            "text/plain": f"<plotly figure: {title}>",
+        }
+
+
+def show(fig: go.Figure) -> BookFigure:
+    """What a cell should return (or glue) to display ``fig``: a :class:`BookFigure`."""
     if not isinstance(fig, go.Figure):
         raise TypeError(f"show() takes a plotly Figure, got {type(fig).__name__}")
-    return HTML(figure_html(fig)) if in_book_build() else fig
+    return BookFigure(fig)
 
 
 class _PlotlyJSON(json.JSONEncoder):

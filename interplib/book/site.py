@@ -10,17 +10,27 @@ Registered in ``_config.yml`` (``sphinx.extra_extensions``). At the end of an HT
 * makes the downloadable executed notebooks (``_sources/**/*.ipynb``) complete and identical
   from build to build (see :func:`publishable_notebooks`);
 * warns (an error under ``-W``) if any page still loads a script from the network.
+
+It also gives myst-nb a renderer for plotly's JSON output (:class:`PlotlyMime`, registered
+as a ``myst_nb.mime_renderers`` entry point in ``pyproject.toml``), preferred over the
+HTML fallback of :class:`interplib.book.plotting.BookFigure`: every figure is drawn with the
+page's vendored plotly.js, whatever the environment of the build.
 """
 
 from __future__ import annotations
 
 import contextlib
+import json
 import re
 import shutil
 from pathlib import Path
+from typing import Any
 
+from docutils import nodes
 from sphinx.application import Sphinx
 from sphinx.util import logging
+
+from interplib.book.plotting import figure_html
 
 logger = logging.getLogger(__name__)
 VENDOR = "vendor"
@@ -115,6 +125,33 @@ def _build_finished(app: Sphinx, exception: Exception | None) -> None:
         logger.warning(
             f"{page} loads a script from the network ({tags[0]}); the site must render offline"
         )
+
+
+class PlotlyMime:
+    """myst-nb renderer of ``application/vnd.plotly.v1+json`` outputs for HTML builders."""
+
+    MIME = "application/vnd.plotly.v1+json"
+    # ascending: drawn from plotly's JSON in preference to text/html (30)
+    mime_priority_overrides = [
+        (builder, "application/vnd.plotly.v1+json", 25)
+        for builder in ("html", "dirhtml", "singlehtml")
+    ]
+
+    @staticmethod
+    def handle_mime(
+        renderer: Any, data: Any, inline: bool
+    ) -> list[nodes.Element] | None:
+        if data.mime_type != PlotlyMime.MIME:
+            return None
+        spec = (
+            data.content if isinstance(data.content, dict) else json.loads(data.string)
+        )
+        # the n-th figure of the page: ids stay unique and the same from build to build
+        document = renderer.renderer.document
+        count = document.get("interplib_figures", 0) + 1
+        document["interplib_figures"] = count
+        html = figure_html(spec, suffix=f"-{count}")
+        return [nodes.raw("", html, format="html", classes=["output", "text_html"])]
 
 
 def setup(app: Sphinx) -> dict:

@@ -73,20 +73,31 @@ def test_top_entries_bad_inputs(kwargs, message):
         tables.top_entries(**kwargs)
 
 
-def test_glue_pastes_strings_as_markdown(monkeypatch):
-    import myst_nb
+def test_glue_writes_the_record_myst_nb_reads(monkeypatch):
+    """The record of myst-nb's glue protocol, written without myst-nb (the library alone)."""
+    from IPython.core.interactiveshell import InteractiveShell
 
-    glued = {}
+    from interplib.book import cells
+
+    records = []
+    monkeypatch.setattr("IPython.get_ipython", lambda: InteractiveShell.instance())
     monkeypatch.setattr(
-        myst_nb, "glue", lambda key, value, display=True: glued.update({key: value})
+        "IPython.display.display",
+        lambda bundle, raw, metadata: records.append((bundle, metadata)),
     )
-    assert book.glue("head", "L0H3") == "L0H3"
-    assert glued["head"]._repr_markdown_() == "L0H3"  # pasted without quotes by {glue}
-    assert (
-        book.glue("x", np.float64(0.25)) == 0.25
-        and glued["x"] == 0.25
-        and type(glued["x"]) is float
-    )
+    assert book.glue("head", "L0H3") is None  # a cell ending in a glue shows nothing
+    book.glue_all({"x": np.float64(0.25)})
+    (head, meta), (x, _) = records
+    prefix = cells.GLUE_PREFIX
+    assert meta["scrapbook"] == {"name": "head", "mime_prefix": prefix}
+    # {glue} pastes Markdown and {glue:text} plain text: the same words, no quotes
+    assert head[prefix + "text/markdown"] == head[prefix + "text/plain"] == "L0H3"
+    assert x[prefix + "text/plain"] == "0.25"
+
+
+def test_glue_outside_a_kernel_does_nothing(monkeypatch):
+    monkeypatch.setattr("IPython.get_ipython", lambda: None)
+    book.glue("x", torch.tensor(3))  # no kernel, no record, no error
 
 
 def test_top_entries_lists_each_unordered_pair_of_a_symmetric_matrix_once():

@@ -1,10 +1,9 @@
+import json
 import re
 
 import numpy as np
-import plotly.graph_objects as go
 import pytest
 import torch
-from IPython.display import HTML
 
 from interplib.book import plotting
 
@@ -62,26 +61,51 @@ def test_bad_inputs_are_named(call, message):
         call()
 
 
-def test_show_in_a_book_build_is_html_without_plotlyjs_or_mathjax(monkeypatch):
-    monkeypatch.setenv("BOOK_BUILD", "1")
-    fig = plotting.line([1.0, 2.0])
-    out = plotting.show(fig)
-    assert isinstance(out, HTML)
-    html = out.data
-    assert "Plotly.newPlot" in html
-    assert "<script src" not in html and "cdn.plot.ly" not in html
-    assert "MathJax" not in html.replace("window.MathJax", "")  # no MathJax is injected
+def test_show_gives_one_bundle_for_every_frontend(monkeypatch):
+    monkeypatch.delenv(
+        "BOOK_BUILD", raising=False
+    )  # no mode: the same bundle everywhere
+    bundle = plotting.show(plotting.line([1.0, 2.0], title="loss"))._repr_mimebundle_()
+    spec = bundle["application/vnd.plotly.v1+json"]
+    assert "y" in spec["data"][0] and json.dumps(spec)  # plain JSON (typed arrays)
+    assert bundle["text/plain"] == "<plotly figure: loss>"
+    html = bundle["text/html"]
+    assert "Plotly.newPlot" in html and "if(window.Plotly)" in html
+    assert "MathJax" not in html  # no MathJax is injected
+
+
+def test_figure_html_is_stable_and_needs_the_page_plotly():
+    spec = plotting.figure_spec(plotting.line([1.0, 2.0]))
+    html = plotting.figure_html(spec)
+    assert "Plotly.newPlot" in html and "<script src" not in html and "cdn" not in html
     ids = re.findall(r'id="(fig-[0-9a-f]{12})"', html)
-    assert ids and plotting.show(plotting.line([1.0, 2.0])).data == html, (
-        "same figure, same bytes"
+    assert (
+        ids
+        and plotting.figure_html(plotting.figure_spec(plotting.line([1.0, 2.0])))
+        == html
     )
-    assert plotting.show(plotting.line([1.0, 3.0])).data != html
+    assert plotting.figure_html(plotting.figure_spec(plotting.line([1.0, 3.0]))) != html
 
 
-def test_show_outside_the_book_returns_the_figure(monkeypatch):
-    monkeypatch.delenv("BOOK_BUILD", raising=False)
-    fig = plotting.line([1.0, 2.0])
-    assert isinstance(plotting.show(fig), go.Figure)
+def test_the_site_draws_plotly_json_in_preference_to_html():
+    from types import SimpleNamespace
+
+    from interplib.book.site import PlotlyMime
+
+    spec = plotting.figure_spec(plotting.line([1.0, 2.0]))
+    data = SimpleNamespace(
+        mime_type=PlotlyMime.MIME, content=spec, string=json.dumps(spec)
+    )
+    renderer = SimpleNamespace(renderer=SimpleNamespace(document={}))
+    (first,) = PlotlyMime.handle_mime(renderer, data, False)
+    (again,) = PlotlyMime.handle_mime(renderer, data, False)  # the same figure twice
+    assert first.astext() == plotting.figure_html(spec, suffix="-1")
+    assert again.astext() == plotting.figure_html(spec, suffix="-2")
+    assert (
+        PlotlyMime.handle_mime(None, SimpleNamespace(mime_type="text/html"), False)
+        is None
+    )
+    assert ("html", PlotlyMime.MIME, 25) in PlotlyMime.mime_priority_overrides  # < 30
 
 
 def test_titles_get_room_above_the_plot_for_the_toolbar():
