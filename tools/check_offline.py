@@ -1,16 +1,18 @@
 """Check that the built site renders with the network unreachable.
 
-Loads a chapter of ``_build/html`` from disk in headless Chromium with every host name
-unresolvable, lets scripts run, then checks the rendered DOM: at least one plotly figure
-drawn (an ``svg.main-svg``) and the page's math typeset by MathJax (``mjx-container``), and
-saves a screenshot next to the site for a person to look at.
+Loads every executed chapter of ``_build/html`` from disk in headless Chromium with every
+host name unresolvable, lets scripts run, then checks the rendered DOM: every figure div
+drawn by plotly (a ``plot-container``), the page's math typeset by MathJax
+(``mjx-container``) with no MathJax error, and saves a screenshot per page under
+``_build/offline/`` for a person to look at.
 
-    python tools/check_offline.py _build/html [--page chapters/how-to-read.html]
+    python tools/check_offline.py _build/html [--page chapters/how-to-read.html ...]
 """
 
 from __future__ import annotations
 
 import argparse
+import re
 import shutil
 import subprocess
 import sys
@@ -58,25 +60,52 @@ def render(page: Path, *extra: str) -> subprocess.CompletedProcess:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("site", type=Path)
-    parser.add_argument("--page", default="chapters/how-to-read.html")
+    parser.add_argument(
+        "--page",
+        action="append",
+        help="a page to check (default: every chapter page that has a code cell)",
+    )
     args = parser.parse_args(argv)
-    page = args.site / args.page
-    if not page.exists():
+    pages = (
+        [args.site / p for p in args.page] if args.page else chapter_pages(args.site)
+    )
+    if not pages or not all(p.exists() for p in pages):
         sys.exit(
-            f"check_offline: {page} does not exist; build the book first with `make book`"
+            f"check_offline: no pages under {args.site}; build the book with `make book`"
         )
+    failed = 0
+    for page in pages:
+        failed += not check_page(args.site, page)
+    print(f"check_offline: {len(pages) - failed} of {len(pages)} pages render offline")
+    return 1 if failed else 0
+
+
+def chapter_pages(site: Path) -> list[Path]:
+    """The built pages of chapters that hold code (the executed notebooks)."""
+    sources = sorted((site / "_sources" / "chapters").glob("*.ipynb"))
+    return [site / "chapters" / f"{s.stem}.html" for s in sources]
+
+
+def check_page(site: Path, page: Path) -> bool:
+    """Render ``page`` offline: every figure div drawn, math typeset, no MathJax error."""
     dom = render(page, "--dump-dom").stdout
-    shot = args.site.parent / "offline-screenshot.png"
+    shot = site.parent / "offline" / f"{page.stem}.png"
+    shot.parent.mkdir(exist_ok=True)
     render(page, f"--screenshot={shot}")
+    figures = len(re.findall(r'<div id="fig-[0-9a-f]{12}-\d+"', dom))
+    drawn = len(re.findall(r'class="plot-container plotly"', dom))
     checks = {
-        "a plotly figure is drawn (svg.main-svg)": 'class="main-svg"' in dom,
-        "math is typeset by MathJax (mjx-container)": "<mjx-container" in dom,
+        f"every figure is drawn ({drawn} of {figures})": drawn == figures,
+        "math is typeset by MathJax (mjx-container)": "<mjx-container" in dom
+        or "$" not in page.read_text(),
         "no MathJax error (merror)": "<mjx-merror" not in dom,
     }
-    for what, ok in checks.items():
-        print(f"{'ok  ' if ok else 'FAIL'} {what}")
-    print(f"screenshot: {shot}")
-    return 0 if all(checks.values()) else 1
+    print(
+        f"{page.relative_to(site)}: "
+        + "; ".join(f"{'ok' if ok else 'FAIL'} {what}" for what, ok in checks.items())
+        + f" (screenshot {shot.relative_to(site.parent)})"
+    )
+    return all(checks.values())
 
 
 if __name__ == "__main__":
