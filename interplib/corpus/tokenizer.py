@@ -128,7 +128,8 @@ class Vocab:
         """The id of a string that is one token after normalization (" Ireland" -> id of "ireland").
 
         Raises:
-            KeyError: if the string is not a single token, saying how it does encode.
+            KeyError: if the string is not a single token of the vocabulary (unknown, or
+                several tokens), saying how it does encode; never the id of ``[UNK]``.
         """
         if token in self._ids:
             return self._ids[token]
@@ -136,6 +137,12 @@ class Vocab:
         if low in self._ids:
             return self._ids[low]
         enc = self.tokenizer.encode(token, add_special_tokens=False)
+        if enc.ids in ([UNK], []):
+            raise KeyError(
+                f"{token!r} is not in the vocabulary (it encodes as {enc.tokens}); see the "
+                f"{len(self)} tokens in vocab.tokens, e.g. [t for t in vocab.tokens if "
+                f"t.startswith({token.strip().lower()[:2]!r})]"
+            )
         if len(enc.ids) == 1:
             return enc.ids[0]
         pieces = enc.tokens
@@ -160,9 +167,27 @@ class Vocab:
             ids = ids.flatten().tolist()
         return [self.token(i) for i in ids]
 
-    def encode(self, text: str, bos: bool = False, eos: bool = False) -> list[int]:
-        ids = self.tokenizer.encode(text, add_special_tokens=False).ids
-        return [BOS] * bos + ids + [EOS] * eos
+    def encode(
+        self, text: str, bos: bool = False, eos: bool = False, unknown: str = "raise"
+    ) -> list[int]:
+        """The ids of a text; ``BOS`` and ``EOS`` are added only when ``bos`` and ``eos`` ask.
+
+        Raises:
+            ValueError: a word the vocabulary cannot spell (it would become ``[UNK]``),
+                named; pass ``unknown="keep"`` to keep ``[UNK]`` ids on purpose.
+        """
+        if unknown not in ("raise", "keep"):
+            raise ValueError(f"unknown={unknown!r}: use 'raise' or 'keep'")
+        enc = self.tokenizer.encode(text, add_special_tokens=False)
+        if unknown == "raise" and UNK in enc.ids:
+            words = sorted(
+                {text[a:b] for i, (a, b) in zip(enc.ids, enc.offsets) if i == UNK}
+            )
+            raise ValueError(
+                f"{words} cannot be spelled with this vocabulary (they would become "
+                f"[UNK]); see vocab.tokens, or pass unknown='keep'"
+            )
+        return [BOS] * bos + enc.ids + [EOS] * eos
 
     def decode(self, ids: Iterable[int] | Tensor, skip_special: bool = True) -> str:
         """Text from ids: ``##`` pieces glued to their word, spaces before punctuation removed."""

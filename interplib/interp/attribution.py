@@ -83,7 +83,7 @@ def split_logit(
     u: Float[Tensor, "*batch d_model"],
     eps: float,
     check: bool = True,
-) -> Float[Tensor, part * batch]:
+) -> Float[Tensor, " part *batch"]:
     """Split ``⟨u, LN(x)⟩`` exactly into one term per writer of the residual (eq. in the module doc).
 
     ``term_k = √N ⟨u, c(part_k)⟩ / sqrt(‖c(x)‖² + Nε)``; the terms sum to the logit minus
@@ -123,7 +123,7 @@ def logit_without(
     u: Float[Tensor, "*batch d_model"],
     bias: Float[Tensor, "*batch"],
     eps: float,
-) -> Float[Tensor, part * batch]:
+) -> Float[Tensor, " part *batch"]:
     """The logit with part ``k`` removed from the final residual and LayerNorm *recomputed*.
 
     Downstream blocks are not re-run: this isolates what the shared scale does. Compare
@@ -150,7 +150,10 @@ def residual_rounding_bound(*summands: Tensor) -> Tensor:
     ``2u (|pre| + |post| + |attn| + |mlp|)`` with ``u`` the unit roundoff (2⁻²⁴ in float32).
     """
     unit_roundoff = torch.finfo(summands[0].dtype).eps / 2
-    return 2 * unit_roundoff * sum(s.abs() for s in summands)
+    total = summands[0].abs()
+    for s in summands[1:]:
+        total = total + s.abs()
+    return 2 * unit_roundoff * total
 
 
 # ---------------------------------------------------------------- inputs: tokens, positions, layers
@@ -171,6 +174,13 @@ def answer_token(model, answer: str | int) -> int:
             )
         return token
     ids = model.to_tokens(answer, prepend_bos=False)[0].tolist()
+    unk = getattr(model.tokenizer, "unk_token_id", None)
+    if unk is not None and unk in ids and answer != model.tokenizer.unk_token:
+        raise ValueError(
+            f"answer {answer!r} is not in the model's vocabulary (it encodes as the "
+            f"unknown token {model.tokenizer.unk_token!r}); see the vocabulary with "
+            f"model.tokenizer.get_vocab()"
+        )
     if len(ids) != 1:
         pieces = [model.tokenizer.decode([i]) for i in ids]
         raise ValueError(
@@ -198,7 +208,7 @@ def _final_norm(model):
 
 def _folded_unembed(
     model,
-) -> tuple[Float[Tensor, "d_model d_vocab"], Float[Tensor, d_vocab]]:
+) -> tuple[Float[Tensor, "d_model d_vocab"], Float[Tensor, " d_vocab"]]:
     """``(U, B)`` for the whole vocabulary: ``U = diag(γ) W_U`` and ``B = b_U + β W_U``."""
     weight, beta, _ = _final_norm(model)
     W_U = model.W_U
@@ -222,8 +232,8 @@ def _token_ids(model, tokens, device) -> Int[Tensor, ...]:
 
 def readout(
     model,
-    tokens: int | str | Int[Tensor, batch],
-    baseline: int | str | Int[Tensor, batch] | None = None,
+    tokens: int | str | Int[Tensor, " batch"],
+    baseline: int | str | Int[Tensor, " batch"] | None = None,
     center_vocab: bool = False,
 ) -> tuple[Float[Tensor, "*batch d_model"], Float[Tensor, "*batch"]]:
     """``(u, b')`` of a token with the final LayerNorm's γ and β folded in.
@@ -246,7 +256,7 @@ def readout(
 
 def _at(
     act: Float[Tensor, "batch pos *rest"], pos: Int[Tensor, ...]
-) -> Float[Tensor, batch * rest]:
+) -> Float[Tensor, " batch *rest"]:
     """``act[b, pos[b]]`` for every batch row (``pos`` a scalar or one position per row)."""
     pos = pos.to(act.device).expand(act.shape[0])
     return act[torch.arange(act.shape[0], device=act.device), pos]
@@ -280,7 +290,7 @@ def head_results(cache, layer: int) -> Float[Tensor, "batch pos head_index d_mod
 def residual_parts(
     cache,
     unit: Unit = "component",
-    pos: int | Int[Tensor, batch] = -1,
+    pos: int | Int[Tensor, " batch"] = -1,
 ) -> tuple[Float[Tensor, "part batch d_model"], list[str]]:
     """The final residual at ``pos`` split into writers, with labels.
 
@@ -353,12 +363,12 @@ class LogitSplit:
     labels: list[str]
     terms: Float[Tensor, "part batch"]
     raw: Float[Tensor, "part batch"]
-    bias: Float[Tensor, batch]
-    logit: Float[Tensor, batch]
-    scale: Float[Tensor, batch]
+    bias: Float[Tensor, " batch"]
+    logit: Float[Tensor, " batch"]
+    scale: Float[Tensor, " batch"]
 
     @property
-    def total(self) -> Float[Tensor, batch]:
+    def total(self) -> Float[Tensor, " batch"]:
         """The reassembled logit ``Σ terms + bias``."""
         return self.terms.sum(0) + self.bias
 
@@ -422,10 +432,10 @@ def _model_logits(cache) -> Float[Tensor, "batch pos d_vocab"]:
 @torch.no_grad()
 def decompose_logit(
     cache,
-    token: int | str | Int[Tensor, batch],
-    pos: int | Int[Tensor, batch] = -1,
+    token: int | str | Int[Tensor, " batch"],
+    pos: int | Int[Tensor, " batch"] = -1,
     unit: Unit = "component",
-    baseline: int | str | Int[Tensor, batch] | None = None,
+    baseline: int | str | Int[Tensor, " batch"] | None = None,
     center_vocab: bool = False,
 ) -> LogitSplit:
     """Split the logit of ``token`` at ``pos`` exactly into per-writer terms (module doc, boxed identity).
@@ -500,8 +510,8 @@ def block_residual_gap(cache, layer: int) -> tuple[float, float]:
 @torch.no_grad()
 def logit_lens(
     cache,
-    tokens: int | str | Int[Tensor, batch] | None = None,
-    pos: int | Int[Tensor, batch] = -1,
+    tokens: int | str | Int[Tensor, " batch"] | None = None,
+    pos: int | Int[Tensor, " batch"] = -1,
     scale: Literal["recompute", "cached"] = "recompute",
 ) -> tuple[Float[Tensor, "layer batch *vocab"], list[str]]:
     """Read the residual before each block, and after the last, through the final LayerNorm and ``W_U``.
@@ -564,7 +574,7 @@ def transformer_lens_terms(
     pos: int = -1,
     unit: Literal["component", "head"] = "component",
     baseline: int | str | None = None,
-) -> tuple[Float[Tensor, "part batch"], Float[Tensor, batch], list[str]]:
+) -> tuple[Float[Tensor, "part batch"], Float[Tensor, " batch"], list[str]]:
     """TransformerLens 4.3's terms and bias for the same split, for comparison with :func:`decompose_logit`.
 
     ``"component"``: ``decompose_resid`` then ``logit_attrs`` (which centres each part and
@@ -610,11 +620,11 @@ def transformer_lens_terms(
 
 
 def identity_variants(
-    final_resid: Float[Tensor, d_model],
+    final_resid: Float[Tensor, " d_model"],
     parts: Float[Tensor, "part d_model"],
-    w: Float[Tensor, d_model],
-    gamma: Float[Tensor, d_model] | None,
-    beta: Float[Tensor, d_model] | None,
+    w: Float[Tensor, " d_model"],
+    gamma: Float[Tensor, " d_model"] | None,
+    beta: Float[Tensor, " d_model"] | None,
     b_U: float,
     eps: float,
 ) -> dict[str, float]:
@@ -715,7 +725,7 @@ def symbolic_identity_gap(n: int = 3, n_parts: int = 2, variant: str = "exact"):
 
 def pad_prompts(
     model, prompts: Sequence[str], prepend_bos: bool = False
-) -> tuple[Int[Tensor, "batch pos"], Int[Tensor, batch]]:
+) -> tuple[Int[Tensor, "batch pos"], Int[Tensor, " batch"]]:
     """Tokenise prompts of different lengths into one right-padded batch and each one's last position.
 
     Right padding is exact for next-token readouts at ``last``: causal attention never lets a
