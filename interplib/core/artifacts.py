@@ -24,12 +24,15 @@ import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import torch
 from safetensors.torch import load_file, save_file
 
 from interplib.core import paths
+
+if TYPE_CHECKING:
+    import pandas as pd  # imported when a table is made: pandas is slow to import
 
 MANIFEST = "manifest.json"
 SCHEMA = 1
@@ -163,7 +166,6 @@ def save(
         _atomic_write_bytes(payloads[suffix], data)
 
     sidecar = sidecar_path(study, name, base)
-    old = read_sidecar(sidecar) if sidecar.exists() else None
     record = canonical(
         {
             **meta,
@@ -180,18 +182,28 @@ def save(
             },
         }
     )
+    record["meta_sha256"] = meta_sha256(record)
     _atomic_write_bytes(
         sidecar, (json.dumps(record, indent=1, sort_keys=True) + "\n").encode()
     )
 
-    # The new version is committed; the old data files are now garbage.
-    if old is not None:
-        keep = {p.name for p in payloads.values()}
-        for entry in old.get("files", {}).values():
-            if entry["path"] not in keep:
-                (folder / entry["path"]).unlink(missing_ok=True)
+    # The new version is committed: every other file of this artifact is garbage, the
+    # previous version's and any orphan a crashed save left behind (data or .tmp).
+    keep = {p.name for p in payloads.values()} | {sidecar.name}
+    for path in [*folder.glob(f"{name}.*"), *folder.glob(f".{name}.*.tmp")]:
+        if path.name not in keep:
+            path.unlink(missing_ok=True)
     write_manifest(base)
     return sidecar
+
+
+def meta_sha256(record: dict[str, Any]) -> str:
+    """The sha256 of a sidecar's content (config, metrics, provenance, file hashes) in
+    canonical JSON, without its own ``meta_sha256`` field: loading checks it, so an edited
+    metric is caught like an edited tensor."""
+    body = {k: v for k, v in record.items() if k != "meta_sha256"}
+    text = json.dumps(body, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def read_sidecar(path: Path) -> dict[str, Any]:
@@ -231,11 +243,16 @@ def load(
     sidecar = find(name, base)
     meta = read_sidecar(sidecar)
     fix = f"regenerate it with `{remake_command(name)}`"
-    for key in ("config", "files", "metrics"):
+    for key in ("config", "files", "metrics", "meta_sha256"):
         if key not in meta:
             raise CorruptArtifact(
                 f"artifact sidecar {sidecar} has no {key!r} field; {fix}"
             )
+    if meta_sha256(meta) != meta["meta_sha256"]:
+        raise CorruptArtifact(
+            f"artifact sidecar {sidecar} was edited after it was written (its content "
+            f"no longer matches its meta_sha256); {fix}"
+        )
     if expected_config is not None and meta["config"] != canonical(expected_config):
         raise StaleArtifact(
             f"artifact {name!r} is stale: it was trained with config {meta['config']} but the code "

@@ -1,5 +1,7 @@
 """Command line: train the book's artifacts.
 
+Usage::
+
     python -m interplib.train NAME [NAME ...] [--device auto|cpu|cuda] [--force]
     python -m interplib.train --all [--device cuda] [--force]
     python -m interplib.train --list
@@ -16,6 +18,7 @@ import argparse
 import sys
 
 from interplib.core import recipes
+from interplib.core.paths import BookNotFound
 
 
 def _size(nbytes: int) -> str:
@@ -25,13 +28,30 @@ def _size(nbytes: int) -> str:
 
 
 def listing() -> str:
-    """One line per recipe: name, state, size, device, wall time, key metric."""
+    """One line per recipe: name, state, size, device, wall time, the time expected on
+    this machine's device (recorded on the same kind of device), key metric."""
     from interplib.core import artifacts
 
-    rows = [("name", "study", "state", "size", "trained on", "wall", "key metric")]
+    here = recipes.resolve_device("auto").type
+    rows = [
+        (
+            "name",
+            "study",
+            "state",
+            "size",
+            "trained on",
+            "wall",
+            f"on {here}",
+            "key metric",
+        )
+    ]
     for name, recipe in recipes.recipes().items():
         state, _ = recipes.status(name)
         size = device = wall = metric = "-"
+        expected = recipes.estimate(name, here)
+        eta = "unmeasured" if expected is None else f"{expected:.0f} s"
+        if recipe.gpu and here == "cpu":
+            eta += " (GPU run)"
         if state != "missing":
             try:
                 meta = artifacts.read_sidecar(artifacts.find(name))
@@ -42,7 +62,7 @@ def listing() -> str:
                 metric = f"{km.get('name')}={km.get('value'):.4g}" if km else "-"
             except artifacts.ArtifactError:
                 pass
-        rows.append((name, recipe.study, state, size, device, wall, metric))
+        rows.append((name, recipe.study, state, size, device, wall, eta, metric))
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     return "\n".join(
         "  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows
@@ -51,7 +71,7 @@ def listing() -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m interplib.train", description=__doc__.split("\n")[0]
+        prog="python -m interplib.train", description=(__doc__ or "").split("\n")[0]
     )
     parser.add_argument("names", nargs="*", help="artifacts to train (see --list)")
     parser.add_argument(
@@ -75,6 +95,14 @@ def main(argv: list[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
 
+    try:
+        return _run(parser, args)
+    except BookNotFound as err:
+        print(f"python -m interplib.train: {err}", file=sys.stderr)
+        return 2
+
+
+def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
     if args.list:
         print(listing())
         return 0

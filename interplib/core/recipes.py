@@ -107,7 +107,7 @@ def register(recipe: Recipe) -> Recipe:
 
 
 def discover() -> list[str]:
-    """Import every ``recipes`` module under :data:`RECIPE_PACKAGES`; returns their names."""
+    """Import every ``recipes`` module under ``RECIPE_PACKAGES``; returns their names."""
     found = []
     for package_name in RECIPE_PACKAGES:
         package = importlib.import_module(package_name)
@@ -277,23 +277,56 @@ def train(
     return artifacts.load(name, base, expected_config=meta["config"])
 
 
+# the book's cell timeout (_config.yml, execute.timeout): longer trainings run from the shell
+TRAIN_BUDGET_S = 1800.0
+
+
+def estimate(name: str, device_type: str, base: Path | None = None) -> float | None:
+    """Expected wall time (s) of recipe ``name`` on a ``cpu`` or ``cuda`` device.
+
+    The time recorded in the artifact's sidecar when it was trained on the same kind of
+    device (even if the artifact is stale), else the recipe's ``seconds`` (measured on
+    such a device and written down with the recipe), else None: unmeasured.
+    """
+    try:
+        meta = artifacts.read_sidecar(artifacts.find(name, base))
+        if str(meta.get("device", "")).split(":")[0] == device_type:
+            return float(meta["wall_time_s"])
+    except (ArtifactError, KeyError, ValueError):
+        pass
+    return get(name).seconds.get(device_type)
+
+
 def load(
     name: str, device: str | torch.device = "auto", base: Path | None = None
 ) -> Artifact:
     """The verified artifact ``name``; trains it first if missing, refuses it if stale or corrupted.
 
+    A missing artifact is trained here only when its :func:`estimate` on this device fits
+    the book's cell timeout (``$INTERPLIB_TRAIN_BUDGET`` seconds, default
+    ``TRAIN_BUDGET_S``); otherwise the error gives the command that trains it.
+
     Raises:
+        MissingArtifact: missing and too long (or unmeasured) to train here.
         StaleArtifact, CorruptArtifact: naming the file and the command that remakes it.
     """
     try:
         return verified(name, base)
-    except MissingArtifact:
-        pass
+    except MissingArtifact as err:
+        missing = err
     device = resolve_device(device)
-    guess = get(name).seconds.get(device.type)
-    took = f"about {guess:.0f} s" if guess else "an unmeasured time"
+    seconds = estimate(name, device.type, base)
+    budget = float(os.environ.get("INTERPLIB_TRAIN_BUDGET", TRAIN_BUDGET_S))
+    if seconds is None or seconds > budget:
+        took = f"about {seconds:.0f} s" if seconds else "an unmeasured time"
+        raise MissingArtifact(
+            f"{missing}; training it takes {took} on {device.type}, more than the "
+            f"{budget:.0f} s budget of a book cell: train it first with "
+            f"`python -m interplib.train {name} --device {device.type}`"
+        ) from None
     print(
-        f"artifact {name!r} is missing: training it now on {device.type} ({took}).",
+        f"artifact {name!r} is missing: training it now on {device.type} "
+        f"(about {seconds:.0f} s).",
         file=sys.stderr,
     )
     return train(name, device, base, progress=False)

@@ -26,7 +26,7 @@ register(
         config=lmdata.DataConfig(),
         fit=lmdata.fit_data,
         needs=(tokenizer.TOKENIZER_NAME,),
-        seconds={"cpu": 60.0},
+        seconds={"cpu": 15.0},
         description="story corpus tokenized and packed: hashes of the 20M-token train split, "
         "the validation split",
     )
@@ -39,7 +39,7 @@ register(
         config=lmdata.BigramConfig(),
         fit=lmdata.fit_bigrams,
         needs=(lmdata.DATA_NAME,),
-        seconds={"cpu": 40.0},
+        seconds={"cpu": 5.0},
         description="ground truth: top-32 next tokens per token with probabilities, counted "
         "on the train split",
     )

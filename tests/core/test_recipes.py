@@ -1,53 +1,14 @@
+"""The registry: discovery, deterministic training, loading a missing artifact once, refusing stale ones."""
+
 import dataclasses
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
+from builders import TINY_MARKOV as TINY
 
-from interplib.core import artifacts, recipes
-from interplib.core import cli as train
-from interplib.core.artifacts import StaleArtifact
-from interplib.studies.markov.recipes import MarkovConfig, fit
-
-TINY = MarkovConfig(d_vocab=4, d_model=4, steps=20, batch=8, seq_len=8)
-
-
-@pytest.fixture
-def tiny_recipe(art_root):
-    recipe = recipes.register(
-        recipes.Recipe(
-            name="test-markov-tiny",
-            study="test",
-            config=TINY,
-            fit=fit,
-            seconds={"cpu": 0.1},
-        )
-    )
-    yield recipe
-    recipes._RECIPES.pop(recipe.name)
-
-
-def test_cli_trains_lists_and_keeps_valid_artifacts(tiny_recipe, art_root, capsys):
-    assert train.main(["test-markov-tiny", "--device", "cpu"]) == 0
-    out = capsys.readouterr().out
-    assert "missing, training on cpu" in out and "saved in" in out
-    meta = json.loads((art_root / "test" / "test-markov-tiny.json").read_text())
-    assert meta["config"] == json.loads(json.dumps(dataclasses.asdict(TINY)))
-    assert meta["recipe_version"] == 1 and meta["device"].startswith("cpu")
-    assert meta["wall_time_s"] > 0 and len(meta["metrics"]["loss"]) == TINY.steps
-    assert train.main(["test-markov-tiny"]) == 0
-    assert "valid, kept" in capsys.readouterr().out
-    assert train.main(["--list"]) == 0
-    row = next(
-        line
-        for line in capsys.readouterr().out.splitlines()
-        if line.startswith("test-markov-tiny")
-    )
-    assert " valid " in row and "KiB" in row
+from interplib.core import recipes
+from interplib.core.artifacts import MissingArtifact, StaleArtifact
 
 
 def test_training_is_deterministic(tiny_recipe):
@@ -84,74 +45,11 @@ def test_load_refuses_an_older_recipe_version(tiny_recipe):
     assert state == "stale" and "version 1 of its recipe" in detail
 
 
-def test_cli_rejects_unknown_names_and_no_arguments(capsys):
-    with pytest.raises(SystemExit):
-        train.main(["no-such-artifact"])
-    assert "unknown artifact(s) no-such-artifact" in capsys.readouterr().err
-    with pytest.raises(SystemExit):
-        train.main([])
-
-
 def test_cuda_request_without_gpu_is_a_clear_error():
     if torch.cuda.is_available():
         pytest.skip("this machine has a GPU")
     with pytest.raises(ValueError, match="no GPU; use --device cpu or auto"):
         recipes.resolve_device("cuda")
-
-
-def test_config_validation_names_the_fix():
-    with pytest.raises(ValueError, match="concentration=-1"):
-        MarkovConfig(concentration=-1)
-
-
-def test_every_committed_recipe_has_a_valid_artifact(monkeypatch):
-    monkeypatch.delenv("INTERPLIB_ARTIFACTS", raising=False)
-    for name, recipe in recipes.recipes().items():
-        if recipe.committed:
-            state, detail = recipes.status(name)
-            assert state == "valid", detail
-
-
-def test_artifacts_fit_the_size_budget(monkeypatch):
-    monkeypatch.delenv("INTERPLIB_ARTIFACTS", raising=False)
-    sizes = [
-        f["bytes"] for meta in artifacts.sidecars() for f in meta["files"].values()
-    ]
-    assert max(sizes) <= 16 * 2**20, (
-        "one artifact file is over 16 MiB: store weights in float16"
-    )
-    assert sum(sizes) <= 64 * 2**20, "artifacts/ is over its 64 MiB budget"
-
-
-def test_training_command_runs_without_transformer_lens():
-    """The lent GPU image has torch but no transformer-lens: `python -m interplib.train` must still work there."""
-    script = (
-        "import sys; sys.modules['transformer_lens'] = None\n"  # makes `import transformer_lens` fail
-        "from interplib.core import cli; sys.exit(cli.main(['--list']))\n"
-    )
-    root = Path(__file__).resolve().parents[2]
-    result = subprocess.run(
-        [sys.executable, "-c", script],
-        capture_output=True,
-        text=True,
-        cwd=root,
-        env={**os.environ, "PYTHONPATH": str(root)},
-        timeout=120,
-    )
-    assert result.returncode == 0, result.stderr
-    assert "markov-bigram" in result.stdout and "story-tokenizer" in result.stdout
-
-
-def test_all_on_a_cpu_skips_the_gpu_runs(tiny_recipe, monkeypatch, capsys):
-    gpu = dataclasses.replace(tiny_recipe, name="test-markov-gpu", gpu=True)
-    monkeypatch.setattr(
-        recipes, "recipes", lambda: {r.name: r for r in (tiny_recipe, gpu)}
-    )
-    assert train.main(["--all", "--device", "cpu"]) == 0
-    out = capsys.readouterr().out
-    assert "skipping the GPU runs test-markov-gpu" in out
-    assert "test-markov-tiny: missing, training on cpu" in out
-    assert "test-markov-gpu: missing" not in out
 
 
 def test_recipes_are_discovered_in_every_study():
@@ -163,3 +61,25 @@ def test_recipes_are_discovered_in_every_study():
         if (d / "__init__.py").exists()
     }
     assert expected | {"interplib.corpus.recipes"} == set(found)
+
+
+def test_load_model_names_the_known_models():
+    with pytest.raises(KeyError, match="known:"):
+        recipes.load_model("gpt-2")
+
+
+def test_load_model_refuses_a_data_artifact():
+    with pytest.raises(ValueError, match="holds data, not a model"):
+        recipes.load_model("story-bigrams")
+
+
+def test_a_missing_artifact_too_long_for_a_cell_is_not_trained_in_it(
+    tiny_recipe, monkeypatch
+):
+    monkeypatch.setenv("INTERPLIB_TRAIN_BUDGET", "0.05")  # the tiny recipe says 0.1 s
+    with pytest.raises(MissingArtifact, match="python -m interplib.train"):
+        recipes.load("test-markov-tiny", "cpu")
+    monkeypatch.setenv("INTERPLIB_TRAIN_BUDGET", "10")
+    art = recipes.load("test-markov-tiny", "cpu")  # trained here: it fits
+    assert recipes.estimate("test-markov-tiny", "cpu") == art.meta["wall_time_s"]
+    assert recipes.estimate("test-markov-tiny", "cuda") is None  # never measured there
