@@ -25,6 +25,6 @@ study; a study imports no other study):
   ``bilinear``, ``grokking``, ``memorization``, ``circuits``, ``layernorm``.
 """
 
-__version__ = "0.1.0"
+__version__ = "0.2.0.dev0"
 
 __all__ = ["__version__"]
