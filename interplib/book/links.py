@@ -103,9 +103,8 @@ def _in_text(text: str, rel: str) -> list[Link]:
     for number, line in enumerate(text.splitlines(), start=1):
         for match in URL_RE.finditer(line):
             url = clean(match.group(0))
-            if urlsplit(url).hostname and not urlsplit(url).hostname.endswith(
-                LOCAL_HOSTS
-            ):
+            host = urlsplit(url).hostname
+            if host and not host.endswith(LOCAL_HOSTS):
                 links.append(Link(url, rel, number))
     return links
 
@@ -246,7 +245,8 @@ def _markdown(rows: list[list[str]], header: list[str]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m interplib.book.links", description=__doc__.split("\n")[0]
+        prog="python -m interplib.book.links",
+        description=(__doc__ or "").split("\n")[0],
     )
     parser.add_argument(
         "--root", type=Path, default=REPO, help="the book's root folder"

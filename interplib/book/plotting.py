@@ -22,7 +22,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any
 
 import numpy as np
 import plotly.express as px
@@ -32,9 +32,8 @@ import torch
 from plotly.offline import get_plotlyjs_version
 
 TEMPLATE = go.layout.Template(pio.templates["simple_white"])
-# plotly's properties are unannotated: pyright cannot tell a Layout from a tuple, hence the casts.
 # simple_white draws added lines (add_hline, ...) 0 wide
-cast(go.Layout, TEMPLATE.layout).shapedefaults.line.width = 1
+TEMPLATE.update(layout_shapedefaults_line_width=1)
 DIVERGING = "RdBu"
 
 
@@ -230,7 +229,7 @@ def imshow_row(
         template=TEMPLATE,
         **style,
     )
-    for annotation, name in zip(cast(go.Layout, fig.layout).annotations, titles):
+    for annotation, name in zip(fig.select_annotations(), titles):
         annotation.text = name
     return titled(fig, title)
 
@@ -360,7 +359,8 @@ class BookFigure:
         self.spec = figure_spec(fig)
 
     def _repr_mimebundle_(self, include: Any = None, exclude: Any = None) -> dict:
-        title = cast(go.Layout, self.figure.layout).title.text or "untitled"
+        layout: Any = self.figure.layout  # plotly's properties are unannotated
+        title = layout.title.text or "untitled"
         cdn = f"https://cdn.plot.ly/plotly-{get_plotlyjs_version()}.min.js"
         return {
             self.MIME: self.spec,

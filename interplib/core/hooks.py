@@ -8,24 +8,31 @@ module tree and state dict and no hook machinery, so the same code trains there.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from torch import Tensor, nn
 
-try:
+# The type checker reads TransformerLens's classes; the stand-ins share their API.
+if TYPE_CHECKING:
     from transformer_lens import HookedRootModule
     from transformer_lens.hook_points import HookPoint
-except ImportError:
+else:
+    try:
+        from transformer_lens import HookedRootModule
+        from transformer_lens.hook_points import HookPoint
+    except ImportError:
 
-    class HookPoint(nn.Module):  # type: ignore[no-redef]
-        """Identity: the stand-in for TransformerLens's hook point."""
+        class HookPoint(nn.Module):
+            """Identity: the stand-in for TransformerLens's hook point."""
 
-        def forward(self, x: Tensor) -> Tensor:
-            return x
+            def forward(self, x: Tensor) -> Tensor:
+                return x
 
-    class HookedRootModule(nn.Module):  # type: ignore[no-redef]
-        """``nn.Module`` with a no-op ``setup``: the stand-in for TransformerLens's root module."""
+        class HookedRootModule(nn.Module):
+            """Stand-in for TransformerLens's root module: ``nn.Module`` with a no-op ``setup``."""
 
-        def setup(self) -> None:
-            pass
+            def setup(self) -> None:
+                pass
 
 
 __all__ = ["HookPoint", "HookedRootModule"]

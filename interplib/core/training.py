@@ -143,10 +143,12 @@ def param_groups(
 
 def vocab_and_context(model: nn.Module) -> tuple[int, int]:
     """``(d_vocab, n_ctx)`` from ``model.cfg`` (ours, TransformerLens) or ``model.config`` (Hugging Face)."""
-    cfg = getattr(model, "cfg", None)
+    cfg: Any = getattr(
+        model, "cfg", None
+    )  # duck-typed: the hasattr checks below are the test
     if hasattr(cfg, "d_vocab") and hasattr(cfg, "n_ctx"):
         return cfg.d_vocab, cfg.n_ctx
-    hf = getattr(model, "config", None)
+    hf: Any = getattr(model, "config", None)
     if hasattr(hf, "vocab_size") and hasattr(hf, "max_position_embeddings"):
         return hf.vocab_size, hf.max_position_embeddings
     raise TypeError(

@@ -8,7 +8,7 @@ The training split (tens of millions of tokens) is not committed: it is rebuilt 
 in well under a minute and cached in ``.cache/lmdata/`` (gitignored). The artifact
 ``story-lmdata`` commits its sha256 and the validation split itself; :func:`load_split`
 checks the cache (or a rebuild) against that hash, so every reader trains on the same bytes.
-``story-bigrams`` is the ground truth of next-token statistics of the training split.
+``story-bigrams`` is the ground truth of next-token statistics of the training split::
 
     train = load_split("train")          # Int[Tensor, "batch pos"], int64
     val = load_split("val")
@@ -269,11 +269,14 @@ def fit_data(cfg: DataConfig, device: torch.device, progress) -> Trained:
     val = build_split("val", cfg, vocab)
     _write_cache(_cache_path(cfg, tok_sha, "train"), train)
     train_sha = sha256_tokens(train)
-    reproduced = train_sha == old["metrics"]["train_sha256"] if same_inputs else None
-    if reproduced is False:
+    old_sha = (
+        old["metrics"]["train_sha256"] if old is not None and same_inputs else None
+    )
+    reproduced = None if old_sha is None else train_sha == old_sha
+    if old_sha is not None and not reproduced:
         print(
             f"{DATA_NAME}: the rebuilt training split differs from the previous one "
-            f"({train_sha[:12]}… vs {old['metrics']['train_sha256'][:12]}…) although config and tokenizer "
+            f"({train_sha[:12]}… vs {old_sha[:12]}…) although config and tokenizer "
             "are the same: the story grammar changed",
             file=sys.stderr,
         )
@@ -376,7 +379,9 @@ class BigramTruth:
         next_ids: ``[d_vocab k]`` the k most frequent next tokens of each token, most frequent first.
         next_probs: ``[d_vocab k]`` their empirical probabilities P(next | token).
         row_totals: ``[d_vocab]`` how often each token is followed by anything.
-        unigram: ``[d_vocab]`` token counts; entropy: ``[d_vocab]`` H(next | token) in nats.
+        unigram: ``[d_vocab]`` token counts.
+        entropy: ``[d_vocab]`` H(next | token) in nats.
+        vocab: the tokenizer the ids belong to.
     """
 
     next_ids: Tensor

@@ -374,7 +374,7 @@ class LogitSplit:
 
     @property
     def rel_error(self) -> float:
-        """``max |total − logit| / max |logit|`` over the batch: the identity's float error."""
+        """The identity's float error, ``max |total − logit| / max |logit|`` over the batch."""
         return (
             (self.total - self.logit).abs().max()
             / self.logit.abs().max().clamp_min(1e-30)

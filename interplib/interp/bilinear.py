@@ -3,7 +3,7 @@
 Notation (column vectors, as in the chapter): ``e_i`` is token i's embedding (row i of
 ``W_E``), ``u_o`` token o's unembedding (column o of ``W_U``), and a bilinear MLP maps its
 input x to ``P((L x) ⊙ (R x))`` with ``L = W_gateᵀ``, ``R = W_inᵀ``, ``P = W_outᵀ``. Its
-logit for an output token t is a quadratic form,
+logit for an output token t is a quadratic form::
 
     u_tᵀ P((L x) ⊙ (R x)) = xᵀ S_t x,   S_t = ½ Σ_k c_k (l_k r_kᵀ + r_k l_kᵀ),   c = Pᵀ u_t,
 
@@ -33,19 +33,32 @@ two [out, in] tables (a weight-only table, the corpus's log-probabilities, the m
 from __future__ import annotations
 
 import copy
-from typing import NamedTuple, TypeVar
+from typing import Any, NamedTuple, Protocol, TypeVar
 
 import einops
 import torch
-from jaxtyping import Float
+from jaxtyping import Bool, Float, Int
 from torch import Tensor, nn
 
 from interplib.core.checks import Resolver, check_layer, check_token
 
-# Any model laid out like interplib.studies.bilinear.model.BilinearModel: TL names,
-# ``cfg.n_layers``, ``blocks[l].mlp.W_gate|W_in|W_out``, norm gains ``ln1.w``, ``ln2.w``,
-# ``ln_final.w``, ``W_E`` and ``W_U``.
-BilinearModel = TypeVar("BilinearModel", bound=nn.Module)
+
+class BilinearLayout(Protocol):
+    """Any model laid out like :class:`interplib.studies.bilinear.model.BilinearTransformer`.
+
+    TL names, ``cfg.n_layers``, ``blocks[l].mlp.W_gate|W_in|W_out``, norm gains ``ln1.w``,
+    ``ln2.w``, ``ln_final.w``, ``W_E`` and ``W_U``. An ``nn.Module`` finds its submodules by
+    name at run time (``__getattr__``), which a type checker cannot follow: to it every
+    attribute is ``Any``, and the layout is checked by use.
+    """
+
+    def __getattr__(self, name: str) -> Any: ...
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any: ...
+
+
+# The functions that edit a copy return the type they were given.
+BilinearModel = TypeVar("BilinearModel", bound=BilinearLayout)
 
 
 @torch.no_grad()
@@ -104,13 +117,13 @@ def process_weights(
     return model
 
 
-def unembed_directions(model: BilinearModel) -> Float[Tensor, "d_model d_vocab"]:
+def unembed_directions(model: BilinearLayout) -> Float[Tensor, "d_model d_vocab"]:
     """``diag(g_f) W_U``: column o is u_o with the final norm's gain applied."""
     return model.ln_final.w[:, None] * model.unembed.W_U
 
 
 def token_inputs(
-    model: BilinearModel,
+    model: BilinearLayout,
     layer: int,
     *,
     normalize: bool = False,
@@ -126,7 +139,7 @@ def token_inputs(
 
 @torch.no_grad()
 def direct_path(
-    model: BilinearModel, *, normalize: bool = False
+    model: BilinearLayout, *, normalize: bool = False
 ) -> Float[Tensor, "out in"]:
     """The zero-layer bigram logits ``U E``, indexed [output, input], with the final gain.
 
@@ -141,7 +154,7 @@ def direct_path(
 
 @torch.no_grad()
 def mlp_diagonal(
-    model: BilinearModel,
+    model: BilinearLayout,
     layer: int | None = None,
     *,
     normalize: bool = False,
@@ -181,7 +194,7 @@ def mlp_diagonal(
 
 @torch.no_grad()
 def interaction_form(
-    model: BilinearModel,
+    model: BilinearLayout,
     token: int | str,
     layer: int,
     *,
@@ -201,7 +214,7 @@ def interaction_form(
 
 @torch.no_grad()
 def interaction_matrix(
-    model: BilinearModel,
+    model: BilinearLayout,
     token: int | str,
     layer: int,
     *,
@@ -225,16 +238,19 @@ def interaction_matrix(
 
 
 class Eigen(NamedTuple):
-    """``S_t = Σ_i λ_i v_i v_iᵀ``, sorted by |λ| (largest first)."""
+    """``S_t = Σ_i λ_i v_i v_iᵀ``, sorted by ``|λ|`` (largest first)."""
 
-    eigenvalues: Float[Tensor, k]
-    eigenvectors: Float[Tensor, "d_model k"]  # column i is v_i
-    token_scores: Float[Tensor, "d_vocab k"]  # x_aᵀ v_i: how much token a loads on v_i
+    #: ``λ_i``, largest ``|λ|`` first
+    eigenvalues: Float[Tensor, " k"]
+    #: column i is ``v_i``
+    eigenvectors: Float[Tensor, "d_model k"]
+    #: ``x_aᵀ v_i``, how much token a loads on ``v_i``
+    token_scores: Float[Tensor, "d_vocab k"]
 
 
 @torch.no_grad()
 def interaction_eigen(
-    model: BilinearModel,
+    model: BilinearLayout,
     token: int | str,
     layer: int,
     *,
@@ -243,7 +259,7 @@ def interaction_eigen(
 ) -> Eigen:
     """Eigendecomposition of the interaction form S_t (Pearce et al., 2025, §3).
 
-    ``u_tᵀ MLP(x) = Σ_i λ_i (v_iᵀ x)²``: the top-|λ| eigenvectors give the best low-rank
+    ``u_tᵀ MLP(x) = Σ_i λ_i (v_iᵀ x)²``: the eigenvectors of largest ``|λ|`` give the best low-rank
     approximation, with no cross terms. In token coordinates ``Q^(t) = Σ_i λ_i s_i s_iᵀ``
     with ``s_i = X v_i`` (``token_scores``). Cost O(d²·h + d³ + V·d²).
     """
@@ -255,13 +271,13 @@ def interaction_eigen(
     return Eigen(values, vectors, X @ vectors)
 
 
-def effective_rank(eigenvalues: Float[Tensor, k]) -> float:
+def effective_rank(eigenvalues: Float[Tensor, " k"]) -> float:
     """``(‖λ‖₁ / ‖λ‖₂)²``: the number of equally large eigenvalues with the same norms."""
     return float((eigenvalues.abs().sum() / eigenvalues.norm()) ** 2)
 
 
 def single_token_logits(
-    model: BilinearModel, batch: int = 1024
+    model: BilinearLayout, batch: int = 1024
 ) -> Float[Tensor, "out in"]:
     """The model's real logits for every one-token context ``[i]``, indexed [output, input].
 
@@ -294,7 +310,7 @@ def precision_at_k(
     truth: Float[Tensor, "out in"],
     k: int,
     inputs: Tensor | None = None,
-) -> Float[Tensor, "in"]:
+) -> Float[Tensor, " in"]:
     """Per input i: the share of the k outputs ranked highest by ``scores[:, i]`` that are among the
     k highest of ``truth[:, i]``. Ties in ``truth`` are broken arbitrarily, so choose ``inputs``
     whose k-th true follower is strictly ahead of the (k+1)-th where that matters.
@@ -326,7 +342,7 @@ def column_correlation(
     b: Float[Tensor, "out in"],
     inputs: Tensor | None = None,
     method: str = "spearman",
-) -> Float[Tensor, "in"]:
+) -> Float[Tensor, " in"]:
     """Per input token i, the correlation over outputs o of ``a[o, i]`` and ``b[o, i]``.
 
     ``method="spearman"`` (ranks, ties averaged) or ``"pearson"``. Cost O(V² log V).
@@ -353,13 +369,71 @@ def top1_agreement(
     )
 
 
+# ----------------------------------------------------------------- helpers the chapter reuses
+
+
+@torch.no_grad()
+def edit_effect(
+    original: nn.Module, edited: nn.Module, tokens: Int[Tensor, "batch pos"]
+) -> tuple[float, float]:
+    """How far a weight edit moves a model's predictions on ``tokens`` [batch pos].
+
+    Returns ``(max |Δ log p|, KL(original ‖ edited))``: the largest change of any
+    log-probability over every position and vocabulary entry, and the KL divergence in nats
+    per token, averaged over batch and pos. Both models map [batch pos] tokens to
+    [batch pos d_vocab] logits; an exact edit (:func:`fold_norms`, :func:`center_unembed`)
+    gives zeros up to float rounding.
+    """
+    a = original(tokens).log_softmax(-1)
+    b = edited(tokens).log_softmax(-1)
+    return float((a - b).abs().max()), float((a.exp() * (a - b)).sum(-1).mean())
+
+
+def table_scores(
+    table: Float[Tensor, "out in"],
+    truth: Float[Tensor, "out in"],
+    inputs: Tensor | None = None,
+    k: int = 10,
+) -> dict[str, float]:
+    """Per-input agreement of a bigram table with the truth, averaged over ``inputs``.
+
+    ``{"precision@k": mean precision_at_k, "Spearman": mean column_correlation,
+    "top-1 agreement": top1_agreement}``; ``inputs`` is a boolean mask or index tensor over
+    the input tokens (all of them when None).
+    """
+    return {
+        f"precision@{k}": float(precision_at_k(table, truth, k, inputs).mean()),
+        "Spearman": float(column_correlation(table, truth, inputs).mean()),
+        "top-1 agreement": top1_agreement(table, truth, inputs),
+    }
+
+
+def global_top_share(
+    table: Float[Tensor, "out in"], k: int, outputs: Bool[Tensor, " out"]
+) -> float:
+    """Share of the ``k`` largest entries of ``table`` (over all out × in pairs) whose output
+    token is marked in ``outputs`` (e.g. word-continuation pieces)."""
+    top = torch.topk(table.flatten(), k).indices // table.shape[1]
+    return float(outputs[top].float().mean())
+
+
+def global_top_inputs(table: Float[Tensor, "out in"], k: int) -> int:
+    """How many distinct input tokens the ``k`` largest entries of ``table`` come from: a
+    global top-k favours the few inputs whose entries are large everywhere."""
+    return len(set((torch.topk(table.flatten(), k).indices % table.shape[1]).tolist()))
+
+
 __all__ = [
+    "BilinearLayout",
     "Eigen",
     "bigram_log_probs",
     "center_unembed",
     "center_unembed_d_model",
     "column_correlation",
     "direct_path",
+    "edit_effect",
+    "global_top_inputs",
+    "global_top_share",
     "precision_at_k",
     "top1_agreement",
     "effective_rank",
@@ -370,6 +444,7 @@ __all__ = [
     "mlp_diagonal",
     "process_weights",
     "single_token_logits",
+    "table_scores",
     "token_inputs",
     "unembed_directions",
 ]

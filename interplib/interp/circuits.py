@@ -24,6 +24,7 @@ per-head outputs from ``hook_z`` and ``W_O``.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -94,7 +95,7 @@ class LayerWeights:
     b_Q: Float[Tensor, "head_index d_head"]
     b_K: Float[Tensor, "head_index d_head"]
     b_V: Float[Tensor, "head_index d_head"]
-    b_O: Float[Tensor, d_model]
+    b_O: Float[Tensor, " d_model"]
     scale: float  # scores are divided by it (sqrt(d_head))
 
 
@@ -118,7 +119,7 @@ def layer_weights(model, layer: int) -> LayerWeights:
 
 def unembed_weights(
     model,
-) -> tuple[Float[Tensor, "d_model d_vocab"], Float[Tensor, d_vocab]]:
+) -> tuple[Float[Tensor, "d_model d_vocab"], Float[Tensor, " d_vocab"]]:
     """``(W_U, b_U)`` with the final LayerNorm folded in: logits = (x/σ) @ W_U + b_U."""
     W_U, b_U = model.W_U.detach(), model.b_U.detach()
     fold = _fold_ln(model, model.ln_final)
@@ -215,7 +216,10 @@ def residual_components(
                 list(parts.values()) + [constant]
             )
         by_source = {
-            src: sum(x for label, x in parts.items() if label.split("→")[0] == src)
+            src: sum(
+                (x for label, x in parts.items() if label.split("→")[0] == src),
+                torch.zeros_like(constant),
+            )
             for src in ("token", "position")
         }
         return ["token", "position", "constant"], torch.stack(
@@ -288,7 +292,7 @@ class ScoreTerms:
         return out
 
     def statistics(self) -> pd.DataFrame:
-        """Per term, over causal entries only: mean, mean |term|, variance, row-centred variance, KL.
+        """Per term, over causal entries only: mean, mean ``|term|``, variance, row-centred variance, KL.
 
         ``row_centred_var`` removes each query row's mean first: the softmax sees only
         within-row differences, so this (not the raw variance) measures what a term does
@@ -579,7 +583,7 @@ class PathExpansion:
     labels: list[str]
     resid: Float[Tensor, "path batch pos d_model"]
     W_U: Float[Tensor, "d_model d_vocab"]
-    b_U: Float[Tensor, d_vocab]
+    b_U: Float[Tensor, " d_vocab"]
 
     def index(self, label: str) -> int:
         if label not in self.labels:
@@ -672,7 +676,7 @@ def path_ov_circuit(model, heads: Sequence[Head]) -> FactoredMatrix:
 
 
 def top_promoted_tokens(
-    circuit: FactoredMatrix, sources: Int[Tensor, n], k: int = 10
+    circuit: FactoredMatrix, sources: Int[Tensor, " n"], k: int = 10
 ) -> tuple[Float[Tensor, "n k"], Int[Tensor, "n k"]]:
     """For each source token, the k output tokens whose logits a V×V circuit raises most.
 
@@ -709,15 +713,20 @@ def ablated_logits(
     for layer, head in heads:
         check_layer_head(model, layer, head)
     layers = sorted({layer for layer, _ in heads})
-    if kind == "mean" and _means is None:
-        _means = _z_means(model, tokens if reference is None else reference, layers)
+    means: dict[int, Tensor] = {}  # read only for kind="mean"
+    if kind == "mean":
+        means = (
+            _means
+            if _means is not None
+            else _z_means(model, tokens if reference is None else reference, layers)
+        )
 
     def hook_for(layer):
         def hook(z, hook):
             z = z.clone()
             for l, h in heads:
                 if l == layer:
-                    z[:, :, h] = 0.0 if kind == "zero" else _means[layer][h]
+                    z[:, :, h] = 0.0 if kind == "zero" else means[layer][h]
             return z
 
         return hook
@@ -797,3 +806,95 @@ __all__ = [
     "top_promoted_tokens",
     "unembed_weights",
 ]
+
+
+# --- helpers of the attention-circuits chapter ---------------------------------------------
+
+
+def head_score_table(
+    model,
+    text: Int[Tensor, "batch pos"],
+    probe: Int[Tensor, "batch pos"],
+    period: int,
+) -> pd.DataFrame:
+    """Every head's pattern and OV scores, one row per head (index ``L{layer}H{head}``).
+
+    Columns: ``previous-token`` (:func:`previous_token_scores` on ``text``), ``induction``
+    (:func:`induction_scores` on ``probe``, which ends in ``[r, r]`` with
+    ``len(r) = period``), ``copying`` and ``positive eigenvalues``
+    (:func:`copying_scores`, ``"score"`` and ``"positive_fraction"``).
+    """
+    prev = previous_token_scores(model, text)
+    ind = induction_scores(model, probe, period)
+    copy = copying_scores(model)
+    positive = copying_scores(model, "positive_fraction")
+    columns = {
+        "previous-token": prev,
+        "induction": ind,
+        "copying": copy,
+        "positive eigenvalues": positive,
+    }
+    L, H = model.cfg.n_layers, model.cfg.n_heads
+    index = pd.Index([f"L{l}H{h}" for l in range(L) for h in range(H)], name="head")
+    return pd.DataFrame(
+        {
+            k: [float(v[l, h]) for l in range(L) for h in range(H)]
+            for k, v in columns.items()
+        },
+        index=index,
+    )
+
+
+def ablated_loss(
+    model,
+    tokens: Int[Tensor, "batch pos"],
+    heads: Sequence[Head],
+    kind: Literal["zero", "mean"] = "mean",
+    reference: Tensor | None = None,
+) -> float:
+    """Mean next-token loss on ``tokens`` with ``heads`` ablated (:func:`ablated_logits`).
+
+    The mean of ``-log p(tokens[:, i+1] | tokens[:, :i+1])`` over every sequence and
+    position i; ``heads=[]`` is the clean model's loss. Mean ablation averages each head's
+    ``hook_z`` over ``reference`` (default: ``tokens``).
+    """
+    logits = ablated_logits(model, tokens, heads, kind, reference)
+    return float(F.cross_entropy(logits[:, :-1].transpose(1, 2), tokens[:, 1:]))
+
+
+def path_kind(label: str) -> str:
+    """The kind of a :class:`PathExpansion` label: how many heads the path goes through.
+
+    ``"direct"``, ``"token"``, ``"position"`` and ``"bias"`` stay themselves; a path through
+    one head is ``"layer {l} head"`` (``"L1H5"``, ``"token→L1H5"``); a path through two or
+    more heads is ``"virtual"`` (``"L0H3→L1H5"``).
+    """
+    heads = re.findall(r"L(\d+)H\d+", label)
+    if not heads:
+        return label
+    return f"layer {heads[0]} head" if len(heads) == 1 else "virtual"
+
+
+def target_logit_lift(
+    path_logits: Float[Tensor, "path batch pos d_vocab"],
+    tokens: Int[Tensor, "batch pos"],
+) -> Float[Tensor, " path"]:
+    """How far each path raises the next token's logit above its own mean logit.
+
+    For path n, ``mean over batch and i < pos-1 of
+    path_logits[n, b, i, tokens[b, i+1]] - path_logits[n, b, i, :].mean()``: the direction
+    a path pushes the prediction, which sums over paths to the same statistic of the
+    model's logits (logits interact through the softmax, so it is not a share of the loss).
+    """
+    if path_logits.shape[1:3] != tokens.shape:
+        raise ValueError(
+            f"path_logits {tuple(path_logits.shape)} and tokens {tuple(tokens.shape)}: "
+            f"need path_logits[path, batch, pos, d_vocab] for tokens[batch, pos]"
+        )
+    logits = path_logits[:, :, :-1]
+    index = tokens[None, :, 1:, None].expand(logits.shape[0], -1, -1, 1)
+    on_target = logits.gather(-1, index)[..., 0]
+    return (on_target - logits.mean(-1)).mean((1, 2))
+
+
+__all__ += ["ablated_loss", "head_score_table", "path_kind", "target_logit_lift"]

@@ -63,9 +63,9 @@ def distance_irrelevance(correct: Float[Tensor, "a b"]) -> float:
 def gradient_symmetricity(
     answer_logits: Callable[[Tensor], Tensor],
     embedded: Float[Tensor, "batch pos d_model"],
-    answers: Int[Tensor, batch],
+    answers: Int[Tensor, " batch"],
     positions: tuple[int, int] = (0, 1),
-) -> Float[Tensor, batch]:
+) -> Float[Tensor, " batch"]:
     """Cosine between ``∂ logit_answer / ∂ x_a`` and ``∂ logit_answer / ∂ x_b`` for each input.
 
     ``answer_logits`` maps the embedded inputs ``[batch pos d_model]`` to the logits at the

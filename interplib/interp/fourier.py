@@ -1,7 +1,7 @@
 """Fourier analysis of modular addition: the basis mod p, key frequencies, progress measures.
 
 Conventions follow Nanda et al. (2023) and the TransformerLens grokking demo. The basis has
-``p`` orthonormal rows over ``x = 0..p-1``, in the order
+``p`` orthonormal rows over ``x = 0..p-1``, in the order::
 
     const, sin 1, cos 1, sin 2, cos 2, ..., sin (p-1)/2, cos (p-1)/2
 
@@ -18,6 +18,27 @@ import einops
 import torch
 from jaxtyping import Float, Int
 from torch import Tensor
+
+__all__ = [
+    "by_distance_and_sum",
+    "check_modulus",
+    "component_names",
+    "cos_sum_fraction",
+    "energy_by_frequency",
+    "excluded_loss",
+    "fourier_2d",
+    "fourier_basis",
+    "frequency_norms",
+    "frequency_share",
+    "frequency_terms",
+    "gini",
+    "key_frequencies",
+    "n_freqs",
+    "neuron_frequency_fractions",
+    "project_sum_terms",
+    "restricted_loss",
+    "sum_directions",
+]
 
 
 def check_modulus(p: int) -> int:
@@ -104,6 +125,64 @@ def fourier_2d(
     return basis @ A @ basis.T
 
 
+def energy_by_frequency(
+    F: Float[Tensor, "... a_component b_component"],
+) -> Float[Tensor, "... a_freq b_freq"]:
+    """``F²`` summed over each frequency's sine and cosine rows and columns.
+
+    ``F`` is a 2-D spectrum in the basis order of :func:`fourier_basis` (e.g. from
+    :func:`fourier_2d`), ``p × p``; the result is ``(n_freqs + 1) × (n_freqs + 1)``, with
+    index 0 the constant and index ``k`` frequency ``k``. It keeps all the energy: the sums
+    of the two are equal. Entry ``(k, 0)`` is the energy of waves of ``a`` alone, ``(0, k)``
+    of ``b`` alone and ``(k, k)`` of their products.
+    """
+    p = F.shape[-1]
+    if F.shape[-2] != p or p % 2 == 0:
+        raise ValueError(
+            f"F has shape {tuple(F.shape)}: need a square p × p spectrum over the last two "
+            f"axes with p odd, as fourier_2d returns"
+        )
+    E = F.pow(2)
+    E = torch.cat(
+        [
+            E[..., :1, :],
+            einops.reduce(
+                E[..., 1:, :], "... (freq trig) b -> ... freq b", "sum", trig=2
+            ),
+        ],
+        dim=-2,
+    )
+    return torch.cat(
+        [
+            E[..., :1],
+            einops.reduce(E[..., 1:], "... a (freq trig) -> ... a freq", "sum", trig=2),
+        ],
+        dim=-1,
+    )
+
+
+def by_distance_and_sum(
+    values: Float[Tensor, "... a b"],
+) -> Float[Tensor, "... distance sum"]:
+    """A function on the ``(a, b)`` grid rearranged to row ``(a − b) mod p``, column ``(a + b) mod p``.
+
+    For odd ``p`` the map ``(a, b) -> (a − b, a + b)`` is a bijection of the grid, so every
+    entry moves and none is lost. A function of ``a − b`` alone (a Pizza's correct logit)
+    becomes constant along each row; one of ``a + b`` alone constant along each column.
+    """
+    p = values.shape[-1]
+    if values.shape[-2] != p or p % 2 == 0:
+        raise ValueError(
+            f"values has shape {tuple(values.shape)}: need a square p × p grid over the last "
+            f"two axes with p odd (for even p, a − b and a + b do not fix (a, b))"
+        )
+    grid = torch.arange(p, device=values.device)
+    a, b = grid[:, None], grid[None, :]
+    out = torch.empty_like(values)
+    out[..., (a - b) % p, (a + b) % p] = values
+    return out
+
+
 def neuron_frequency_fractions(
     acts: Float[Tensor, "neuron a b"],
 ) -> Float[Tensor, "neuron freq"]:
@@ -124,7 +203,7 @@ def neuron_frequency_fractions(
 
 
 def frequency_terms(
-    acts: Float[Tensor, "neuron a b"], freqs: Int[Tensor, neuron]
+    acts: Float[Tensor, "neuron a b"], freqs: Int[Tensor, " neuron"]
 ) -> Float[Tensor, "neuron term"]:
     """Shares of each neuron's non-constant energy in three kinds of term of its frequency ``k``:
     waves of ``a`` alone, waves of ``b`` alone, and products of the two (``cos w_k a · cos w_k b``...).
@@ -244,7 +323,7 @@ def restricted_loss(
 ) -> Tensor:
     """Cross-entropy after keeping only the constant and key-frequency ``w_k(a+b)`` terms of the
     logits (one value per leading index; ``freqs`` as in :func:`project_sum_terms`, ``mask``
-    as in the cells of :func:`_loss`: measured on the test pairs in the paper)."""
+    picks the cells: a boolean ``[a b]`` grid or flat row-major indices, in the paper the test pairs)."""
     constant = logits.mean((-3, -2), keepdim=True)
     return _loss(constant + project_sum_terms(logits, freqs), labels, mask)
 

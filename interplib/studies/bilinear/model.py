@@ -120,6 +120,19 @@ def rotate_half(x: Float[Tensor, "... d_head"]) -> Float[Tensor, "... d_head"]:
 class Attention(nn.Module):
     """Causal multi-head attention with NeoX rotary positions on q and k, no biases."""
 
+    # buffers and hook points made in __init__ (by register_buffer and setattr)
+    rotary_cos: Tensor
+    rotary_sin: Tensor
+    mask: Tensor
+    hook_q: HookPoint
+    hook_k: HookPoint
+    hook_v: HookPoint
+    hook_rot_q: HookPoint
+    hook_rot_k: HookPoint
+    hook_attn_scores: HookPoint
+    hook_pattern: HookPoint
+    hook_z: HookPoint
+
     def __init__(self, cfg: BilinearConfig):
         super().__init__()
         self.cfg = cfg
@@ -202,6 +215,13 @@ class BilinearMLP(nn.Module):
 
 
 class Block(nn.Module):
+    # hook points made in __init__ (by setattr)
+    hook_resid_pre: HookPoint
+    hook_attn_out: HookPoint
+    hook_resid_mid: HookPoint
+    hook_mlp_out: HookPoint
+    hook_resid_post: HookPoint
+
     def __init__(self, cfg: BilinearConfig):
         super().__init__()
         self.ln1, self.attn, self.ln2, self.mlp = (

@@ -9,9 +9,11 @@ machine needs no transformer-lens.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
+import einops
 import torch
 from jaxtyping import Float, Int
 from torch import Tensor, nn
@@ -24,7 +26,7 @@ from interplib.interp.patterns import (
     repeat_loss,
     repeated_random_tokens,
 )
-from interplib.studies.circuits.model import AttnOnlyConfig, AttnOnlyTransformer
+from interplib.studies.circuits.model import AttnOnlyConfig, AttnOnlyTransformer, Block
 
 __all__ = ["InductionProbes", "ProbeConfig", "head_pattern_scores"]
 
@@ -46,12 +48,14 @@ def head_pattern_scores(
             patterns: list[Tensor] = []
             model(tokens, patterns)
         else:
-            _, cache = model.run_with_cache(
+            # a TransformerLens model or bridge: duck-typed, as nn.Module has neither
+            tl_model: Any = model
+            _, cache = tl_model.run_with_cache(
                 tokens, names_filter=lambda n: n.endswith("attn.hook_pattern")
             )
             patterns = [
                 cache[f"blocks.{l}.attn.hook_pattern"]
-                for l in range(model.cfg.n_layers)
+                for l in range(tl_model.cfg.n_layers)
             ]
     A = torch.stack(patterns).float()
     return previous_token_stripe(A).cpu(), induction_stripe(A, period).cpu()
@@ -143,3 +147,34 @@ class InductionProbes:
             .amax(-1)
             .tolist(),
         }
+
+
+def initial_attention_spread(
+    cfg: AttnOnlyConfig, tokens: Int[Tensor, "batch pos"]
+) -> tuple[float, float]:
+    """``(std of the residual entries a layer-0 head reads, std of its attention scores)``
+    of a freshly initialised
+    :class:`~interplib.studies.circuits.model.AttnOnlyTransformer` on ``tokens``.
+
+    The residual is ``ln1(embed + pos_embed)`` of block 0, ``[batch pos d_model]``; the
+    scores are ``q k^T / sqrt(d_head)`` of every layer-0 head for every query-key pair
+    (the causal mask not applied), ``[batch head_index query_pos key_pos]``. Small scores
+    mean near-uniform patterns at the start of training. The model is built from
+    ``cfg`` (its ``seed``), so the result is deterministic.
+    """
+    model = AttnOnlyTransformer(cfg)
+    with torch.no_grad():
+        x = model.embed(tokens) + model.pos_embed.weight[: tokens.shape[1]]
+        block = cast(Block, model.blocks[0])  # a Module to the type checker
+        x = block.ln1(x)
+        attn = block.attn
+        split = "batch pos (head_index d_head) -> batch head_index pos d_head"
+        q, k = (
+            einops.rearrange(f(x), split, head_index=cfg.n_heads)
+            for f in (attn.q, attn.k)
+        )
+        scores = q @ k.transpose(-2, -1) / math.sqrt(cfg.d_head)
+    return float(x.std()), float(scores.std())
+
+
+__all__ += ["initial_attention_spread"]

@@ -56,7 +56,7 @@ class AttnOnlyConfig:
     """An attention-only transformer; sizes follow the seed's "minigpt" (d_model 256, 8 heads of 32).
 
     Training settings live in :class:`interplib.core.training.LMTrainConfig`, the probes
-    recorded during training in :class:`ProbeConfig`.
+    recorded during training in :class:`~interplib.studies.circuits.analysis.ProbeConfig`.
     """
 
     n_layers: int = 2
@@ -119,6 +119,7 @@ def bridge_config(cfg: AttnOnlyConfig):
 
 
 def _scored_attention_class():
+    from transformer_lens.hook_points import HookPoint
     from transformer_lens.model_bridge.sources.native.model import NativeAttention
 
     class ScoredAttention(NativeAttention):
@@ -127,6 +128,8 @@ def _scored_attention_class():
         Returns ``(out, None)``: with no pattern in second place the bridge does not
         overwrite ``hook_attn_scores`` with the pattern after the fact.
         """
+
+        scores_hook: HookPoint  # the bridge's hook_attn_scores, set by attention_only
 
         def forward(
             self,
@@ -169,10 +172,10 @@ def attention_only(
     ``hook_attn_scores`` carries the real scores (see the module docstring). Load trained
     weights with ``bridge.load_state_dict(...)`` or :func:`to_bridge`.
     """
-    import transformer_lens.model_bridge.sources  # noqa: F401  (attaches boot_native)
-    from transformer_lens.model_bridge import TransformerBridge
+    # the function TL attaches as TransformerBridge.boot_native (a setattr pyright cannot see)
+    from transformer_lens.model_bridge.sources import boot_native
 
-    bridge = TransformerBridge.boot_native(
+    bridge = boot_native(
         bridge_config(cfg), tokenizer=tokenizer, dtype=dtype, device=device
     )
     scored = _scored_attention_class()
@@ -206,6 +209,8 @@ def _norm(cfg: AttnOnlyConfig) -> nn.Module:
 
 
 class Attention(nn.Module):
+    causal_mask: Tensor  # a buffer
+
     def __init__(self, cfg: AttnOnlyConfig):
         super().__init__()
         self.n_heads, self.d_head = cfg.n_heads, cfg.d_head

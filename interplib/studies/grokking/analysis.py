@@ -7,14 +7,18 @@ or its training twin and work for any of the three weight variants.
 
 from __future__ import annotations
 
+import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import einops
+import plotly.graph_objects as go
 import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
+from interplib.book import plotting
 from interplib.interp import clockpizza, fourier
 from interplib.studies.grokking.model import (
     GrokConfig,
@@ -32,7 +36,9 @@ __all__ = [
     "jaccard",
     "neuron_clusters",
     "ov_neuron_circuit",
+    "progress_figure",
     "summarize",
+    "values_at",
 ]
 
 PATTERN, NEURONS = "blocks.0.attn.hook_pattern", "blocks.0.mlp.hook_post"
@@ -83,7 +89,7 @@ def ov_neuron_circuit(bridge, p: int) -> Float[Tensor, "head x neuron"]:
 
 
 def first_epoch(
-    epochs: Int[Tensor, snapshot],
+    epochs: Int[Tensor, " snapshot"],
     values: Float[Tensor, "model snapshot"],
     at_least: float,
 ) -> list[int | None]:
@@ -95,6 +101,100 @@ def first_epoch(
         )
     reached = values >= at_least
     return [int(epochs[row.nonzero()[0, 0]]) if row.any() else None for row in reached]
+
+
+def values_at(
+    epochs: Int[Tensor, " snapshot"],
+    values: Float[Tensor, "model snapshot"],
+    at: Sequence[int],
+) -> Float[Tensor, " model"]:
+    """Each model's value at its own logged epoch: ``values[m, epochs.index(at[m])]``.
+
+    ``at`` holds one epoch per model (e.g. each seed's phase mark from :func:`first_epoch`);
+    every one must be a logged epoch.
+    """
+    if values.ndim != 2 or values.shape != (len(at), epochs.shape[0]):
+        raise ValueError(
+            f"values has shape {tuple(values.shape)}; need [model, snapshot] = "
+            f"[{len(at)}, {epochs.shape[0]}] for {len(at)} epochs and {epochs.shape[0]} logs"
+        )
+    logged = epochs.tolist()
+    missing = [e for e in at if e not in logged]
+    if missing:
+        raise ValueError(
+            f"epochs {missing} were not logged; pick from the {len(logged)} logged epochs "
+            f"({logged[0]}, {logged[1] if len(logged) > 1 else ''}, ...)"
+        )
+    index = torch.tensor([logged.index(e) for e in at], device=values.device)
+    return values[torch.arange(len(at), device=values.device), index]
+
+
+MARK_STYLE = {
+    "memorized": ("dot", "bottom right"),
+    "half": ("dash", "top left"),
+    "grokked": ("solid", "top right"),
+}
+LOSSES = {
+    "train_loss": "train",
+    "test_loss": "test",
+    "restricted_loss": "restricted (test pairs)",
+    "excluded_loss": "excluded (train pairs)",
+}
+
+
+def progress_figure(
+    history: dict[str, Float[Tensor, "model snapshot"]],
+    epochs: Int[Tensor, " snapshot"],
+    marks: dict[str, int],
+    p: int,
+    model: int = 0,
+    title: str = "",
+) -> go.Figure:
+    """One model's four losses over training on a log scale, with chance and its phase marks.
+
+    ``history`` holds the logged ``train_loss``, ``test_loss``, ``restricted_loss`` and
+    ``excluded_loss`` (``[model snapshot]``, as the recipes log them); row ``model`` is drawn.
+    A dotted line marks chance, ``ln p``; ``marks`` maps the phase names ``memorized``,
+    ``half`` and ``grokked`` to the epochs drawn as labelled vertical lines.
+    """
+    absent = [k for k in LOSSES if k not in history]
+    unknown = [k for k in marks if k not in MARK_STYLE]
+    if absent or unknown:
+        raise ValueError(
+            f"history lacks {absent} or marks has unknown names {unknown}: need the "
+            f"logged {list(LOSSES)} and marks among {list(MARK_STYLE)}"
+        )
+    lines = torch.stack([history[k][model] for k in LOSSES])
+    fig = plotting.line(
+        lines,
+        x=epochs,
+        log_y=True,
+        xaxis="epoch",
+        yaxis="loss (nats)",
+        names=list(LOSSES.values()),
+        title=title,
+    )
+    fig.add_hline(y=math.log(p), line_dash="dot", line_color="gray", line_width=1)
+    fig.add_annotation(  # a log axis places annotations by log10
+        text="chance, ln p",
+        x=1,
+        xref="x domain",
+        y=math.log10(math.log(p)),
+        xanchor="right",
+        yanchor="top",
+        showarrow=False,
+    )
+    for mark, epoch in marks.items():
+        dash, where = MARK_STYLE[mark]
+        fig.add_vline(
+            x=epoch,
+            line_dash=dash,
+            line_color="gray",
+            line_width=1,
+            annotation_text=mark,
+            annotation_position=where,
+        )
+    return fig
 
 
 def jaccard(x: list[int], y: list[int]) -> float:
@@ -167,7 +267,7 @@ def summarize(
 ) -> dict[str, Any]:
     """Every per-model number of the chapter's comparison table, for one trained model.
 
-    Key frequencies come from the model's own embedding (:func:`fourier.key_frequencies`);
+    Key frequencies come from the model's own embedding (:func:`~interplib.interp.fourier.key_frequencies`);
     a neuron is *explained* when one frequency holds more than ``threshold`` of its variance
     over the grid, as in Nanda et al. (2023), and the frequencies of those neurons are the ones
     the model *uses* (``cluster_freqs``). The gradient symmetricity is Zhong et al.'s

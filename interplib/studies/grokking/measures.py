@@ -51,9 +51,9 @@ class MeasureGrid:
     """
 
     tokens: Int[Tensor, "pair pos"]  # every input [a, b, =], row-major in (a, b)
-    labels: Int[Tensor, pair]
-    train: Int[Tensor, n_train]  # indices of the training pairs, ascending
-    test: Int[Tensor, n_test]
+    labels: Int[Tensor, " pair"]
+    train: Int[Tensor, " n_train"]  # indices of the training pairs, ascending
+    test: Int[Tensor, " n_test"]
     directions: Float[
         Tensor, "model direction a b"
     ]  # each model's cos/sin w_k(a+b), zero-padded

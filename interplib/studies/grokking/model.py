@@ -96,7 +96,9 @@ class GrokConfig:
 
 
 class QuantLinear(nn.Linear):
-    """``nn.Linear`` whose weight goes through :func:`quantize` in the forward pass (bias kept at 0)."""
+    """``nn.Linear`` whose weight goes through :func:`~interplib.studies.grokking.quantize.quantize` in the forward pass (bias kept at 0)."""
+
+    weights: Weights
 
     def __init__(self, d_in: int, d_out: int, weights: Weights):
         super().__init__(d_in, d_out)
@@ -221,11 +223,12 @@ def effective_state_dict(model: GrokTransformer) -> dict[str, Tensor]:
 
 def to_bridge(cfg: GrokConfig, state: dict[str, Tensor]):
     """A TransformerLens bridge (``boot_native``) carrying the given (effective) weights."""
-    import transformer_lens.model_bridge.sources  # noqa: F401  (attaches boot_native)
     from transformer_lens.config import TransformerBridgeConfig
-    from transformer_lens.model_bridge import TransformerBridge
 
-    bridge = TransformerBridge.boot_native(
+    # the function TL attaches as TransformerBridge.boot_native (a setattr pyright cannot see)
+    from transformer_lens.model_bridge.sources import boot_native
+
+    bridge = boot_native(
         TransformerBridgeConfig(
             d_model=cfg.d_model,
             n_heads=cfg.n_heads,

@@ -1,7 +1,7 @@
 """Binary and ternary weights with a straight-through estimator (BitNet and BitNet b1.58).
 
 The model keeps full-precision *latent* weights ``W``; the forward pass uses a quantized copy
-``Q(W)``, and the backward pass treats ``Q`` as the identity (straight-through estimator):
+``Q(W)``, and the backward pass treats ``Q`` as the identity (straight-through estimator)::
 
     ste(W) = Q(W).detach() + (W - W.detach())      value exactly Q(W), gradient d/dW = I
 
@@ -16,7 +16,7 @@ heads of a layer shares it.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Literal, overload
 
 import torch
 from jaxtyping import Float
@@ -74,6 +74,18 @@ def quantize(
     return quantized(W, weights, stacked).detach() + (W - W.detach())
 
 
+@overload
+def flip_fraction(
+    before: Tensor, after: Tensor, weights: Weights, stacked: Literal[False] = False
+) -> float: ...
+@overload
+def flip_fraction(
+    before: Tensor, after: Tensor, weights: Weights, stacked: Literal[True]
+) -> Tensor: ...
+@overload
+def flip_fraction(
+    before: Tensor, after: Tensor, weights: Weights, stacked: bool = False
+) -> float | Tensor: ...
 def flip_fraction(
     before: Tensor, after: Tensor, weights: Weights, stacked: bool = False
 ) -> float | Tensor:

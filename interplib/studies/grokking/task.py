@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import torch
-from jaxtyping import Int
+from jaxtyping import Bool, Int
 from torch import Tensor
 
 from interplib.interp.fourier import check_modulus
 
 
-def dataset(p: int) -> tuple[Int[Tensor, "pair pos"], Int[Tensor, pair]]:
+def dataset(p: int) -> tuple[Int[Tensor, "pair pos"], Int[Tensor, " pair"]]:
     """Every input ``[a, b, =]`` (``=`` is token p) in row-major (a, b) order, and ``(a + b) mod p``."""
     check_modulus(p)
     a, b = torch.meshgrid(torch.arange(p), torch.arange(p), indexing="ij")
@@ -17,7 +17,7 @@ def dataset(p: int) -> tuple[Int[Tensor, "pair pos"], Int[Tensor, pair]]:
     return tokens, (a.flatten() + b.flatten()) % p
 
 
-def train_mask(p: int, frac_train: float, data_seed: int) -> torch.BoolTensor:
+def train_mask(p: int, frac_train: float, data_seed: int) -> Bool[Tensor, " pair"]:
     """Which of the p² pairs are training pairs: the first ``int(frac·p²)`` of a seeded permutation."""
     order = torch.randperm(p * p, generator=torch.Generator().manual_seed(data_seed))
     mask = torch.zeros(p * p, dtype=torch.bool)

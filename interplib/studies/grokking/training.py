@@ -25,7 +25,7 @@ from interplib.studies.grokking.quantize import (
 def stacked_answer_logits(
     cfg: GrokConfig, params: dict[str, Tensor], tokens: Int[Tensor, "batch pos"]
 ) -> Float[Tensor, "model batch p"]:
-    """The logits at ``=`` of every model of a ``[model ...]`` stack of :class:`GrokTransformer` weights.
+    """The logits at ``=`` of every model of a ``[model ...]`` stack of :class:`~interplib.studies.grokking.model.GrokTransformer` weights.
 
     Equal to ``model(tokens)[:, -1]`` for each model, but computed without ``vmap`` and only
     where the answer needs it. One layer means the answer sees the other positions only
@@ -79,7 +79,7 @@ def train_stacked(
     cfg: GrokConfig,
     models: list[GrokTransformer],
     tokens: Int[Tensor, "batch pos"],
-    labels: Int[Tensor, batch],
+    labels: Int[Tensor, " batch"],
     device: torch.device,
     progress,
     graph: bool | None = None,
@@ -141,9 +141,9 @@ def train_stacked(
             snapshots.append({n: v.detach().clone() for n, v in params.items()})
         if epoch == cfg.epochs:
             break
-        if (
-            captured is None and graph and epoch >= max(cfg.warmup, 3)
-        ):  # the rate is constant from here on
+        # stream is set exactly when graph is: the eager epochs before capture run on it
+        if captured is None and stream is not None and epoch >= max(cfg.warmup, 3):
+            # the rate is constant from here on
             torch.cuda.current_stream(device).wait_stream(stream)
             opt.zero_grad(set_to_none=True)  # grads are allocated inside the graph
             captured = torch.cuda.CUDAGraph()
@@ -153,9 +153,8 @@ def train_stacked(
             captured.replay()
             continue
         opt.zero_grad(set_to_none=True)
-        if (
-            graph
-        ):  # the eager epochs before capture run on a side stream, as capture requires
+        if stream is not None:
+            # the eager epochs before capture run on a side stream, as capture requires
             stream.wait_stream(torch.cuda.current_stream(device))
             with torch.cuda.stream(stream):
                 step()
@@ -169,7 +168,7 @@ def train_stacked(
 
 
 def loss_and_accuracy(
-    logits: Float[Tensor, "batch pos p"], labels: Int[Tensor, batch]
+    logits: Float[Tensor, "batch pos p"], labels: Int[Tensor, " batch"]
 ) -> tuple[Tensor, Tensor]:
     """Cross-entropy at the ``=`` position, in float64 (softmax collapse otherwise), and accuracy."""
     last = logits[:, -1].double()
@@ -177,6 +176,13 @@ def loss_and_accuracy(
     return loss, (last.argmax(-1) == labels).double().mean()
 
 
-def sum_of_squares(params: dict[str, Tensor], names: list[str]) -> Float[Tensor, model]:
+def sum_of_squares(
+    params: dict[str, Tensor], names: list[str]
+) -> Float[Tensor, " model"]:
     """Σ W² over the latent weights of each stacked model (a progress measure of Nanda et al.)."""
-    return sum(params[n].double().pow(2).flatten(1).sum(-1) for n in names)
+    if not names:
+        raise ValueError("names is empty: pass the latent weights to sum over")
+    total = params[names[0]].double().pow(2).flatten(1).sum(-1)
+    for n in names[1:]:
+        total = total + params[n].double().pow(2).flatten(1).sum(-1)
+    return total

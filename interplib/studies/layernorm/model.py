@@ -95,8 +95,12 @@ def hf_config(
         num_attention_heads=cfg.n_heads,
         intermediate_size=cfg.d_mlp,
         hidden_act=cfg.act,
-        rotary_pct=cfg.rotary_pct,
-        rotary_emb_base=cfg.rotary_base,
+        # transformers 5 names (what rotary_pct=, rotary_emb_base= are translated to)
+        rope_parameters={
+            "rope_type": "default",
+            "rope_theta": cfg.rotary_base,
+            "partial_rotary_factor": cfg.rotary_pct,
+        },
         max_position_embeddings=cfg.n_ctx,
         initializer_range=cfg.init_range,
         layer_norm_eps=cfg.ln_eps,
@@ -126,7 +130,9 @@ def drop_layernorm_bias(model: GPTNeoXForCausalLM) -> GPTNeoXForCausalLM:
     for module in list(model.modules()):
         for name, child in list(module.named_children()):
             if isinstance(child, nn.LayerNorm) and child.bias is not None:
-                new = nn.LayerNorm(child.normalized_shape, eps=child.eps, bias=False)
+                new = nn.LayerNorm(
+                    list(child.normalized_shape), eps=child.eps, bias=False
+                )
                 new.weight.data.copy_(child.weight.data)
                 setattr(module, name, new.to(child.weight.device, child.weight.dtype))
     return model

@@ -5,7 +5,7 @@ seed asked of Pythia-70m. We cannot download Pythia, so ``neox-stories`` trains 
 the same family (:mod:`interplib.studies.layernorm.model`: LayerNorm, partial rotary, parallel attention and
 MLP, untied unembedding) on the story corpus, whose stories state the facts of
 :func:`interplib.corpus.lexicon.fact_table`, and records how many of them it recalls
-(:func:`fact_recall`). It is stored as a Hugging Face model (safetensors, ``config.json``,
+(:func:`~interplib.studies.layernorm.analysis.fact_recall`). It is stored as a Hugging Face model (safetensors, ``config.json``,
 the tokenizer) that :func:`interplib.core.bridge.boot_artifact` boots with
 ``TransformerBridge.boot_transformers`` exactly as a reader boots the real Pythia.
 
@@ -15,6 +15,8 @@ measured on the book's status page.
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING, cast
 
 import torch
 
@@ -26,6 +28,9 @@ from interplib.corpus import lmdata
 from interplib.corpus.tokenizer import BOS, EOS, Vocab
 from interplib.studies.layernorm.analysis import fact_recall
 from interplib.studies.layernorm.model import NeoXConfig, build_model
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["RUN", "NAME", "fit", "model_from_artifact"]
 
@@ -56,13 +61,13 @@ def fit(run: LMRun, device: torch.device, progress) -> Trained:
         model, lmdata.load_split("train"), val, run.train, device, progress, desc=NAME
     )
     recall = fact_recall(model, tokenizer)
+    # pandas is unannotated: pyright cannot tell a column from a frame, hence the casts
+    recalled = cast("pd.Series", recall["recalled"])
+    by_relation = cast("pd.Series", recall.groupby("relation")["recalled"].mean())
     metrics = {
         **result.summary(),
-        "recall_by_relation": recall.groupby("relation")["recalled"]
-        .mean()
-        .round(4)
-        .to_dict(),
-        "recall": float(recall["recalled"].mean()),
+        "recall_by_relation": by_relation.round(4).to_dict(),
+        "recall": float(recalled.mean()),
     }
     trained = hf_trained(
         model,

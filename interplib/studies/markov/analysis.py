@@ -36,6 +36,6 @@ def row_centered(M: Float[Tensor, "rows cols"]) -> Float[Tensor, "rows cols"]:
 
 def kl_rows(
     P: Float[Tensor, "rows cols"], Q: Float[Tensor, "rows cols"]
-) -> Float[Tensor, rows]:
+) -> Float[Tensor, " rows"]:
     """``KL(P[i] || Q[i])`` in nats for each row (terms with ``P = 0`` count as 0)."""
     return torch.where(P > 0, P * (P.log() - Q.log()), torch.zeros_like(P)).sum(-1)

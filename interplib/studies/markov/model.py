@@ -48,7 +48,8 @@ def transition_matrix(cfg: MarkovConfig) -> Float[Tensor, "d_vocab d_vocab"]:
     alpha = torch.full(
         (cfg.d_vocab, cfg.d_vocab), cfg.concentration, dtype=torch.float64
     )
-    gamma = torch._standard_gamma(alpha, generator=g)
+    # torch's only seeded gamma sampler (distributions.Gamma takes no generator) is private
+    gamma = torch._standard_gamma(alpha, generator=g)  # pyright: ignore[reportPrivateImportUsage]
     return gamma / gamma.sum(-1, keepdim=True)
 
 

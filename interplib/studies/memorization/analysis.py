@@ -9,22 +9,35 @@
   attention frozen at random, ``W_O`` alone can put the last residual anywhere for up to
   ``H·d_h`` contexts;
 * :func:`model_from_artifact`: rebuild a model the ``memo-inspect`` artifact stores
-  (``recipes.load_model("memo-inspect", prefix=..., cfg=...)``).
+  (``recipes.load_model("memo-inspect", prefix=..., cfg=...)``);
+* :func:`seed_table`: mean and spread over seeds of the accuracy and KL of several settings
+  (the freezing and the path-removal experiments);
+* :func:`line_fit`: a least-squares line and its R² (accuracy against the number of heads);
+* :func:`sweep_table`: one row per grid point of a scaling sweep, beside the paper's mean and
+  the capacity bound;
+* :func:`context_counts`: how often each context occurs in the first batches of a data
+  function (the paper's fixed training sample).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Any
+from typing import Any, cast
 
 import einops
+import pandas as pd
 import torch
 import torch.nn.functional as F
 from jaxtyping import Float, Int
 from torch import Tensor
 
 from interplib.core.artifacts import Artifact
-from interplib.studies.memorization.model import AoTConfig, AttentionOnly, LowRank
+from interplib.studies.memorization.model import (
+    AoTConfig,
+    AttentionOnly,
+    Block,
+    LowRank,
+)
 
 __all__ = [
     "attention_map",
@@ -33,6 +46,10 @@ __all__ = [
     "solve_output_weights",
     "model_from_artifact",
     "sweep_figure",
+    "seed_table",
+    "line_fit",
+    "sweep_table",
+    "context_counts",
 ]
 
 
@@ -52,7 +69,8 @@ def attention_map(model: AttentionOnly, head: int) -> Float[Tensor, "t2 t1"]:
     """
     if model.cfg.n_layers != 1 or model.cfg.n_ctx != 2:
         raise ValueError("attention_map reads one layer over two-token contexts")
-    block = model.blocks[0]
+    # an nn.ModuleList item is a Module to the type checker
+    block = cast(Block, model.blocks[0])
     _, emb_qk, pos_qk, _, _ = block.gates
     e = (
         F.layer_norm(model.W_E, model.W_E.shape[-1:])
@@ -79,9 +97,8 @@ def head_contributions(
         raise ValueError("head_contributions splits a one-layer model without MLP")
     logits, cache = model.run_with_cache(tokens)
     result = cache["blocks.0.attn.hook_result"][:, -1]  # batch head d_model
-    resid = (
-        model.blocks[0].gates[0] * cache["hook_embed"][:, -1]
-    )  # the residual path at the last position
+    # the residual path at the last position
+    resid = cast(Block, model.blocks[0]).gates[0] * cache["hook_embed"][:, -1]
     centre = lambda x: x - x.mean(-1, keepdim=True)  # noqa: E731
     heads = centre(einops.einsum(result, model.W_U, "b head d, d v -> b head v"))
     return centre(resid @ model.W_U), heads
@@ -102,7 +119,7 @@ def solve_output_weights(
     _, cache = model.run_with_cache(tokens)
     z = cache["blocks.0.attn.hook_z"][:, -1]  # context head d_head
     Z = einops.rearrange(z, "t head h -> t (head h)").double()
-    resid = model.blocks[0].gates[0] * cache["hook_embed"][:, -1]
+    resid = cast(Block, model.blocks[0]).gates[0] * cache["hook_embed"][:, -1]
     sol = torch.linalg.lstsq(Z, (targets - resid).double()).solution
     W_O = einops.rearrange(sol, "(head h) d -> head h d", head=model.cfg.n_heads)
     return W_O.to(model.W_U.dtype), int(torch.linalg.matrix_rank(Z))
@@ -112,7 +129,8 @@ def model_from_artifact(
     config: Any, art: Artifact, prefix: str, cfg: AoTConfig | None = None
 ) -> torch.nn.Module:
     """The model stored under ``prefix.`` in an artifact (the ``memo-inspect`` loader): an
-    :class:`AttentionOnly` if ``cfg`` is given, else a :class:`LowRank`."""
+    :class:`~interplib.studies.memorization.model.AttentionOnly` if ``cfg`` is given, else a
+    :class:`~interplib.studies.memorization.model.LowRank`."""
     tensors = art.tensors
     state = {
         k[len(prefix) + 1 :]: v.float()
@@ -231,3 +249,97 @@ def sweep_figure(
         yaxis_range=[0, 1.02],
         title=f"Accuracy against {label} (N = {N}, T<sub>0</sub> = {T0})",
     )
+
+
+def seed_table(
+    accuracy: Float[Tensor, "setting seed"],
+    kl: Float[Tensor, "setting seed"],
+    settings: list[str],
+) -> pd.DataFrame:
+    """One row per setting: ``accuracy (mean)``, ``accuracy (std)`` over seeds, ``KL (nats)`` (mean).
+
+    The standard deviation is the unbiased one (``torch.std``), as over three seeds.
+    """
+    if accuracy.shape != kl.shape or accuracy.shape[0] != len(settings):
+        raise ValueError(
+            f"accuracy {tuple(accuracy.shape)} and kl {tuple(kl.shape)} must both be "
+            f"[setting seed] with {len(settings)} settings"
+        )
+    columns = {
+        "accuracy (mean)": accuracy.mean(1),
+        "accuracy (std)": accuracy.std(1),
+        "KL (nats)": kl.mean(1),
+    }
+    return pd.DataFrame({k: v.tolist() for k, v in columns.items()}, index=settings)
+
+
+def line_fit(x: Any, y: Any) -> tuple[float, float, float]:
+    """``(slope, intercept, R²)`` of the least-squares line ``y ≈ slope·x + intercept``.
+
+    ``x`` and ``y`` are sequences (or 1-d tensors, arrays) of the same length ``n >= 2``,
+    fitted in float64.
+    """
+    x = torch.tensor([float(v) for v in x], dtype=torch.float64)
+    y = torch.tensor([float(v) for v in y], dtype=torch.float64)
+    if x.ndim != 1 or x.shape != y.shape or len(x) < 2:
+        raise ValueError(
+            f"x {tuple(x.shape)} and y {tuple(y.shape)}: need two 1-d series of one "
+            "length, at least 2"
+        )
+    design = torch.stack([x, torch.ones_like(x)], 1)
+    fit = torch.linalg.lstsq(design, y[:, None]).solution[:, 0]
+    r2 = 1 - ((y - design @ fit) ** 2).sum() / ((y - y.mean()) ** 2).sum()
+    return float(fit[0]), float(fit[1]), float(r2)
+
+
+def sweep_table(
+    grid: Int[Tensor, "point 3"],
+    acc: Float[Tensor, "point seed"],
+    train_acc: Float[Tensor, "point seed"],
+    axis: int,
+    N: int,
+    published: dict[int, float] | None = None,
+) -> pd.DataFrame:
+    """One row per grid point ``(d, d_h, H)`` of a sweep over all ``N²`` contexts.
+
+    Columns: ``d``, ``d_h``, ``H``; ``accuracy`` and ``std`` (the seeds' exact accuracy,
+    mean and unbiased std); ``paper metric`` (mean of ``train_acc``); ``seeds``; ``paper``
+    (``published[x]`` for the swept value ``x = (d, d_h, H)[axis]``, NaN where the paper has
+    none); ``bound`` (the accuracy of eq. Cor. 2 with ``C = H·d_h + d``).
+    """
+    from interplib.studies.memorization import laws as mem
+
+    if acc.shape != train_acc.shape or acc.shape[0] != grid.shape[0]:
+        raise ValueError(
+            f"grid {tuple(grid.shape)}, acc {tuple(acc.shape)} and train_acc "
+            f"{tuple(train_acc.shape)}: need [point 3], [point seed], [point seed]"
+        )
+    published = published or {}
+    rows = []
+    for (d, dh, H), row, train_row in zip(grid.tolist(), acc, train_acc):
+        rows.append(
+            (
+                d,
+                dh,
+                H,
+                float(row.mean()),
+                float(row.std()),
+                float(train_row.mean()),
+                len(row),
+                published.get((d, dh, H)[axis], float("nan")),
+                mem.accuracy_bound(mem.capacity(H, dh, d), N * N, N),
+            )
+        )
+    columns = ["d", "d_h", "H", "accuracy", "std", "paper metric", "seeds", "paper"]
+    return pd.DataFrame(rows, columns=[*columns, "bound"])
+
+
+def context_counts(data: Any, n_batches: int, N: int) -> Int[Tensor, " context"]:
+    """How often each context ``z = N·t1 + t2`` occurs in ``data(0) … data(n_batches - 1)``.
+
+    ``data(step)`` returns ``{"tokens": [batch 3], ...}`` (one law, as :func:`~interplib.studies.memorization.training.law_data`
+    gives with ``per_model=False``); with ``pool_batches = n_batches`` that is the whole
+    fixed training sample, each sequence once. Returns ``[N²]`` counts.
+    """
+    contexts = torch.cat([data(k)["tokens"][:, :2] for k in range(n_batches)])
+    return torch.bincount(contexts[:, 0] * N + contexts[:, 1], minlength=N * N)

@@ -11,8 +11,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import torch
+from torch import Tensor
 
 from interplib.core.batched import linear_decay, train_models
 from interplib.core.recipes import Trained
@@ -124,7 +126,8 @@ DYNAMICS = CellConfig(steps=1000, batch=256)
 def fit_dynamics(cfg: CellConfig, device, progress) -> Trained:
     """Both losses on the table and on a noisy power law; a sequence encoder as the optimal baseline."""
     seeds = range(cfg.seed, cfg.seed + cfg.seeds)
-    tensors, metrics = {}, {"eval_steps": list(range(0, cfg.steps + 1, 100))}
+    tensors: dict[str, Tensor] = {}
+    metrics: dict[str, Any] = {"eval_steps": list(range(0, cfg.steps + 1, 100))}
     for kind in ("table", "power"):
         law = make_law(kind, cfg.N, cfg.law_seed, cfg.supports)
         metrics[kind] = {"entropy": mem.conditional_entropy(law), "T0": law.n_contexts}

@@ -73,7 +73,7 @@ def _check_distribution(name: str, p: Tensor) -> None:
 class TrigramLaw:
     """``π0 [N]``, ``π1 [N N]`` (row ``t1``), ``π2 [N N N]`` (row ``t1, t2``), float64."""
 
-    pi0: Float[Tensor, d_vocab]
+    pi0: Float[Tensor, " d_vocab"]
     pi1: Float[Tensor, "d_vocab d_vocab"]
     pi2: Float[Tensor, "d_vocab d_vocab d_vocab"]
 
@@ -93,12 +93,12 @@ class TrigramLaw:
 
     @property
     def prior(self) -> Float[Tensor, "d_vocab d_vocab"]:
-        """``π(t1, t2) = π0(t1) π1(t2 | t1)``: the weight of each context."""
+        """The weight of each context, ``π(t1, t2) = π0(t1) π1(t2 | t1)``."""
         return self.pi0[:, None] * self.pi1
 
     @property
     def n_contexts(self) -> int:
-        """``T0``: contexts with positive probability."""
+        """``T0``, the number of contexts with positive probability."""
         return int((self.prior > 0).sum())
 
 
@@ -256,7 +256,9 @@ def sample(
 def contexts(
     law: TrigramLaw, eps: float = 0.0
 ) -> tuple[
-    Int[Tensor, "context 2"], Float[Tensor, context], Float[Tensor, "context d_vocab"]
+    Int[Tensor, "context 2"],
+    Float[Tensor, " context"],
+    Float[Tensor, "context d_vocab"],
 ]:
     """Every context with weight ``> eps``: tokens ``(t1, t2)``, weight ``π(t1, t2)``, target ``π2(·|t1, t2)``.
 
@@ -323,7 +325,7 @@ def circle_unembedding(N: int) -> Float[Tensor, "2 d_vocab"]:
 
 
 def circle_construction(
-    g: Int[Tensor, context], N: int, scale: float
+    g: Int[Tensor, " context"], N: int, scale: float
 ) -> tuple[Float[Tensor, "context 2"], Float[Tensor, "2 d_vocab"]]:
     """A width-2 sequence encoder that stores any table ``g`` (Prop. 3): ``E(z) = λ w_{g(z)}``.
 

@@ -98,6 +98,18 @@ class AoTConfig:
 class Attention(nn.Module):
     """``H`` parallel causal heads; ``head_mask``/``dim_mask`` switch heads and head dimensions off."""
 
+    # buffers and hook points made in __init__ (by register_buffer and setattr)
+    head_mask: Tensor
+    dim_mask: Tensor
+    causal: Tensor
+    hook_q: HookPoint
+    hook_k: HookPoint
+    hook_v: HookPoint
+    hook_attn_scores: HookPoint
+    hook_pattern: HookPoint
+    hook_z: HookPoint
+    hook_result: HookPoint
+
     def __init__(self, cfg: AoTConfig):
         super().__init__()
         d, h, n = cfg.d_model, cfg.d_head, cfg.n_heads
@@ -171,6 +183,8 @@ class MLP(nn.Module):
 
 
 class Block(nn.Module):
+    gates: Tensor  # a buffer
+
     def __init__(self, cfg: AoTConfig):
         super().__init__()
         self.cfg = cfg
@@ -248,6 +262,7 @@ class AttentionOnly(HookedRootModule):
     ) -> AttentionOnly:
         """Use only the first ``n_heads`` heads and ``d_head`` head dimensions (the rest are masked)."""
         for block in self.blocks:
+            assert isinstance(block, Block)
             if n_heads is not None:
                 if not 1 <= n_heads <= self.cfg.n_heads:
                     raise ValueError(
@@ -269,6 +284,8 @@ class AttentionOnly(HookedRootModule):
 
 class LowRank(nn.Module):
     """The sequence encoder ``logits = E[z] @ W_U`` with ``z = Σ_i t_i N^(S-1-i)`` (``N t1 + t2``)."""
+
+    place: Tensor  # a buffer
 
     def __init__(self, d_vocab: int, d_model: int, n_ctx: int = 2):
         super().__init__()
@@ -323,7 +340,7 @@ def freeze(model: nn.Module, *groups: str) -> list[str]:
 
 def next_token_loss(
     logits: Float[Tensor, "batch d_vocab"],
-    target: Int[Tensor, batch],
+    target: Int[Tensor, " batch"],
     entropy: float = 0.0,
 ) -> Float[Tensor, ""]:
     """Cross-entropy on sampled next tokens minus ``H̄``: an unbiased estimate of the expected KL."""
@@ -341,7 +358,7 @@ def full_divergence(
 
 def exact_divergence(
     logits: Float[Tensor, "context d_vocab"],
-    weight: Float[Tensor, context],
+    weight: Float[Tensor, " context"],
     target: Float[Tensor, "context d_vocab"],
 ) -> Float[Tensor, ""]:
     """``Σ_z π(z) KL(π2(·|z) ‖ softmax(logits_z))`` over every context (``0 log 0 = 0``)."""
@@ -355,7 +372,7 @@ def exact_divergence(
 
 def accuracy(
     logits: Float[Tensor, "context d_vocab"],
-    weight: Float[Tensor, context],
+    weight: Float[Tensor, " context"],
     target: Float[Tensor, "context d_vocab"],
 ) -> Float[Tensor, ""]:
     """Weight of the contexts whose top logit is the most likely next token (exact, no sampling)."""

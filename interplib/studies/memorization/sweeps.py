@@ -1,8 +1,8 @@
 """The memorization study's scaling sweeps: accuracy on look-up tables over grids of (d, d_h, H).
 
 Each sweep trains every grid point and seed as one batch (:func:`interplib.core.batched.train_models`)
-and returns metrics tables shaped ``[config seed]``. The reduced grids (:data:`HEADS`, :data:`D_HEAD`,
-:data:`WIDTH`, :data:`SMALL`) train in about 30 minutes on the book's 2-core CPU; :func:`full_grid`
+and returns metrics tables shaped ``[config seed]``. The reduced grids (``HEADS``, ``D_HEAD``,
+``WIDTH``, ``SMALL``) train in about 30 minutes on the book's 2-core CPU; :func:`full_grid`
 gives the paper's grids, registered as GPU recipes.
 """
 
@@ -143,7 +143,7 @@ def run_sweep(cfg: SweepConfig, device: torch.device, progress) -> Trained:
     )
 
 
-def paper_accuracy(batch_acc: Float[Tensor, "model step"]) -> Float[Tensor, model]:
+def paper_accuracy(batch_acc: Float[Tensor, "model step"]) -> Float[Tensor, " model"]:
     """The paper's reported accuracy: the mean training-batch accuracy over the 100 steps before the
     last (``sum(Acc[-101:-1]) / 100`` in its code), measured before each step's update."""
     if batch_acc.shape[-1] < 101:
