@@ -6,16 +6,17 @@ lesson that states facts about countries, a packed list or a song that is later 
 word for word, a game), and a resolution. Each part picks one of several frames, and frames
 nest noun phrases, prepositional phrases and lists, so the text is not a handful of templates.
 
-The grammar keeps rules that a model can learn and a test can check (:data:`RULES`); the
+The grammar keeps rules that a model can learn and a test can check (``RULES``); the
 measured rate of each in generated text is :func:`measure_rules`. Speed comes from drawing
-random choices in batches with numpy (:class:`_Pool`), not one call per word: a story costs
+random choices in batches with numpy (``_Pool``), not one call per word: a story costs
 a few dozen list look-ups and f-strings.
 
 Functions:
-    stories(seed) -> iterator of story strings, forever (deterministic for a seed);
-    sample(n, seed) -> the first n stories;
-    measure_rules(texts) -> DataFrame of every rule with its count and rate;
-    fact_statements(text) -> the (capital, country) pairs the text states.
+
+* :func:`stories`: story strings, forever (deterministic for a seed);
+* :func:`sample`: the first ``n`` stories;
+* :func:`measure_rules`: a DataFrame of every rule with its count and rate;
+* :func:`fact_statements`: the ``(kind, country, value)`` facts a text states.
 """
 
 from __future__ import annotations
@@ -392,7 +393,7 @@ class Grammar:
 
     # -- episodes: facts, copying, play
     def fact(self, c: L.Country, capital: bool | None = None) -> str:
-        """One statement of a fact about ``c`` in one of several phrasings (:data:`FACT_FRAMES`);
+        """One statement of a fact about ``c`` in one of seven phrasings;
         ``capital`` restricts it to the capital facts (True) or the other facts (False)."""
         r = self.u()
         if capital is True:
@@ -529,6 +530,7 @@ class Grammar:
         return out + (" The end." if self.u() < 0.3 else "")
 
     def story(self) -> str:
+        """The next story: an opening, a setting, a problem, a dialogue, episodes, a resolution."""
         self.last = None
         r = self.u()
         if r < 0.75:
@@ -798,7 +800,7 @@ def _has_repeat(ws: list[str], n: int = 6) -> bool:
 
 
 def measure_rules(texts: Iterable[str]) -> pd.DataFrame:
-    """Each rule of :data:`RULES` with the number of cases checked and the rate at which it holds.
+    """Each rule of ``RULES`` with the number of cases checked and the rate at which it holds.
 
     Cost: one pass over the words, O(total words).
     """
@@ -893,3 +895,49 @@ def stories(seed: int = 0) -> Iterator[str]:
 def sample(n: int, seed: int = 0) -> list[str]:
     """The first ``n`` stories of ``stories(seed)``."""
     return list(islice(stories(seed), n))
+
+
+# ---------------------------------------------------------------- reading a sample
+
+
+_PRESENT_OPENING = re.compile(r"(This is|Meet|Say hello to) ")
+
+
+def is_present_tense(text: str) -> bool:
+    """Whether a story is told in the present tense, read from its text alone.
+
+    Present-tense stories, and only they, open with the frame of
+    :meth:`Grammar.present_opening` ("This is Mia.", "Meet Tom.", "Say hello to Lily.").
+    """
+    return bool(_PRESENT_OPENING.match(text))
+
+
+def word_counts(texts: Iterable[str]) -> Counter:
+    """How often each alphabetic word occurs in ``texts``, lower-cased.
+
+    Words are those of :func:`words`; punctuation and numbers are left out.
+    """
+    return Counter(w.lower() for text in texts for w in words(text) if w.isalpha())
+
+
+def zipf_fit(
+    counts: dict[str, int], lo: int = 10, hi: int = 2000
+) -> tuple[np.ndarray, float, float]:
+    """The rank–frequency curve of ``counts`` and a power law fitted to its middle.
+
+    Returns ``freq`` (float ``[n_types]``, descending: ``freq[r - 1]`` is the count of the
+    word of rank ``r``) and the ``slope`` and ``intercept`` of the least-squares line
+    ``log freq = intercept + slope · log rank`` over ``freq[lo:hi]`` (ranks ``lo + 1`` to
+    ``hi``), away from the few very common words and the long tail of rare ones.
+
+    Raises:
+        ValueError: fewer than two ranks in ``lo:hi``.
+    """
+    freq = np.array(sorted(counts.values(), reverse=True), dtype=float)
+    ranks = np.arange(1, freq.size + 1)
+    if len(ranks[lo:hi]) < 2:
+        raise ValueError(
+            f"{freq.size} word types leave fewer than two ranks in {lo}:{hi} to fit"
+        )
+    slope, intercept = np.polyfit(np.log(ranks[lo:hi]), np.log(freq[lo:hi]), 1)
+    return freq, float(slope), float(intercept)

@@ -10,6 +10,7 @@ from itertools import islice
 
 import numpy as np
 import pandas as pd
+import pytest
 
 from interplib.corpus import grammar
 from interplib.corpus import lexicon as L
@@ -154,3 +155,30 @@ def test_rules_table_describes_every_rule():
     assert list(rates.index) == [r.name for r in grammar.RULES]
     assert rates["statement"].str.len().min() > 20
     assert not math.isnan(rates.loc["a/an", "rate"])
+
+
+def test_word_counts_counts_lowercased_alphabetic_words():
+    got = grammar.word_counts(["The cat saw the Cat.", "A cat, 3 dogs!"])
+    assert got == Counter({"cat": 3, "the": 2, "saw": 1, "a": 1, "dogs": 1})
+
+
+def test_zipf_fit_recovers_a_planted_power_law_and_matches_a_direct_fit():
+    planted = {f"w{r}": round(1e6 * r**-1.3) for r in range(1, 3001)}
+    freq, slope, intercept = grammar.zipf_fit(planted)
+    assert freq.tolist() == sorted(planted.values(), reverse=True)
+    assert abs(slope + 1.3) < 1e-3 and abs(intercept - math.log(1e6)) < 1e-2
+    counts = grammar.word_counts(texts(500))
+    freq, slope, intercept = grammar.zipf_fit(counts, lo=5, hi=300)
+    ranks = list(range(1, len(freq) + 1))[5:300]
+    direct = np.polyfit(np.log(ranks), np.log(freq[5:300]), 1)
+    assert np.allclose([slope, intercept], direct)
+    with pytest.raises(ValueError, match="fewer than two ranks"):
+        grammar.zipf_fit({"a": 3, "b": 1})
+
+
+def test_is_present_tense_reads_the_opening_frame():
+    assert grammar.is_present_tense("This is Mia. She is a little girl.")
+    assert grammar.is_present_tense("Say hello to Tom. He is a hedgehog.")
+    assert not grammar.is_present_tense("Once upon a time, there was a girl named Mia.")
+    share = np.mean([grammar.is_present_tense(t) for t in texts()])
+    assert 0.25 < share < 0.35  # the grammar tells 30% of its stories in the present
