@@ -8,6 +8,8 @@ import torch
 
 from interplib.studies.bilinear.model import BilinearConfig, BilinearTransformer
 from interplib.studies.circuits.model import AttnOnlyConfig, AttnOnlyTransformer
+from interplib.studies.grokking.model import GrokConfig
+from interplib.studies.markov.model import MarkovConfig
 
 
 def tiny_bilinear_config(**overrides) -> BilinearConfig:
@@ -48,6 +50,27 @@ def counting_tokens(
         d_vocab, (n_seq, 1), generator=torch.Generator().manual_seed(seed)
     )
     return (start + torch.arange(seq_len)) % d_vocab
+
+
+TINY_MARKOV = MarkovConfig(d_vocab=4, d_model=4, steps=20, batch=8, seq_len=8)
+"""A Markov recipe's config that trains in a blink: the ``tiny_recipe`` fixture's (tests/core)."""
+
+
+def tiny_grok_config(**overrides) -> GrokConfig:
+    """A grokking config small enough for brute force: p=7, d_model 16, 2 heads of 4, d_mlp 12,
+    10 epochs logged every 5, one seed, no kept checkpoints."""
+    base = dict(
+        p=7,
+        d_model=16,
+        n_heads=2,
+        d_head=4,
+        d_mlp=12,
+        epochs=10,
+        log_every=5,
+        seeds=(0,),
+        checkpoints=(),
+    )
+    return GrokConfig(**{**base, **overrides})
 
 
 def tiny_config(**overrides) -> AttnOnlyConfig:

@@ -1,91 +1,11 @@
-"""The story tokenizer (committed artifact) and the Vocab helper."""
-
-from functools import cache
+"""The Vocab helper on a small tokenizer trained here (the committed one: tests/artifacts/test_corpus.py)."""
 
 import pytest
 import torch
 
 from interplib.corpus import grammar
 from interplib.corpus import tokenizer as vocab
-from interplib.corpus.tokenizer import BOS, EOS, PAD, UNK, Vocab
-
-
-@cache
-def V() -> Vocab:
-    return Vocab.load()
-
-
-def test_special_tokens_have_fixed_ids():
-    assert V().tokens[:4] == ["[UNK]", "[BOS]", "[EOS]", "[PAD]"]
-    assert (UNK, BOS, EOS, PAD) == (0, 1, 2, 3)
-    assert (
-        V().encode("a", bos=True, eos=True)[0] == BOS
-        and V().encode("a", bos=True, eos=True)[-1] == EOS
-    )
-
-
-def test_size_and_continuation_pieces():
-    assert len(V()) == vocab.VocabConfig().vocab_size == 4096
-    assert V().continuation_fraction() >= 0.10
-    assert V().is_continuation().sum() == sum(t.startswith("##") for t in V().tokens)
-
-
-def test_fact_words_are_single_tokens_and_long_words_split():
-    for w in (
-        "dublin",
-        "ireland",
-        "capital",
-        "city",
-        "once",
-        "upon",
-        "named",
-        "little",
-        "girl",
-    ):
-        assert isinstance(V().id(w), int)
-    pieces = (
-        V()
-        .tokenizer.encode("Ouagadougou hippopotamus", add_special_tokens=False)
-        .tokens
-    )
-    assert any(p.startswith("##") for p in pieces)
-
-
-def test_lowercases_and_round_trips_up_to_whitespace():
-    for text in grammar.sample(50, seed=5):
-        ids = V().encode(text)
-        assert UNK not in ids
-        assert "".join(V().decode(ids).split()) == "".join(text.lower().split())
-    assert V().encode("DUBLIN") == V().encode("dublin")
-
-
-def test_id_normalizes_case_and_spaces():
-    assert V().id(" Ireland") == V().id("Ireland") == V().id("ireland")
-
-
-def test_id_of_a_multi_token_string_says_how_it_encodes():
-    with pytest.raises(KeyError, match="not a single token.*##"):
-        V().id("hippopotamusblueberry")
-    with pytest.raises(IndexError, match="outside the vocabulary"):
-        V().token(len(V()))
-
-
-def test_ids_tokens_and_decode_agree():
-    ids = V().ids(["once", "upon", "a", "time"])
-    assert V().to_tokens(torch.tensor(ids)) == ["once", "upon", "a", "time"]
-    assert V().decode(ids) == "once upon a time"
-
-
-def test_hf_tokenizer_encodes_the_same_ids():
-    hf = V().hf_tokenizer()
-    text = "Dublin is the capital city of Ireland."
-    assert hf(text)["input_ids"] == V().encode(text)
-    assert (hf.bos_token_id, hf.eos_token_id, hf.pad_token_id, hf.unk_token_id) == (
-        BOS,
-        EOS,
-        PAD,
-        UNK,
-    )
+from interplib.corpus.tokenizer import BOS, EOS, UNK, Vocab
 
 
 def test_training_a_small_tokenizer_keeps_the_specials():
@@ -98,3 +18,50 @@ def test_training_a_small_tokenizer_keeps_the_specials():
 def test_config_validation_names_the_fix():
     with pytest.raises(ValueError, match="vocab_size=10"):
         vocab.VocabConfig(vocab_size=10)
+
+
+@pytest.fixture(scope="module")
+def small() -> Vocab:
+    return Vocab(vocab.train_tokenizer(grammar.sample(200, seed=9), vocab_size=600))
+
+
+def test_id_ignores_case_and_a_leading_space_and_never_answers_unk(small):
+    word = next(t for t in small.tokens[len(vocab.SPECIALS) :] if t.isalpha())
+    assert (
+        small.id(word) == small.id(" " + word.capitalize()) == small.tokens.index(word)
+    )
+    with pytest.raises(KeyError, match="not in the vocabulary"):
+        small.id("€")
+    long = max(grammar.word_counts(grammar.sample(50, seed=1)), key=len)
+    assert len(small.encode(long)) > 1, long
+    with pytest.raises(KeyError, match=f"{long!r} is not a single token"):
+        small.id(long)
+
+
+def test_to_tokens_and_token_look_up_the_token_table(small):
+    ids = torch.tensor([[0, 5], [len(small) - 1, 7]])
+    assert small.to_tokens(ids) == [small.tokens[i] for i in (0, 5, len(small) - 1, 7)]
+    with pytest.raises(IndexError, match=f"outside the vocabulary 0..{len(small) - 1}"):
+        small.token(len(small))
+
+
+def test_encode_adds_bos_and_eos_only_when_asked_and_decode_inverts_it(small):
+    text = grammar.sample(3, seed=2)[0]
+    ids = small.encode(text)
+    assert BOS not in ids and EOS not in ids
+    assert small.encode(text, bos=True, eos=True) == [BOS, *ids, EOS]
+    assert "".join(small.decode(ids).split()) == "".join(text.lower().split())
+
+
+def test_encode_refuses_a_word_it_cannot_spell_unless_told_to_keep_unk(small):
+    with pytest.raises(ValueError, match="cannot be spelled"):
+        small.encode("the € cat")
+    assert UNK in small.encode("the € cat", unknown="keep")
+    with pytest.raises(ValueError, match="use 'raise' or 'keep'"):
+        small.encode("the cat", unknown="drop")
+
+
+def test_continuation_pieces_are_the_tokens_with_the_prefix(small):
+    expected = [t.startswith(vocab.PREFIX) for t in small.tokens]
+    assert small.is_continuation().tolist() == expected
+    assert small.continuation_fraction() == pytest.approx(sum(expected) / len(small))

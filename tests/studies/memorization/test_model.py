@@ -112,10 +112,24 @@ def test_freezing_really_freezes():
         assert torch.equal(p, before[n]) == (n != "blocks.0.attn.W_O"), n
 
 
-def test_evaluate_is_exact():
+def test_evaluate_is_exact_over_every_context():
+    """KL and accuracy equal a loop over every context (t1, t2), weighted by its prior."""
     law = mem.power_unif_law((1, 1, 1), (7, 7, 1), 7, torch.Generator().manual_seed(0))
-    out = evaluate(tiny().float(), law)
-    assert 0 <= out["accuracy"] <= 1 and out["kl"] > 0
+    m = tiny()
+    kl = acc = 0.0
+    with torch.no_grad():
+        for t1 in range(7):
+            for t2 in range(7):
+                w, p = float(law.prior[t1, t2]), law.pi2[t1, t2]
+                logq = m(torch.tensor([[t1, t2]]))[0].log_softmax(-1)
+                kl += w * sum(
+                    float(p[y] * (p[y].log() - logq[y])) for y in range(7) if p[y] > 0
+                )
+                acc += w * float(logq.argmax() == p.argmax())
+    out = evaluate(m, law, chunk=5)  # chunks that split the contexts unevenly
+    assert out["kl"] == pytest.approx(kl, rel=1e-12, abs=1e-15)
+    assert out["accuracy"] == pytest.approx(acc, rel=1e-12, abs=1e-15)
+    assert evaluate(m, law) == pytest.approx(out, rel=1e-12)
 
 
 @pytest.mark.parametrize(

@@ -1,0 +1,64 @@
+"""The attention-circuits study's recipes: registered on the story vocabulary, a tiny fit with
+the induction probes, its stored model as a bridge."""
+
+import dataclasses
+
+import pytest
+import torch
+from builders import counting_tokens
+
+from interplib.core import recipes
+from interplib.core.artifacts import Artifact
+from interplib.core.training import evaluate
+from interplib.corpus import lmdata
+from interplib.studies.circuits import recipes as circuits_study
+from interplib.studies.circuits.model import AttnOnlyConfig
+
+
+def test_the_study_registers_a_two_and_a_one_layer_model_on_the_story_vocabulary():
+    table = recipes.recipes()
+    for name, run in circuits_study.RUNS.items():
+        assert table[name].config is run and table[name].needs == (lmdata.DATA_NAME,)
+        assert run.model.d_vocab == 4096 and run.train.steps >= 1000
+        assert table[name].loader is circuits_study.model_from_artifact
+    assert [r.model.n_layers for r in circuits_study.RUNS.values()] == [2, 1]
+
+
+def test_fit_trains_records_the_probes_and_stores_a_loadable_model(monkeypatch):
+    splits = {
+        "train": counting_tokens(32, d_vocab=16),
+        "val": counting_tokens(8, d_vocab=16, seed=1),
+    }
+    monkeypatch.setattr(lmdata, "load_split", lambda split: splits[split])
+    run = next(iter(circuits_study.RUNS.values()))
+    run = dataclasses.replace(
+        run,
+        model=AttnOnlyConfig(n_layers=2, d_model=16, n_heads=2, n_ctx=16, d_vocab=16),
+        train=dataclasses.replace(
+            run.train,
+            steps=4,
+            batch_size=8,
+            warmup_steps=1,
+            eval_every=2,
+            eval_sequences=8,
+        ),
+        probes=dataclasses.replace(
+            run.probes, icl_early=2, icl_late=8, repeat_period=4, repeat_batch=2
+        ),
+        repeat_periods=(2, 4),
+    )
+    out = circuits_study.fit(run, torch.device("cpu"), None)
+    assert (
+        out.key_metric[1] == out.metrics["val_loss_float16"]
+        and 0 < out.key_metric[1] < 10
+    )
+    assert out.tensors["curve.step"].tolist() == [0, 2, 4]
+    assert out.tensors["curve.induction_score"].shape == (3, 2, 2)
+    assert len(out.metrics["max_induction_score_by_layer"]) == 2
+    # the loader boots the stored float16 weights as a bridge: its validation loss is the metric
+    bridge = circuits_study.model_from_artifact(
+        run, Artifact("attn-only-tiny", out.tensors, {})
+    )
+    assert evaluate(bridge, splits["val"]) == pytest.approx(
+        out.metrics["val_loss_float16"], rel=1e-5
+    )
