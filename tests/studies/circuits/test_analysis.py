@@ -1,0 +1,122 @@
+"""The induction probes recorded during training, and the twin's pattern scores."""
+
+import json
+
+import pytest
+import torch
+from builders import perturbed_twin, tiny_config
+
+from interplib.core.training import LMTrainConfig, train_lm
+from interplib.interp.patterns import repeated_random_tokens
+from interplib.studies.circuits.analysis import (
+    InductionProbes,
+    ProbeConfig,
+    head_pattern_scores,
+)
+from interplib.studies.circuits.model import (
+    AttnOnlyTransformer,
+    attention_only,
+    to_bridge,
+)
+
+PROBES = ProbeConfig(icl_early=2, icl_late=20, repeat_period=8, repeat_batch=16)
+TRAIN = LMTrainConfig(
+    steps=40,
+    batch_size=8,
+    lr=1e-2,
+    warmup_steps=5,
+    eval_every=10,
+    eval_sequences=16,
+    betas=(0.9, 0.99),
+    decay_embeddings=True,
+)
+
+
+def test_training_records_the_probes_at_every_evaluation():
+    cfg = tiny_config()
+    g = torch.Generator().manual_seed(0)
+
+    # a deterministic walk t -> 7t + 3 mod V from a random start: the direct path can learn it
+    def walk(n):
+        steps = [torch.randint(0, cfg.d_vocab, (n,), generator=g)]
+        for _ in range(cfg.n_ctx - 1):
+            steps.append((7 * steps[-1] + 3) % cfg.d_vocab)
+        return torch.stack(steps, 1)
+
+    train, val = walk(64), walk(16)
+    assert torch.equal(train[:, 1:], (7 * train[:, :-1] + 3) % cfg.d_vocab)
+    probes = InductionProbes(cfg, PROBES)
+    result = train_lm(AttnOnlyTransformer(cfg), train, val, TRAIN, on_evaluate=probes)
+    h = result.history
+    assert h["step"] == [0, 10, 20, 30, 40] and len(result.train_loss) == TRAIN.steps
+    assert h["val_loss"][-1] < 0.6 * h["val_loss"][0], h["val_loss"]
+    t = result.tensors()
+    assert t["val_loss_by_pos"].shape == (5, cfg.n_ctx - 1)
+    assert (
+        t["induction_score"].shape
+        == t["prev_token_score"].shape
+        == (5, cfg.n_layers, cfg.n_heads)
+    )
+    torch.testing.assert_close(
+        t["icl_score"],
+        t["val_loss_by_pos"][:, PROBES.icl_late]
+        - t["val_loss_by_pos"][:, PROBES.icl_early],
+    )
+    assert (t["repeat_first"] > 0).all() and (t["repeat_second"] > 0).all()
+    summary = json.loads(json.dumps(probes.summary(result)))
+    assert summary["val_loss"] == result.val_loss and summary["steps"] == TRAIN.steps
+    assert (
+        summary["icl_score"] == h["icl_score"][-1]
+        and len(summary["max_induction_score_by_layer"]) == cfg.n_layers
+    )
+
+
+def test_training_also_runs_on_the_bridge():
+    cfg = tiny_config()
+    g = torch.Generator().manual_seed(0)
+    train, val = (
+        torch.randint(0, cfg.d_vocab, (n, cfg.n_ctx), generator=g) for n in (16, 8)
+    )
+    bridge = attention_only(cfg)
+    before = bridge.W_Q.detach().clone()
+    result = train_lm(
+        bridge,
+        train,
+        val,
+        LMTrainConfig(steps=3, batch_size=8, warmup_steps=1, eval_every=3),
+        on_evaluate=InductionProbes(cfg, PROBES),
+    )
+    assert len(result.train_loss) == 3 and not torch.equal(before, bridge.W_Q.detach())
+    assert (
+        result.history["step"] == [0, 3] and len(result.history["induction_score"]) == 2
+    )
+
+
+def test_probes_need_validation_sequences_longer_than_icl_late():
+    cfg = tiny_config()
+    good = torch.zeros(8, cfg.n_ctx, dtype=torch.long)
+    with pytest.raises(
+        ValueError,
+        match="have 10 tokens but icl_late=20 needs at least 22: lower icl_late or pack",
+    ):
+        train_lm(
+            AttnOnlyTransformer(cfg),
+            good,
+            good[:, :10],
+            LMTrainConfig(steps=1, batch_size=8, warmup_steps=0),
+            on_evaluate=InductionProbes(cfg, PROBES),
+        )
+
+
+def test_twin_pattern_scores_match_the_bridge():
+    from interplib.interp import circuits
+
+    cfg = tiny_config()
+    twin = perturbed_twin(cfg)
+    bridge = to_bridge(twin, dtype=torch.float64)
+    rt = repeated_random_tokens(cfg.d_vocab, 7, 4, torch.Generator().manual_seed(5))
+    prev, ind = head_pattern_scores(twin, rt, 7)
+    torch.testing.assert_close(prev, circuits.previous_token_scores(bridge, rt).float())
+    torch.testing.assert_close(ind, circuits.induction_scores(bridge, rt, 7).float())
+    prev_b, ind_b = head_pattern_scores(bridge, rt, 7)
+    torch.testing.assert_close((prev_b, ind_b), (prev, ind))
