@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 export PYTHONHASHSEED := 0
 JB     := $(BIN)/jupyter-book build . -W -n --keep-going
 
-.PHONY: venv lint test book site serve sync check-offline check-pages measure-build artifacts clean
+.PHONY: venv lint test book site serve sync check-offline check-pages check-install measure-build artifacts clean
 
 venv: $(STAMP)
 
@@ -44,6 +44,9 @@ check-offline: $(STAMP)        ## headless Chromium, network off: figures drawn 
 
 check-pages: $(STAMP)          ## the executed chapters: no stray outputs, every glued key used in the prose
 	$(BIN)/python tools/check_pages.py _build/html
+
+check-install:                 ## pip install (not editable) into a fresh venv; --list and two notebooks from outside the book
+	bash tools/check_install.sh
 
 measure-build: $(STAMP)        ## cold then warm build; writes book-timings.json for the status page
 	$(BIN)/python tools/measure_build.py
