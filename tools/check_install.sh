@@ -13,7 +13,11 @@ venv="${1:-$work/venv}"
 trap 'rm -rf "$work"' EXIT
 python3 -m venv "$venv"
 "$venv/bin/python" -m pip install -q --upgrade pip
-"$venv/bin/python" -m pip install -q -c "$repo/requirements-lock.txt" "$repo" nbconvert ipykernel
+# from a copy of the package's files, so the build leaves nothing in the checkout
+mkdir "$work/src"
+cp -r "$repo/interplib" "$repo/pyproject.toml" "$repo/README.md" "$repo/LICENSE" "$work/src/"
+"$venv/bin/python" -m pip install -q -c "$repo/requirements-lock.txt" "$work/src" \
+  nbconvert ipykernel
 site="$("$venv/bin/python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')"
 cd "$work"
 
