@@ -42,6 +42,8 @@ def check_index(value: Any, n: int, what: str, *, negative: bool = True) -> int:
         " (or -1 for the last)" if negative else ""
     )
     try:
+        if isinstance(value, Tensor) and value.ndim:  # one index, not a tensor of them
+            raise TypeError
         index = operator.index(value)
     except TypeError:
         raise OutOfRange(f"{what}={value!r} is out of range: {hint}") from None

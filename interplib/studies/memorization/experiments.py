@@ -46,6 +46,8 @@ __all__ = [
 
 @dataclass(frozen=True)
 class CellConfig:
+    """One experiment of the original notebook: its law, its models (``seeds`` of them), training."""
+
     N: int = 100
     supports: tuple[int, int] = (40, 40)
     d_model: int = 10
@@ -285,6 +287,8 @@ SUPER = CellConfig(
 
 @dataclass(frozen=True)
 class InspectConfig:
+    """``memo-inspect``: the three small models the chapter opens, and the noisy law's ``p``."""
+
     maps: CellConfig = MAPS
     heads: CellConfig = HEADS2
     superposition: CellConfig = SUPER
@@ -293,6 +297,7 @@ class InspectConfig:
 
 
 def fit_inspect(cfg: InspectConfig, device, progress) -> Trained:
+    """The small models the chapter opens: attention maps, per-head logits, superposition."""
     tensors, metrics = {}, {}
     for key, c in (("maps", cfg.maps), ("heads", cfg.heads)):
         law = make_law("table", c.N, c.law_seed, c.supports)
@@ -372,6 +377,8 @@ def random_subspace_distance(
 
 @dataclass(frozen=True)
 class SubspaceConfig:
+    """``memo-subspace``: low-rank models fitted to laws of each rank in ``ranks``, ``reps`` each."""
+
     N: int = 10
     d_model: int = 5
     ranks: tuple[int, ...] = (5, 6, 7, 8, 9, 10)
