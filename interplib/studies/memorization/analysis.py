@@ -305,7 +305,8 @@ def sweep_table(
     Columns: ``d``, ``d_h``, ``H``; ``accuracy`` and ``std`` (the seeds' exact accuracy,
     mean and unbiased std); ``paper metric`` (mean of ``train_acc``); ``seeds``; ``paper``
     (``published[x]`` for the swept value ``x = (d, d_h, H)[axis]``, NaN where the paper has
-    none); ``bound`` (the accuracy of eq. Cor. 2 with ``C = H·d_h + d``).
+    none); ``bound`` (the accuracy that Cor. 2 of Dana et al. 2025 guarantees with
+    ``C = H·d_h + d``).
     """
     from interplib.studies.memorization import laws as mem
 
@@ -337,9 +338,10 @@ def sweep_table(
 def context_counts(data: Any, n_batches: int, N: int) -> Int[Tensor, " context"]:
     """How often each context ``z = N·t1 + t2`` occurs in ``data(0) … data(n_batches - 1)``.
 
-    ``data(step)`` returns ``{"tokens": [batch 3], ...}`` (one law, as :func:`~interplib.studies.memorization.training.law_data`
-    gives with ``per_model=False``); with ``pool_batches = n_batches`` that is the whole
-    fixed training sample, each sequence once. Returns ``[N²]`` counts.
+    ``data(step)`` returns ``{"tokens": [batch 3], ...}`` (one law, as
+    :func:`~interplib.studies.memorization.training.law_data` gives with ``per_model=False``);
+    with ``pool_batches = n_batches`` that is the whole fixed training sample, each sequence
+    once. Returns ``[N²]`` counts.
     """
     contexts = torch.cat([data(k)["tokens"][:, :2] for k in range(n_batches)])
     return torch.bincount(contexts[:, 0] * N + contexts[:, 1], minlength=N * N)

@@ -1,5 +1,9 @@
-"""The fixed attention map, per-head contributions and the W_O capacity solve."""
+"""The fixed attention map, per-head contributions, the W_O capacity solve, and the tables
+the chapter reads its experiments through."""
 
+import math
+import statistics
+from collections import Counter
 from types import SimpleNamespace
 
 import pytest
@@ -8,12 +12,17 @@ import torch
 from interplib.studies.memorization.analysis import (
     all_pairs,
     attention_map,
+    context_counts,
     head_contributions,
+    line_fit,
     model_from_artifact,
+    seed_table,
     solve_output_weights,
     sweep_figure,
+    sweep_table,
 )
 from interplib.studies.memorization.model import AoTConfig, AttentionOnly
+from interplib.studies.memorization.training import law_data, make_law
 
 
 def model(**kw):
@@ -73,3 +82,70 @@ def test_sweep_figure_draws_the_paper_metric_when_given():
     with_metric = sweep_figure(grid, acc, 2, 50, "H", {1: 0.13}, train_acc=acc + 0.05)
     assert len(with_metric.data) == len(plain.data) + 1
     assert with_metric.data[len(plain.data) - 3].y == pytest.approx((0.16, 0.34))
+
+
+def test_seed_table_is_mean_and_spread_over_seeds():
+    acc = torch.tensor([[0.1, 0.2, 0.6], [1.0, 1.0, 0.7]])
+    kl = torch.tensor([[2.0, 1.0, 0.0], [0.5, 0.25, 0.0]])
+    table = seed_table(acc, kl, ["a", "b"])
+    assert list(table.index) == ["a", "b"]
+    for i, name in enumerate("ab"):
+        row = table.loc[name]
+        assert row["accuracy (mean)"] == pytest.approx(statistics.mean(acc[i].tolist()))
+        assert row["accuracy (std)"] == pytest.approx(statistics.stdev(acc[i].tolist()))
+        assert row["KL (nats)"] == pytest.approx(statistics.mean(kl[i].tolist()))
+    with pytest.raises(ValueError):
+        seed_table(acc, kl[:1], ["a", "b"])
+
+
+def test_line_fit_matches_the_closed_form():
+    x, y = [1, 6, 11, 16, 21], [0.12, 0.31, 0.52, 0.66, 0.88]
+    slope, intercept, r2 = line_fit(x, y)
+    mx, my = statistics.mean(x), statistics.mean(y)
+    sxy = sum((a - mx) * (b - my) for a, b in zip(x, y))
+    sxx = sum((a - mx) ** 2 for a in x)
+    syy = sum((b - my) ** 2 for b in y)
+    assert slope == pytest.approx(sxy / sxx)
+    assert intercept == pytest.approx(my - sxy / sxx * mx)
+    assert r2 == pytest.approx(sxy**2 / (sxx * syy))
+    assert line_fit(torch.tensor([0.0, 1.0, 2.0]), [1.0, 3.0, 5.0]) == pytest.approx(
+        (2.0, 1.0, 1.0)
+    )
+    with pytest.raises(ValueError):
+        line_fit([1.0], [2.0])
+
+
+def test_sweep_table_has_one_row_per_grid_point():
+    grid = torch.tensor([[10, 10, 1], [10, 10, 6], [10, 10, 7]])
+    acc = torch.tensor([[0.1, 0.2], [0.3, 0.5], [0.4, 0.4]])
+    train = acc + 0.05
+    table = sweep_table(grid, acc, train, 2, 50, {1: 0.13, 6: 0.32})
+    assert list(table.columns) == [
+        "d", "d_h", "H", "accuracy", "std", "paper metric", "seeds", "paper", "bound"
+    ]  # fmt: skip
+    for i, (d, dh, H) in enumerate(grid.tolist()):
+        row = table.iloc[i]
+        assert (row["d"], row["d_h"], row["H"], row["seeds"]) == (d, dh, H, 2)
+        assert row["accuracy"] == pytest.approx(statistics.mean(acc[i].tolist()))
+        assert row["std"] == pytest.approx(statistics.stdev(acc[i].tolist()))
+        assert row["paper metric"] == pytest.approx(statistics.mean(train[i].tolist()))
+        bound = 1 / 50 + (1 - 1 / 50) * min(1.0, (H * dh + d) / 2500)
+        assert row["bound"] == pytest.approx(bound)
+    assert table["paper"].iloc[:2].tolist() == [0.13, 0.32]
+    assert math.isnan(table["paper"].iloc[2])
+
+
+def test_context_counts_count_the_fixed_sample_once():
+    law = make_law("table", 5, 0)
+    data = law_data([law], batch=16, seed=3, per_model=False, pool_batches=4)
+    counts = context_counts(data, 4, 5)
+    brute = Counter(
+        int(t1) * 5 + int(t2) for k in range(4) for t1, t2, _ in data(k)["tokens"]
+    )
+    assert counts.tolist() == [brute[z] for z in range(25)]
+    assert int(counts.sum()) == 64
+    # the next epoch serves the same sample reshuffled
+    later = Counter(
+        int(t1) * 5 + int(t2) for k in range(4, 8) for t1, t2, _ in data(k)["tokens"]
+    )
+    assert later == brute
