@@ -32,6 +32,17 @@ from sphinx.util import logging
 
 from interplib.book.plotting import figure_html
 
+__all__ = [
+    "VENDOR",
+    "plotly_js",
+    "mathjax_dir",
+    "copy_assets",
+    "remote_scripts",
+    "publishable_notebooks",
+    "PlotlyMime",
+    "setup",
+]
+
 logger = logging.getLogger(__name__)
 VENDOR = "vendor"
 REMOTE_SCRIPT = re.compile(r"<script[^>]+src=\"(https?:)?//[^\"]+\"", re.IGNORECASE)
@@ -154,6 +165,18 @@ class PlotlyMime:
         return [nodes.raw("", html, format="html", classes=["output", "text_html"])]
 
 
+def _words_for_status() -> None:
+    """myst-nb's ``{nb-exec-table}`` marks each notebook ✅ or ❌, which a browser without an
+    emoji font draws as a box: say it in words. (The mapping is a module-level table of
+    ``myst_nb.ext.execution_tables``; a test checks it is still there.)"""
+    from myst_nb.ext import execution_tables
+
+    execution_tables._key2transform["succeeded"] = lambda ok: (
+        "succeeded" if ok is True else "failed"
+    )
+
+
 def setup(app: Sphinx) -> dict:
+    _words_for_status()
     app.connect("build-finished", _build_finished)
     return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1"}

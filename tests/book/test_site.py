@@ -32,3 +32,11 @@ def test_config_points_math_and_plotly_at_the_vendored_copies():
     config = yaml.safe_load((ROOT / "_config.yml").read_text())["sphinx"]["config"]
     assert config["mathjax_path"] == f"{site.VENDOR}/mathjax/tex-chtml.js"
     assert f"{site.VENDOR}/plotly.min.js" in config["html_js_files"]
+
+
+def test_the_execution_table_says_its_status_in_words():
+    from myst_nb.ext import execution_tables
+
+    site._words_for_status()
+    status = execution_tables._key2transform["succeeded"]
+    assert (status(True), status(False)) == ("succeeded", "failed")
