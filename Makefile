@@ -18,9 +18,9 @@ $(STAMP): requirements.txt requirements-lock.txt pyproject.toml
 	$(BIN)/python -m pip install -q --no-deps -e .
 	touch $@
 
-lint: $(STAMP)                 ## ruff (lint and format) and pyright over the library, tests and tools
+lint: $(STAMP)                 ## ruff (lint; format, chapters too) and pyright over the library, tests and tools
 	$(BIN)/ruff check interplib tests tools
-	$(BIN)/ruff format --check interplib tests tools
+	$(BIN)/ruff format --check interplib tests tools chapters
 	$(BIN)/pyright --pythonpath $(BIN)/python
 
 test: lint                     ## lint, then the test suite of interplib and of the book's sources

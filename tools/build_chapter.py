@@ -105,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
                 "--disable-gpu",
                 "--hide-scrollbars",
                 "--virtual-time-budget=20000",
-                "--window-size=1280,20000",
+                "--window-size=1280,40000",
                 f"--screenshot={png}",
                 page.as_uri(),
             ],
