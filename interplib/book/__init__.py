@@ -1,7 +1,8 @@
 """What the book's pages use around their analysis.
 
-* :mod:`~interplib.book.cells`: :func:`glue`, :func:`glue_all` and :func:`claim` (numbers into
-  prose, sentences checked), :func:`setup` (seeds and device);
+* :mod:`~interplib.book.cells`: :func:`~interplib.book.cells.glue`,
+  :func:`~interplib.book.cells.glue_all` and :func:`~interplib.book.cells.claim` (numbers into
+  prose, sentences checked), :func:`~interplib.book.cells.setup` (seeds and device);
 * :mod:`~interplib.book.plotting`: the book's figures (plotly), shown the same way everywhere;
 * :mod:`~interplib.book.tables`: labelled top-k tables;
 * :mod:`~interplib.book.status`: versions, device and build times for the status page;

@@ -15,6 +15,8 @@ import torch
 from interplib.book import plotting
 from interplib.core import recipes
 
+__all__ = ["ClaimError", "claim", "plain", "GLUE_PREFIX", "glue", "glue_all", "setup"]
+
 
 class ClaimError(AssertionError):
     """A sentence of the book no longer holds for the numbers the code computes."""
@@ -61,7 +63,7 @@ def glue(key: str, value: Any) -> None:
 
     Returns nothing, so a cell that ends in a glue shows nothing. A string reads the
     same under ``{glue}`key``` and ``{glue:text}`key```; numbers take
-    ``{glue:text}`key:.3f```; a figure goes through :func:`plotting.show`. Needs no
+    ``{glue:text}`key:.3f```; a figure goes through :func:`~interplib.book.plotting.show`. Needs no
     book tooling: in any IPython kernel it writes the hidden record myst-nb reads, and in
     a plain script it only returns the value.
     """

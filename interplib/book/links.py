@@ -30,6 +30,20 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+__all__ = [
+    "REPO",
+    "Link",
+    "Result",
+    "clean",
+    "sources",
+    "extract",
+    "unique",
+    "table",
+    "check_one",
+    "check",
+    "main",
+]
+
 REPO = Path(__file__).resolve().parents[2]
 SKIP_DIRS = {
     "_build",
@@ -55,6 +69,8 @@ LOCAL_HOSTS = ("localhost", "127.0.0.1", "0.0.0.0", "example.com", "example.org"
 
 @dataclass(frozen=True)
 class Link:
+    """One external link and where it is: the file (relative to the book's root) and line."""
+
     url: str
     file: str  # relative to the book's root, POSIX
     line: int
@@ -62,6 +78,8 @@ class Link:
 
 @dataclass
 class Result:
+    """A checked link: its state, HTTP status, detail, time taken and where it appears."""
+
     url: str
     state: str  # "ok", "blocked", "broken"
     status: int | None

@@ -31,6 +31,24 @@ import plotly.io as pio
 import torch
 from plotly.offline import get_plotlyjs_version
 
+__all__ = [
+    "TEMPLATE",
+    "DIVERGING",
+    "to_numpy",
+    "imshow",
+    "line",
+    "grouped_lines",
+    "imshow_row",
+    "bar",
+    "scatter",
+    "titled",
+    "figure_spec",
+    "figure_id",
+    "figure_html",
+    "BookFigure",
+    "show",
+]
+
 TEMPLATE = go.layout.Template(pio.templates["simple_white"])
 # simple_white draws added lines (add_hline, ...) 0 wide
 TEMPLATE.update(layout_shapedefaults_line_width=1)

@@ -1,1 +1,3 @@
 """What every study stands on: artifacts, recipes, training loops, hooks, input checks."""
+
+__all__: list[str] = []

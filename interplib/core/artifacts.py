@@ -34,6 +34,30 @@ from interplib.core import paths
 if TYPE_CHECKING:
     import pandas as pd  # imported when a table is made: pandas is slow to import
 
+__all__ = [
+    "MANIFEST",
+    "NAME_RE",
+    "ArtifactError",
+    "MissingArtifact",
+    "CorruptArtifact",
+    "StaleArtifact",
+    "root",
+    "remake_command",
+    "sha256_file",
+    "canonical",
+    "Artifact",
+    "sidecar_path",
+    "save",
+    "meta_sha256",
+    "read_sidecar",
+    "find",
+    "load",
+    "sidecars",
+    "manifest",
+    "write_manifest",
+    "table",
+]
+
 MANIFEST = "manifest.json"
 SCHEMA = 1
 NAME_RE = re.compile(r"[a-z0-9][a-z0-9_-]*")

@@ -38,6 +38,7 @@ __all__ = [
     "stacked_forward",
     "train_models",
     "linear_decay",
+    "LossFn",
 ]
 
 LossFn = Callable[[Callable[..., Any], Any], Any]

@@ -1,4 +1,4 @@
-"""Hugging Face models as ``TransformerBridge``s, offline, and trained ones as artifacts.
+"""Hugging Face models as ``TransformerBridge`` objects, offline, and trained ones as artifacts.
 
 A reader with a network boots the real model in one line::
 
@@ -46,6 +46,16 @@ from safetensors.torch import save_file
 from interplib.core import artifacts, paths
 from interplib.core.recipes import Trained
 from interplib.core.training import CURVE
+
+__all__ = [
+    "word_level_tokenizer",
+    "hf_payload",
+    "hf_trained",
+    "save_hf",
+    "materialize",
+    "boot",
+    "boot_artifact",
+]
 
 HF_FILES = (
     "config.json",

@@ -22,6 +22,7 @@ __all__ = [
     "check_position",
     "check_token",
     "check_token_ids",
+    "Resolver",
 ]
 
 Resolver = Callable[[str], "int | Sequence[int] | Tensor"]

@@ -20,6 +20,8 @@ import sys
 from interplib.core import recipes
 from interplib.core.paths import BookNotFound
 
+__all__ = ["listing", "main"]
+
 
 def _size(nbytes: int) -> str:
     return (

@@ -41,6 +41,27 @@ from interplib.core.artifacts import (
     StaleArtifact,
 )
 
+__all__ = [
+    "Trained",
+    "Progress",
+    "Recipe",
+    "register",
+    "discover",
+    "recipes",
+    "get",
+    "resolve_device",
+    "describe_device",
+    "seed_everything",
+    "code_version",
+    "versions",
+    "verified",
+    "status",
+    "train",
+    "estimate",
+    "load",
+    "load_model",
+]
+
 # Packages whose ``recipes`` modules register artifacts; imported on first use, so
 # `import interplib` stays light.
 RECIPE_PACKAGES = ("interplib.corpus", "interplib.studies")

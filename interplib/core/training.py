@@ -466,4 +466,7 @@ __all__ = [
     "split_payload",
     "train_lm",
     "vocab_and_context",
+    "LMRun",
+    "Progress",
+    "OnEvaluate",
 ]

@@ -32,6 +32,27 @@ import pandas as pd
 
 from interplib.corpus import lexicon as L
 
+__all__ = [
+    "Char",
+    "cap",
+    "Grammar",
+    "Rule",
+    "RULES",
+    "words",
+    "article_check",
+    "pronoun_check",
+    "verb_check",
+    "fact_statements",
+    "fact_check",
+    "measure_rules",
+    "fact_prompts",
+    "stories",
+    "sample",
+    "is_present_tense",
+    "word_counts",
+    "zipf_fit",
+]
+
 BATCH = 1 << 14
 
 
@@ -585,6 +606,8 @@ class Grammar:
 # --------------------------------------------------------------------------- ground truth
 @dataclass(frozen=True)
 class Rule:
+    """A rule of the stories that a model can learn and a test can check, stated in words."""
+
     name: str
     kind: str  # "agreement", "fact", "repetition", "phrase"
     statement: str

@@ -15,6 +15,36 @@ from functools import cache
 
 import pandas as pd
 
+__all__ = [
+    "GIRL_NAMES",
+    "BOY_NAMES",
+    "FAMILY",
+    "PRONOUNS",
+    "ANIMALS",
+    "FOODS",
+    "MASS_FOODS",
+    "THINGS",
+    "PLACES",
+    "PEOPLE",
+    "plural",
+    "ADJECTIVES",
+    "HABITS",
+    "INTRANSITIVE",
+    "TRANSITIVE",
+    "third_person",
+    "past",
+    "gerund",
+    "ADVERBS",
+    "VOWEL_SOUND_EXCEPTIONS",
+    "CONSONANT_SOUND_EXCEPTIONS",
+    "article",
+    "Country",
+    "COUNTRIES",
+    "fact_table",
+    "NAMES",
+    "word_types",
+]
+
 
 def _words(text: str) -> tuple[str, ...]:
     """Whitespace-separated words; ``_`` stands for a space inside one entry (``ice_cream``)."""
@@ -511,12 +541,12 @@ class Country:
 
     @property
     def ref(self) -> str:
-        """The name as used mid-sentence: ``the Netherlands``, ``Ireland``."""
+        """The name as used mid-sentence, as in ``the Netherlands`` or ``Ireland``."""
         return f"the {self.name}" if self.the else self.name
 
     @property
     def Ref(self) -> str:
-        """The name at the start of a sentence: ``The Netherlands``."""
+        """The name at the start of a sentence, as in ``The Netherlands``."""
         return f"The {self.name}" if self.the else self.name
 
 

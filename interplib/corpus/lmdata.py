@@ -42,6 +42,28 @@ from interplib.core.recipes import load as load_artifact
 from interplib.corpus import grammar, lexicon
 from interplib.corpus.tokenizer import BOS, EOS, SPECIALS, TOKENIZER_NAME, Vocab
 
+__all__ = [
+    "DATA_NAME",
+    "BIGRAMS_NAME",
+    "cache_root",
+    "DataConfig",
+    "encode_stories",
+    "pack",
+    "with_repeated_segments",
+    "sha256_tokens",
+    "build_split",
+    "load_split",
+    "fit_data",
+    "BigramConfig",
+    "bigram_counts",
+    "fit_bigrams",
+    "BigramTruth",
+    "bigram_truth",
+    "ground_truth",
+    "read_texts",
+    "pack_texts",
+]
+
 DATA_NAME = "story-lmdata"
 BIGRAMS_NAME = "story-bigrams"
 _WORD = re.compile(r"[a-z]+|[0-9]|[^\sa-z0-9]")
@@ -54,6 +76,8 @@ def cache_root() -> Path:
 
 @dataclass(frozen=True)
 class DataConfig:
+    """The packed story data: tokens in each split, the row length and the story seed."""
+
     n_train_tokens: int = 20_000_000
     n_val_tokens: int = (
         262_144  # 1024 rows of 256: small enough to commit (512 KiB as int16)
@@ -302,6 +326,8 @@ def fit_data(cfg: DataConfig, device: torch.device, progress) -> Trained:
 # --------------------------------------------------------------------------- ground truth: bigrams
 @dataclass(frozen=True)
 class BigramConfig:
+    """The bigram ground truth: ``k`` next tokens kept per token."""
+
     k: int = 32  # next tokens kept per token
     seed: int = 0  # unused: the statistics are counts of the training split
 

@@ -4,7 +4,7 @@ The tokenizer copies the setup of the TinyStories tokenizer of the bilinear stud
 (``tdooms/TinyStories-4096-uncased``): Hugging Face WordPiece, NFD -> strip accents ->
 lowercase, split on whitespace and punctuation, digits one by one, ids 0 ``[UNK]``,
 1 ``[BOS]``, 2 ``[EOS]`` (and 3 ``[PAD]``), 4096 tokens. It is trained on stories from
-:mod:`interplib.corpus.grammar` and saved as the artifact ``story-tokenizer``.
+:mod:`interplib.corpus.grammar` and saved as the artifact ``story-tokenizer``::
 
     vocab = Vocab.load()                 # the verified artifact (trained first if missing)
     vocab.encode("Dublin is the capital city of Ireland")
@@ -36,6 +36,21 @@ from interplib.core.recipes import Trained
 from interplib.core.recipes import load as load_artifact
 from interplib.corpus import grammar
 
+__all__ = [
+    "SPECIALS",
+    "UNK",
+    "BOS",
+    "EOS",
+    "PAD",
+    "PREFIX",
+    "TOKENIZER_NAME",
+    "VocabConfig",
+    "empty_tokenizer",
+    "train_tokenizer",
+    "Vocab",
+    "fit",
+]
+
 SPECIALS = ("[UNK]", "[BOS]", "[EOS]", "[PAD]")
 UNK, BOS, EOS, PAD = 0, 1, 2, 3
 PREFIX = "##"
@@ -44,6 +59,8 @@ TOKENIZER_NAME = "story-tokenizer"
 
 @dataclass(frozen=True)
 class VocabConfig:
+    """The story tokenizer: its vocabulary size and the stories it is trained on."""
+
     vocab_size: int = 4096  # the bilinear study's V
     n_stories: int = 20_000  # ~2.7M words: every word of the lexicon is seen
     seed: int = 1_000_000  # a story stream apart from the training data's seeds

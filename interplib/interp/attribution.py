@@ -796,4 +796,6 @@ __all__: Sequence[str] = [
     "symbolic_identity_gap",
     "pad_prompts",
     "next_token_table",
+    "UNITS",
+    "Unit",
 ]

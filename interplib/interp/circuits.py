@@ -779,7 +779,6 @@ def single_head_ablations(
 __all__ = [
     "LayerWeights",
     "PathExpansion",
-    "RepeatLoss",
     "ScoreTerms",
     "ablated_logits",
     "ablated_repeat_losses",
@@ -805,6 +804,7 @@ __all__ = [
     "term_table",
     "top_promoted_tokens",
     "unembed_weights",
+    "Head",
 ]
 
 

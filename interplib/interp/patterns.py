@@ -12,7 +12,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import torch
-from jaxtyping import Float, Int
+from jaxtyping import Bool, Float, Int
 from torch import Tensor
 
 __all__ = [
@@ -93,3 +93,22 @@ def repeat_loss(loss: Float[Tensor, "batch pos_minus_1"], period: int) -> Repeat
     ]  # targets 2..period of the first copy
     repeated = loss[:, T - period : T - 1]  # targets 2..period of the repeat
     return RepeatLoss(float(first.mean()), float(repeated.mean()))
+
+
+def occurred_before(tokens: Int[Tensor, "batch pos"]) -> Bool[Tensor, "batch pos"]:
+    """Whether each token already occurred earlier in its own row.
+
+    ``out[b, i]`` is true iff ``tokens[b, j] == tokens[b, i]`` for some ``j < i``: the
+    tokens an induction head (or any head copying earlier tokens) could predict.
+    Memory is batch × pos × pos booleans.
+    """
+    if tokens.ndim != 2:
+        raise ValueError(
+            f"tokens of shape {tuple(tokens.shape)}: need [batch, pos] token ids"
+        )
+    T = tokens.shape[1]
+    earlier = torch.ones(T, T, dtype=torch.bool, device=tokens.device).tril(-1)
+    return ((tokens[:, :, None] == tokens[:, None, :]) & earlier).any(-1)
+
+
+__all__ += ["occurred_before"]

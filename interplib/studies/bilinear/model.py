@@ -35,9 +35,26 @@ from torch import Tensor, nn
 from interplib.core.hooks import HookedRootModule, HookPoint
 from interplib.core.training import next_token_loss
 
+__all__ = [
+    "BilinearConfig",
+    "RMSNorm",
+    "rotate_half",
+    "Attention",
+    "BilinearMLP",
+    "Block",
+    "Embed",
+    "Unembed",
+    "BilinearTransformer",
+    "n_params",
+    "model_tensors",
+    "model_from_tensors",
+]
+
 
 @dataclass(frozen=True)
 class BilinearConfig:
+    """A bilinear transformer of the ``tdooms/TinyStories-*`` family, with its init seed."""
+
     d_vocab: int = 4096  # the story tokenizer's size, as the original TinyStories-4096
     n_layers: int = 1
     d_model: int = 256

@@ -11,7 +11,7 @@ original key                                shape                  ours
 ``transformer.wte.weight``                  [n_vocab, d_model]     ``embed.W_E``
 ``transformer.h.{l}.n1.weight``             [d_model]              ``blocks.{l}.ln1.w``
 ``transformer.h.{l}.attn.qkv.weight``       [3·d_model, d_model]   ``W_Q``, ``W_K``, ``W_V``
-                                            rows (qkv head d_head)
+                                            rows: qkv head d_head
 ``transformer.h.{l}.attn.o.weight``         [d_model, d_model]     ``W_O``; cols (head d_head)
 ``transformer.h.{l}.attn.rotary.inv_freq``  [d_head/2]             checked, not stored
 ``transformer.h.{l}.n2.weight``             [d_model]              ``blocks.{l}.ln2.w``
@@ -40,6 +40,13 @@ import torch
 from torch import Tensor
 
 from interplib.studies.bilinear.model import BilinearConfig, BilinearTransformer
+
+__all__ = [
+    "config_from_tdooms",
+    "state_dict_from_tdooms",
+    "from_tdooms_state_dict",
+    "load_tdooms",
+]
 
 REQUIRED_FIELDS = ("n_vocab", "n_layer", "n_head", "d_model", "d_hidden", "n_ctx")
 

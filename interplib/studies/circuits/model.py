@@ -46,6 +46,9 @@ __all__ = [
     "bridge_config",
     "bridge_from_state",
     "to_bridge",
+    "Attention",
+    "Block",
+    "Normalization",
 ]
 
 Normalization = Literal["LN", "LNPre"] | None

@@ -4,7 +4,7 @@ Both train with :func:`interplib.core.training.train_lm` in the plain-torch twin
 (:class:`interplib.studies.circuits.model.AttnOnlyTransformer`) with the
 :class:`~interplib.studies.circuits.analysis.InductionProbes` recorded every 100 steps, so the curves
 show when in-context learning and the induction heads appear. They are stored in float16;
-:func:`load_model` returns the TransformerLens bridge the chapter analyses.
+:func:`~interplib.core.recipes.load_model` returns the TransformerLens bridge the chapter analyses.
 
 The story grammar never repeats a passage, so the corpus alone rewards no induction head:
 four runs without repeated passages, up to 131M tokens on an H100, formed none

@@ -39,6 +39,7 @@ __all__ = [
     "progress_figure",
     "summarize",
     "values_at",
+    "MARK_STYLE",
 ]
 
 PATTERN, NEURONS = "blocks.0.attn.hook_pattern", "blocks.0.mlp.hook_post"

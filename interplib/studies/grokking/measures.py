@@ -26,6 +26,14 @@ from interplib.studies.grokking.quantize import (
 from interplib.studies.grokking.task import dataset, train_mask
 from interplib.studies.grokking.training import stacked_answer_logits, sum_of_squares
 
+__all__ = [
+    "neuron_logit_map",
+    "MeasureGrid",
+    "measure_grid",
+    "progress_measures",
+    "quantization_measures",
+]
+
 
 def neuron_logit_map(
     params: dict[str, Tensor], weights: Weights

@@ -30,6 +30,19 @@ from interplib.studies.grokking.quantize import (
     quantized,
 )
 
+__all__ = [
+    "QUANTIZED",
+    "GrokConfig",
+    "QuantLinear",
+    "Attention",
+    "MLP",
+    "Block",
+    "GrokTransformer",
+    "weight_names",
+    "effective_state_dict",
+    "to_bridge",
+]
+
 QUANTIZED = ("attn.q", "attn.k", "attn.v", "attn.o", "mlp.in", "mlp.out")
 
 
@@ -96,7 +109,8 @@ class GrokConfig:
 
 
 class QuantLinear(nn.Linear):
-    """``nn.Linear`` whose weight goes through :func:`~interplib.studies.grokking.quantize.quantize` in the forward pass (bias kept at 0)."""
+    """``nn.Linear`` whose weight goes through :func:`~interplib.studies.grokking.quantize.quantize`
+    in the forward pass (bias kept at 0)."""
 
     weights: Weights
 

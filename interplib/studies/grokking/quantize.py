@@ -22,6 +22,16 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
+__all__ = [
+    "Weights",
+    "EPS",
+    "binarize",
+    "ternarize",
+    "quantized",
+    "quantize",
+    "flip_fraction",
+]
+
 Weights = Literal["fp", "binary", "ternary"]
 EPS = 1e-5
 

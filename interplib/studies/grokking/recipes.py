@@ -32,7 +32,14 @@ from interplib.studies.grokking.model import GrokConfig, GrokTransformer
 from interplib.studies.grokking.task import dataset, train_mask
 from interplib.studies.grokking.training import train_stacked
 
-__all__ = ["RUNS", "fit", "load_models", "model_from_artifact"]
+__all__ = [
+    "RUNS",
+    "fit",
+    "load_models",
+    "model_from_artifact",
+    "CPU_SECONDS_PER_EPOCH",
+    "MEASURE_CHUNK",
+]
 
 STUDY = "grokking"
 EPOCHS = 25_000

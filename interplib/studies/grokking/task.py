@@ -8,6 +8,8 @@ from torch import Tensor
 
 from interplib.interp.fourier import check_modulus
 
+__all__ = ["dataset", "train_mask"]
+
 
 def dataset(p: int) -> tuple[Int[Tensor, "pair pos"], Int[Tensor, " pair"]]:
     """Every input ``[a, b, =]`` (``=`` is token p) in row-major (a, b) order, and ``(a + b) mod p``."""

@@ -21,11 +21,19 @@ from interplib.studies.grokking.quantize import (
     quantize,
 )
 
+__all__ = [
+    "stacked_answer_logits",
+    "train_stacked",
+    "loss_and_accuracy",
+    "sum_of_squares",
+]
+
 
 def stacked_answer_logits(
     cfg: GrokConfig, params: dict[str, Tensor], tokens: Int[Tensor, "batch pos"]
 ) -> Float[Tensor, "model batch p"]:
-    """The logits at ``=`` of every model of a ``[model ...]`` stack of :class:`~interplib.studies.grokking.model.GrokTransformer` weights.
+    """The logits at ``=`` of every model of a ``[model ...]`` stack of
+    :class:`~interplib.studies.grokking.model.GrokTransformer` weights.
 
     Equal to ``model(tokens)[:, -1]`` for each model, but computed without ``vmap`` and only
     where the answer needs it. One layer means the answer sees the other positions only

@@ -25,6 +25,14 @@ import torch
 from torch import nn
 from transformers import GPTNeoXConfig, GPTNeoXForCausalLM
 
+__all__ = [
+    "NeoXConfig",
+    "hf_config",
+    "build_model",
+    "drop_layernorm_bias",
+    "jitter_affine",
+]
+
 
 @dataclass(frozen=True)
 class NeoXConfig:

@@ -6,6 +6,8 @@ import torch
 from jaxtyping import Float
 from torch import Tensor
 
+__all__ = ["loss_floor", "weight_bigrams", "row_centered", "kl_rows"]
+
 
 def loss_floor(P: Float[Tensor, "d_vocab d_vocab"], seq_len: int) -> float:
     """The least expected next-token loss in nats on sequences of ``seq_len`` started uniformly.

@@ -17,9 +17,13 @@ from torch import Tensor, nn
 
 from interplib.core.hooks import HookedRootModule, HookPoint
 
+__all__ = ["MarkovConfig", "transition_matrix", "sample_chain", "ZeroLayerTransformer"]
+
 
 @dataclass(frozen=True)
 class MarkovConfig:
+    """The worked example: the chain (``d_vocab`` states), the model's width, its training."""
+
     d_vocab: int = 12
     d_model: int = 12  # = d_vocab, so W_E W_U can represent any log-probability table
     concentration: float = (

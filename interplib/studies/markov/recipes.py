@@ -15,6 +15,8 @@ from interplib.studies.markov.model import (
     transition_matrix,
 )
 
+__all__ = ["fit", "model_from_artifact"]
+
 
 def fit(cfg: MarkovConfig, device: torch.device, progress) -> Trained:
     """Train a zero-layer transformer on fresh samples of the chain (Adam, linear decay, cross-entropy)."""

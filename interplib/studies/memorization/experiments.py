@@ -41,6 +41,17 @@ __all__ = [
     "SKIP_SETS",
     "subspace_distance",
     "random_subspace_distance",
+    "DYNAMICS",
+    "FREEZING",
+    "SKIPS",
+    "InspectConfig",
+    "SubspaceConfig",
+    "fit_dynamics",
+    "fit_freezing",
+    "fit_inspect",
+    "fit_skips",
+    "fit_subspace",
+    "law_subspace",
 ]
 
 

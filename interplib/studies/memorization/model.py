@@ -45,11 +45,16 @@ __all__ = [
     "accuracy",
     "evaluate",
     "PARAM_GROUPS",
+    "Attention",
+    "MLP",
+    "Block",
 ]
 
 
 @dataclass(frozen=True)
 class AoTConfig:
+    """An attention-only transformer, with an optional MLP and switches for the ablations."""
+
     d_vocab: int = 50
     d_model: int = 10
     d_head: int = 10

@@ -28,7 +28,18 @@ from interplib.studies.memorization.training import (
     make_loss,
 )
 
-__all__ = ["SweepConfig", "run_sweep", "full_grid", "HEADS", "D_HEAD", "WIDTH", "SMALL"]
+__all__ = [
+    "SweepConfig",
+    "run_sweep",
+    "full_grid",
+    "HEADS",
+    "D_HEAD",
+    "WIDTH",
+    "SMALL",
+    "measure_speedup",
+    "paper_accuracy",
+    "SWEEP_VERSION",
+]
 
 
 # --- scaling sweeps -------------------------------------------------------------------------

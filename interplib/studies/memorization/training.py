@@ -24,7 +24,15 @@ from interplib.studies.memorization.model import (
     next_token_loss,
 )
 
-__all__ = ["make_law", "law_data", "law_evaluator"]
+__all__ = [
+    "make_law",
+    "law_data",
+    "law_evaluator",
+    "adam",
+    "aot_models",
+    "half",
+    "make_loss",
+]
 
 
 def make_law(
@@ -49,7 +57,8 @@ def law_data(
     per_model: bool,
     pool_batches: int = 0,
 ):
-    """``data(step)`` for :func:`train_models`: samples of each law, a pure function of the step.
+    """``data(step)`` for :func:`~interplib.core.batched.train_models`: samples of each law, a pure
+    function of the step.
 
     With ``pool_batches = 0`` every step draws fresh sequences (online sampling). With
     ``pool_batches = n > 0`` one fixed sample of ``n × batch`` sequences is drawn once and served in
@@ -167,6 +176,8 @@ def aot_models(
     n_heads: Sequence[int] | None = None,
     d_head: Sequence[int] | None = None,
 ) -> list[AttentionOnly]:
+    """One model per seed (initialised under ``torch.manual_seed(seed)``), model ``i`` using only
+    its first ``n_heads[i]`` heads and ``d_head[i]`` head dimensions when these are given."""
     models = []
     for i, s in enumerate(seeds):
         torch.manual_seed(s)
