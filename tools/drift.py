@@ -234,7 +234,8 @@ def markdown(
         "`|new − old| ≤ atol + rtol·|old|` (see `tools/drift.toml`).\n\n"
     )
     verdict = (
-        f"**{len(bad)} of {len(rows)} comparisons beyond tolerance** across {_count(artifacts, 'artifact')}."
+        f"**{len(bad)} of {len(rows)} comparisons beyond tolerance** across "
+        f"{_count(artifacts, 'artifact')}."
         if bad
         else f"All {len(rows)} comparisons within tolerance across {_count(artifacts, 'artifact')}."
     )

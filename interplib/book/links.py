@@ -306,7 +306,8 @@ def main(argv: list[str] | None = None) -> int:
     print(_markdown(rows, ["state", "link", "status", "detail", "cited in"]))
     counts = {s: sum(r.state == s for r in results) for s in order}
     print(
-        f"\n{len(results)} links: {counts['ok']} ok, {counts['blocked']} blocked, {counts['broken']} broken."
+        f"\n{len(results)} links: {counts['ok']} ok, {counts['blocked']} blocked, "
+        f"{counts['broken']} broken."
     )
     return 1 if bad else 0
 

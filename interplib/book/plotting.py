@@ -194,7 +194,8 @@ def grouped_lines(
         ys = ys[None] if ys.ndim == 1 else ys
         if ys.ndim != 2 or ys.shape[1] != xs.shape[0]:
             raise ValueError(
-                f"group {name!r} has shape {tuple(ys.shape)}; need [lines, {xs.shape[0]}] to match x"
+                f"group {name!r} has shape {tuple(ys.shape)}; need [lines, "
+                f"{xs.shape[0]}] to match x"
             )
         for j, row in enumerate(ys):
             fig.add_trace(

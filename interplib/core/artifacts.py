@@ -169,7 +169,8 @@ def save(
     folder.mkdir(parents=True, exist_ok=True)
     if not NAME_RE.fullmatch(name):
         raise ValueError(
-            f"artifact name {name!r}: use lowercase letters, digits, '-' and '_', like 'markov-bigram'"
+            f"artifact name {name!r}: use lowercase letters, digits, '-' and '_', "
+            "like 'markov-bigram'"
         )
 
     payloads: dict[str, Path] = {}

@@ -159,7 +159,8 @@ def get(name: str) -> Recipe:
     table = recipes()
     if name not in table:
         raise KeyError(
-            f"no recipe named {name!r}; known: {', '.join(table)} (see `python -m interplib.train --list`)"
+            f"no recipe named {name!r}; known: {', '.join(table)} (see `python -m "
+            "interplib.train --list`)"
         )
     return table[name]
 
@@ -242,8 +243,10 @@ def verified(name: str, base: Path | None = None) -> Artifact:
     art = artifacts.load(name, base, expected_config=dataclasses.asdict(recipe.config))
     if art.meta.get("recipe_version") != recipe.version:
         raise StaleArtifact(
-            f"artifact {name!r} was made by version {art.meta.get('recipe_version')} of its recipe, "
-            f"the code is at version {recipe.version}; regenerate it with `{artifacts.remake_command(name)}`"
+            f"artifact {name!r} was made by version "
+            f"{art.meta.get('recipe_version')} of its recipe, "
+            f"the code is at version {recipe.version}; regenerate it with "
+            f"`{artifacts.remake_command(name)}`"
         )
     return art
 

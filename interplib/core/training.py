@@ -80,7 +80,8 @@ class LMTrainConfig:
             )
         if self.lr <= 0 or not 0 <= self.min_lr_ratio <= 1:
             raise ValueError(
-                f"lr={self.lr}, min_lr_ratio={self.min_lr_ratio}: need lr > 0 and 0 ≤ min_lr_ratio ≤ 1"
+                f"lr={self.lr}, min_lr_ratio={self.min_lr_ratio}: need lr > 0 and "
+                "0 ≤ min_lr_ratio ≤ 1"
             )
         if (
             self.weight_decay < 0
@@ -89,7 +90,8 @@ class LMTrainConfig:
             or not all(0 <= b < 1 for b in self.betas)
         ):
             raise ValueError(
-                f"weight_decay={self.weight_decay}, grad_clip={self.grad_clip}, betas={self.betas}: "
+                f"weight_decay={self.weight_decay}, grad_clip={self.grad_clip}, "
+                f"betas={self.betas}: "
                 f"need weight_decay ≥ 0, grad_clip ≥ 0 and two betas in [0, 1)"
             )
 

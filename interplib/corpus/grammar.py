@@ -282,7 +282,8 @@ class Grammar:
             return f"This is {name}. {self.S(hero)} are best friends. "
         lead = "little " if kind in ("girl", "boy") else ""
         return (
-            f"{self.pick(('This is', 'Meet', 'Say hello to'))} {name}. {self.S(hero)} is a {lead}{kind}. "
+            f"{self.pick(('This is', 'Meet', 'Say hello to'))} {name}. "
+            f"{self.S(hero)} is a {lead}{kind}. "
             if lead
             else f"This is {name}. {self.S(hero)} is {L.article(kind)} {kind}. "
         )
@@ -299,7 +300,8 @@ class Grammar:
         else:
             verb = self.intrans()
             out.append(
-                f"Every day, {self.s(hero)} {L.past(verb) if past else self.V(hero, verb)} {self.where()}."
+                f"Every day, {self.s(hero)} "
+                f"{L.past(verb) if past else self.V(hero, verb)} {self.where()}."
             )
         r = self.u()
         if r < 0.4:
@@ -314,7 +316,8 @@ class Grammar:
         elif r < 0.7:
             was = self.was(hero) if past else self.is_(hero)
             out.append(
-                f"{cap(hero.his)} favorite toy {'was' if past else 'is'} {self.a(self.thing(), 0.8)}."
+                f"{cap(hero.his)} favorite toy {'was' if past else 'is'} "
+                f"{self.a(self.thing(), 0.8)}."
                 if self.last == hero
                 else f"{self.N(hero)} {was} very {self.feel()}."
             )
@@ -395,7 +398,8 @@ class Grammar:
         me, i = ("us", "We") if hero.plural else ("me", "I")
         if r < 0.4:
             out = (
-                f'"{self.pick(("Hello", "Hi", "Oh no", "Look"))}, {friend.name}!" said {hero.name}. '
+                f'"{self.pick(("Hello", "Hi", "Oh no", "Look"))}, '
+                f'{friend.name}!" said {hero.name}. '
                 f'"Can you help {me} {self.trans()} {self.a(self.thing())}?" '
                 f'"Yes, I can help you," said {self.N(friend)}.'
             )
@@ -526,11 +530,13 @@ class Grammar:
         if self.lost is not None and self.u() < 0.6:
             out = (
                 f"{self.N(pair)} looked everywhere. At last, {self.N(friend)} found "
-                f"{self.N(hero)}'s {self.lost} {self.where()}. {self.S(hero)} {self.was(hero)} so happy!"
+                f"{self.N(hero)}'s {self.lost} {self.where()}. {self.S(hero)} "
+                f"{self.was(hero)} so happy!"
             )
         elif r < 0.4:
             out = (
-                f"In the end, {self.N(pair)} {L.past(self.trans())} {self.a(self.thing())} together. "
+                f"In the end, {self.N(pair)} {L.past(self.trans())} "
+                f"{self.a(self.thing())} together. "
                 f"{self.S(pair)} ate {self.some_food()} and {self.was(pair)} very happy."
             )
         elif r < 0.7:
@@ -540,13 +546,16 @@ class Grammar:
             )
         elif r < 0.85 and not hero.plural:
             out = (
-                f"{self.N(hero)} {L.past(self.trans())} {self.a(self.thing())} with {self.N(friend)}. "
+                f"{self.N(hero)} {L.past(self.trans())} {self.a(self.thing())} "
+                f"with {self.N(friend)}. "
                 f"When {self.s(hero)} grows up, {hero.he} wants to be {self.a(self.person(), 0.2)}."
             )
         else:
             out = (
-                f"{self.N(hero)} learned to be {self.pick(('kind', 'brave', 'patient', 'careful', 'helpful'))}. "
-                f"{self.S(hero)} {self.was(hero)} {self.pick(('happy', 'proud', 'glad'))} and {self.feel()}."
+                f"{self.N(hero)} learned to be "
+                f"{self.pick(('kind', 'brave', 'patient', 'careful', 'helpful'))}. "
+                f"{self.S(hero)} {self.was(hero)} "
+                f"{self.pick(('happy', 'proud', 'glad'))} and {self.feel()}."
             )
         return out + (" The end." if self.u() < 0.3 else "")
 
@@ -627,7 +636,8 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "pronoun",
         "agreement",
-        "A third-person pronoun (he/him/his, she/her, they/them/their) agrees with the most recently "
+        "A third-person pronoun (he/him/his, she/her, they/them/their) "
+        "agrees with the most recently "
         "named character; two names joined by 'and' form one plural character.",
     ),
     Rule(
@@ -640,7 +650,8 @@ RULES: tuple[Rule, ...] = (
         "facts",
         "fact",
         "Every statement of a capital, continent or language matches the fact table; a capital is "
-        "stated in six phrasings, e.g. 'Dublin is the capital city of Ireland' (the most common one).",
+        "stated in six phrasings, e.g. 'Dublin is the capital city of Ireland' "
+        "(the most common one).",
     ),
     Rule(
         "name recurs",
@@ -650,8 +661,10 @@ RULES: tuple[Rule, ...] = (
     Rule(
         "copy",
         "repetition",
-        "One story in eight repeats a list of things verbatim ('packed ... unpacked ...') and one in "
-        "eight a chant of uniformly random words ('sang it back: ...'); the rate counts stories with "
+        "One story in eight repeats a list of things verbatim ('packed ... "
+        "unpacked ...') and one in "
+        "eight a chant of uniformly random words ('sang it back: ...'); "
+        "the rate counts stories with "
         "any repeated six-word span, so answers that echo a question count too.",
     ),
     Rule("once upon a time", "phrase", "Many stories open with 'Once upon a time,'."),

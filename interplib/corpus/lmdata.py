@@ -93,7 +93,8 @@ class DataConfig:
         for name in ("n_train_tokens", "n_val_tokens"):
             if getattr(self, name) < self.seq_len:
                 raise ValueError(
-                    f"{name}={getattr(self, name)}: ask for at least one row of seq_len={self.seq_len}"
+                    f"{name}={getattr(self, name)}: ask for at least one row of "
+                    f"seq_len={self.seq_len}"
                 )
 
 
@@ -177,7 +178,8 @@ def with_repeated_segments(
     if not 1 <= low <= high or 2 * high + 1 > rows.shape[1]:
         raise ValueError(
             f"periods={periods}: need 1 <= low <= high and [BOS] plus two copies of the longest "
-            f"segment within the row length {rows.shape[1]}, i.e. high <= {(rows.shape[1] - 1) // 2}"
+            f"segment within the row length {rows.shape[1]}, "
+            f"i.e. high <= {(rows.shape[1] - 1) // 2}"
         )
     if d_vocab <= len(SPECIALS):
         raise ValueError(
@@ -253,7 +255,8 @@ def load_split(split: str = "train") -> Int[Tensor, "batch pos"]:
     want = art.metrics["train_sha256"]
     if art.metrics["tokenizer_sha256"] != _tokenizer_sha():
         raise artifacts.StaleArtifact(
-            f"{DATA_NAME} was made with another tokenizer (sha256 {art.metrics['tokenizer_sha256'][:12]}…) than "
+            f"{DATA_NAME} was made with another tokenizer (sha256 "
+            f"{art.metrics['tokenizer_sha256'][:12]}…) than "
             f"the current {TOKENIZER_NAME} ({_tokenizer_sha()[:12]}…); remake it with "
             f"`python -m interplib.train {DATA_NAME} {BIGRAMS_NAME} --force`"
         )
@@ -269,7 +272,8 @@ def load_split(split: str = "train") -> Int[Tensor, "batch pos"]:
     got = sha256_tokens(tokens)
     if got != want:
         raise artifacts.ArtifactError(
-            f"the rebuilt training split has sha256 {got[:12]}…, but {DATA_NAME} records {want[:12]}…: "
+            f"the rebuilt training split has sha256 {got[:12]}…, but {DATA_NAME} "
+            f"records {want[:12]}…: "
             f"the story grammar or the tokenizer changed since it was made; remake it with "
             f"`{artifacts.remake_command(DATA_NAME)}`"
         )

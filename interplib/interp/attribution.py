@@ -102,7 +102,8 @@ def split_logit(
     if parts.shape[1:] != final_resid.shape or u.shape[-1] != final_resid.shape[-1]:
         raise ValueError(
             f"parts {tuple(parts.shape)}, final_resid {tuple(final_resid.shape)} and u "
-            f"{tuple(u.shape)} disagree: parts must be [part, *final_resid.shape] and u [..., d_model]"
+            f"{tuple(u.shape)} disagree: parts must be [part, *final_resid.shape] "
+            "and u [..., d_model]"
         )
     if check:
         gap = (parts.sum(0) - final_resid).abs().max().item()
@@ -110,7 +111,8 @@ def split_logit(
         if gap > tol:
             raise ValueError(
                 f"the parts do not sum to the final residual (max gap {gap:.3g} > tolerance "
-                f"{tol:.3g}); pass every writer (embed, each block's outputs) from the same forward pass"
+                f"{tol:.3g}); pass every writer (embed, each block's outputs) "
+                "from the same forward pass"
             )
     n = final_resid.shape[-1]
     denom = (center(final_resid).pow(2).sum(-1) + n * eps).sqrt()
@@ -170,7 +172,8 @@ def answer_token(model, answer: str | int) -> int:
         token = int(answer)
         if not 0 <= token < d_vocab:
             raise ValueError(
-                f"token id {token} is outside the vocabulary [0, {d_vocab}); pass a valid id or the answer string"
+                f"token id {token} is outside the vocabulary [0, {d_vocab}); pass a valid id "
+                "or the answer string"
             )
         return token
     ids = model.to_tokens(answer, prepend_bos=False)[0].tolist()
@@ -184,8 +187,10 @@ def answer_token(model, answer: str | int) -> int:
     if len(ids) != 1:
         pieces = [model.tokenizer.decode([i]) for i in ids]
         raise ValueError(
-            f"answer {answer!r} is {len(ids)} tokens {pieces} (ids {ids}), but a logit belongs to one token; "
-            f"pass a single-token answer (mind the leading space, e.g. ' Ireland'), or decompose the first "
+            f"answer {answer!r} is {len(ids)} tokens {pieces} (ids {ids}), "
+            "but a logit belongs to one token; "
+            "pass a single-token answer (mind the leading space, e.g. ' Ireland'), "
+            "or decompose the first "
             f"token ({pieces[0] if pieces else '—'!r}) and then each later one at its own position"
         )
     return ids[0]
@@ -425,7 +430,8 @@ def _model_logits(cache) -> Float[Tensor, "batch pos d_vocab"]:
         if key in cache.keys():
             return cache[key]
     raise KeyError(
-        "the cache holds no logits (hook_unembed); run `model.run_with_cache(tokens)` without a names_filter"
+        "the cache holds no logits (hook_unembed); run `model.run_with_cache(tokens)` "
+        "without a names_filter"
     )
 
 
@@ -528,7 +534,8 @@ def logit_lens(
     """
     if scale not in ("recompute", "cached"):
         raise ValueError(
-            f"scale={scale!r}: use 'recompute' (the logit lens) or 'cached' (running sum of the split)"
+            f"scale={scale!r}: use 'recompute' (the logit lens) "
+            "or 'cached' (running sum of the split)"
         )
     model = cache.model
     n_layers = model.cfg.n_layers
@@ -589,8 +596,10 @@ def transformer_lens_terms(
     model = cache.model
     if not getattr(model, "compatibility_mode", False):
         raise ValueError(
-            "TransformerLens's decompose_resid/apply_ln_to_stack route ignores the final LayerNorm's "
-            "γ and β, so it is only right on a folded model: call `bridge.enable_compatibility_mode()` "
+            "TransformerLens's decompose_resid/apply_ln_to_stack route ignores "
+            "the final LayerNorm's "
+            "γ and β, so it is only right on a folded model: "
+            "call `bridge.enable_compatibility_mode()` "
             "on a fresh bridge (or use decompose_logit, which handles both)"
         )
     n_pos = cache["hook_embed"].shape[1]

@@ -321,7 +321,8 @@ def precision_at_k(
     a, b = _columns(scores, inputs), _columns(truth, inputs)
     if a.shape != b.shape or not 0 < k <= a.shape[0]:
         raise ValueError(
-            f"scores {tuple(a.shape)} and truth {tuple(b.shape)} must match, and k={k} be in 1 … {a.shape[0]}"
+            f"scores {tuple(a.shape)} and truth {tuple(b.shape)} must match, "
+            f"and k={k} be in 1 … {a.shape[0]}"
         )
     true_top = torch.zeros(b.shape, dtype=torch.bool, device=b.device)
     true_top.scatter_(0, b.topk(k, dim=0).indices, True)

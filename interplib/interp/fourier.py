@@ -49,7 +49,8 @@ def check_modulus(p: int) -> int:
         )
     if any(p % d == 0 for d in range(2, math.isqrt(p) + 1)):
         raise ValueError(
-            f"p={p} is not prime: Z/pZ needs a prime modulus for every a to have an inverse; use e.g. 113"
+            f"p={p} is not prime: Z/pZ needs a prime modulus for every a to have an "
+            "inverse; use e.g. 113"
         )
     return p
 

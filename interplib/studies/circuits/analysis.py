@@ -74,7 +74,8 @@ class ProbeConfig:
     def __post_init__(self):
         if not 0 <= self.icl_early < self.icl_late:
             raise ValueError(
-                f"icl_early={self.icl_early}, icl_late={self.icl_late}: need 0 <= icl_early < icl_late"
+                f"icl_early={self.icl_early}, icl_late={self.icl_late}: "
+                "need 0 <= icl_early < icl_late"
             )
         if self.repeat_period < 2 or self.repeat_batch < 1:
             raise ValueError(
@@ -122,7 +123,8 @@ class InductionProbes:
         by_pos, cfg = evaluation["val_loss_by_pos"], self.cfg
         if by_pos.shape[0] <= cfg.icl_late:
             raise ValueError(
-                f"validation sequences have {by_pos.shape[0] + 1} tokens but icl_late={cfg.icl_late} "
+                f"validation sequences have {by_pos.shape[0] + 1} tokens but "
+                f"icl_late={cfg.icl_late} "
                 f"needs at least {cfg.icl_late + 2}: lower icl_late or pack longer sequences"
             )
         rep = repeat_loss(per_position_loss(model, self.tokens), cfg.repeat_period)

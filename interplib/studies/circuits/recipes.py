@@ -128,6 +128,8 @@ for _name, _run in RUNS.items():
             needs=(lmdata.DATA_NAME,),
             loader=model_from_artifact,
             seconds={"cpu": 16 * {1: 2400, 2: 3250}[_run.model.n_layers]},
-            description=f"{_run.model.n_layers}-layer attention-only transformer on the story corpus",
+            description=(
+                f"{_run.model.n_layers}-layer attention-only transformer on the story corpus"
+            ),
         )
     )

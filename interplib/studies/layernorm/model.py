@@ -76,7 +76,8 @@ class NeoXConfig:
         if not 0 < self.rotary_pct <= 1 or rot != int(rot) or int(rot) % 2:
             raise ValueError(
                 f"rotary_pct={self.rotary_pct} rotates {rot} of d_head={self.d_head} dims; "
-                f"choose it so that d_head * rotary_pct is a positive even integer (Pythia: 0.25 of 64)"
+                "choose it so that d_head * rotary_pct is a positive even integer "
+                "(Pythia: 0.25 of 64)"
             )
         if self.ln_eps <= 0:
             raise ValueError(

@@ -38,7 +38,8 @@ class MarkovConfig:
     def __post_init__(self):
         if self.d_vocab < 2 or self.d_model < 1:
             raise ValueError(
-                f"d_vocab={self.d_vocab}, d_model={self.d_model}: need d_vocab >= 2 and d_model >= 1"
+                f"d_vocab={self.d_vocab}, d_model={self.d_model}: "
+                "need d_vocab >= 2 and d_model >= 1"
             )
         if self.concentration <= 0:
             raise ValueError(

@@ -70,6 +70,8 @@ register(
         fit=fit,
         loader=model_from_artifact,
         seconds={"cpu": 5.0},
-        description="zero-layer transformer trained on a 12-state Markov chain (the worked example)",
+        description=(
+            "zero-layer transformer trained on a 12-state Markov chain (the worked example)"
+        ),
     )
 )

@@ -81,7 +81,8 @@ class TrigramLaw:
         n = self.pi0.shape[0]
         if self.pi1.shape != (n, n) or self.pi2.shape != (n, n, n):
             raise ValueError(
-                f"shapes {tuple(self.pi0.shape)}, {tuple(self.pi1.shape)}, {tuple(self.pi2.shape)}: "
+                f"shapes {tuple(self.pi0.shape)}, {tuple(self.pi1.shape)}, "
+                f"{tuple(self.pi2.shape)}: "
                 f"need [N], [N N], [N N N] with one N"
             )
         for name, p in (("pi0", self.pi0), ("pi1", self.pi1), ("pi2", self.pi2)):
