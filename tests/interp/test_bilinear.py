@@ -1,6 +1,7 @@
 """interplib.interp.bilinear against brute force on tiny random float64 bilinear transformers."""
 
 import dataclasses
+import math
 import os
 import time
 
@@ -374,22 +375,70 @@ def test_real_size_speed():
     assert t_diag <= 2.0 and t_inter <= 1.0
 
 
-def test_table_loss_matches_a_loop_over_bigrams():
-    from interplib.studies.bilinear.analysis import fitted_loss, table_loss
+# ----------------------------------------------------------------------------- chapter helpers
 
-    g = torch.Generator().manual_seed(0)
-    table = torch.randn(5, 5, generator=g, dtype=torch.float64)
-    tokens = torch.randint(0, 5, (3, 7), generator=g)
-    for tau in (0.5, 1.0, 2.0):
-        losses = [
-            -torch.log_softmax(table[:, i] / tau, 0)[o].item()
-            for row in tokens.tolist()
-            for i, o in zip(row[:-1], row[1:])
-        ]
-        assert table_loss(table, tokens, tau) == pytest.approx(
-            sum(losses) / len(losses)
+
+def test_edit_effect_matches_a_loop_and_is_zero_for_an_exact_edit():
+    model = tiny_bilinear()
+    t = tokens(model)
+    dlogp, kl = bl.edit_effect(model, bl.fold_norms(model), t)
+    assert dlogp < 1e-12 and abs(kl) < 1e-12
+    edited = bl.center_unembed_d_model(model)
+    dlogp, kl = bl.edit_effect(model, edited, t)
+    with torch.no_grad():
+        p = model(t).softmax(-1).flatten(0, 1).tolist()
+        q = edited(t).softmax(-1).flatten(0, 1).tolist()
+    gaps = [
+        abs(math.log(a) - math.log(b)) for pr, qr in zip(p, q) for a, b in zip(pr, qr)
+    ]
+    kls = [sum(a * math.log(a / b) for a, b in zip(pr, qr)) for pr, qr in zip(p, q)]
+    assert dlogp == pytest.approx(max(gaps), rel=1e-9)
+    assert kl == pytest.approx(sum(kls) / len(kls), rel=1e-9)
+    assert dlogp > 1e-3 and kl > 0
+
+
+def test_table_scores_are_the_per_input_metrics_averaged_over_the_inputs():
+    g = torch.Generator().manual_seed(7)
+    table, truth = torch.randn(9, 6, generator=g), torch.randn(9, 6, generator=g)
+    mask = torch.tensor([True, False, True, True, False, True])
+    got = bl.table_scores(table, truth, mask, k=3)
+    assert list(got) == ["precision@3", "Spearman", "top-1 agreement"]
+    inputs = mask.nonzero().flatten().tolist()
+    overlap = [
+        len(
+            set(table[:, i].topk(3).indices.tolist())
+            & set(truth[:, i].topk(3).indices.tolist())
         )
-    loss, tau = fitted_loss(table, tokens, tokens, taus=torch.tensor([0.5, 1.0, 2.0]))
-    assert loss == min(table_loss(table, tokens, t) for t in (0.5, 1.0, 2.0))
-    with pytest.raises(ValueError, match="positive temperature"):
-        table_loss(table, tokens, 0.0)
+        / 3
+        for i in inputs
+    ]
+    rho = [
+        pd.Series(table[:, i].numpy())
+        .rank()
+        .corr(pd.Series(truth[:, i].numpy()).rank())
+        for i in inputs
+    ]
+    same = [table[:, i].argmax() == truth[:, i].argmax() for i in inputs]
+    assert got["precision@3"] == pytest.approx(sum(overlap) / len(inputs))
+    assert got["Spearman"] == pytest.approx(sum(rho) / len(inputs))
+    assert got["top-1 agreement"] == pytest.approx(sum(same) / len(inputs))
+    assert bl.table_scores(truth, truth, k=2) == {
+        "precision@2": 1.0,
+        "Spearman": pytest.approx(1.0),
+        "top-1 agreement": 1.0,
+    }
+
+
+def test_global_top_share_and_inputs_match_a_sort_of_every_pair():
+    g = torch.Generator().manual_seed(8)
+    table = torch.randn(7, 5, generator=g)  # [out in]
+    marked = torch.tensor([True, False, False, True, True, False, False])
+    pairs = sorted(
+        ((table[o, i].item(), o, i) for o in range(7) for i in range(5)), reverse=True
+    )
+    for k in (1, 4, 12, 35):
+        top = pairs[:k]
+        assert bl.global_top_share(table, k, marked) == pytest.approx(
+            sum(marked[o].item() for _, o, _ in top) / k
+        )
+        assert bl.global_top_inputs(table, k) == len({i for _, _, i in top})
