@@ -3,13 +3,13 @@
     python tools/build_chapter.py bilinear-bigrams [--screenshot]
 
 Makes ``_build/one/<chapter>/``: a copy of the book's configuration whose table of contents
-holds the landing page, this chapter and the bibliography, builds it with warnings shown (references to
-the other chapters cannot resolve here, so they are listed apart and do not fail), runs the
-page checks of ``tools/check_pages.py`` on it, and with ``--screenshot`` saves
+holds the landing page, this chapter and the bibliography, builds it with warnings shown
+(references to the other chapters cannot resolve here, so they are listed apart and do not
+fail), runs the page checks of ``tools/check_pages.py`` on it, and with ``--screenshot`` saves
 ``_build/one/<chapter>/<chapter>.png`` at 1280 px wide for a person to look at (cut into
-readable slices under ``tiles/`` when ImageMagick's ``convert`` is there). Its
-execution cache is its own, so chapters built this way in parallel do not collide. The
-whole book is still built and checked by ``make book``.
+readable slices under ``tiles/`` when ImageMagick's ``convert`` is there). Its execution cache
+is its own, so chapters built this way in parallel do not collide. The whole book is still built
+and checked by ``make book``.
 """
 
 from __future__ import annotations

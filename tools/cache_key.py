@@ -6,7 +6,8 @@ leave every cached output in place and publish stale numbers. The key therefore 
 
 * ``lib``: what the cache cannot see, i.e. every tracked file under ``interplib/``, the
   requirement files and ``artifacts/manifest.json`` (which lists every artifact's hash);
-* ``chapters``: the book's sources (``intro.md``, ``chapters/**.md``, ``_toc.yml``, ``_config.yml``).
+* ``chapters``: the book's sources (``intro.md``, ``chapters/**.md``, ``_toc.yml``,
+  ``_config.yml``).
 
 CI restores the exact key ``...-<lib>-<chapters>`` or, failing that, the newest cache with the
 same ``lib`` (prefix ``...-<lib>-``): jupyter-cache then re-executes only the chapters whose

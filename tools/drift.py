@@ -131,7 +131,10 @@ def load_tolerances(path: Path | None) -> dict[str, Any]:
 def tolerance(
     tolerances: dict[str, Any], artifact: str, metric: str
 ) -> tuple[float, float]:
-    """``(rtol, atol)``: the default, updated by every matching pattern in file order (last wins)."""
+    """``(rtol, atol)``: the default, updated by every matching pattern.
+
+    In file order: the last match wins.
+    """
     tol = dict(tolerances["default"])
     for pattern, override in tolerances["metrics"].items():
         art_pat, met_pat = pattern.split(":", 1)

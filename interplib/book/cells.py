@@ -23,7 +23,10 @@ class ClaimError(AssertionError):
 
 
 def claim(condition: Any, sentence: str) -> None:
-    """Fail with ``sentence`` unless ``condition`` is true (a bool, or a one-element tensor/array)."""
+    """Fail with ``sentence`` unless ``condition`` is true.
+
+    ``condition`` is a bool, or a one-element tensor/array.
+    """
     if isinstance(condition, (torch.Tensor, np.ndarray)):
         if int(np.prod(condition.shape)) != 1:
             raise TypeError(

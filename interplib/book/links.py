@@ -128,7 +128,10 @@ def _in_text(text: str, rel: str) -> list[Link]:
 
 
 def _in_bib(text: str, rel: str) -> list[Link]:
-    """``url`` and ``doi`` fields, and arXiv ``eprint`` fields (rendered as links by the bibliography)."""
+    """``url`` and ``doi`` fields, and arXiv ``eprint`` fields.
+
+    The bibliography renders all three as links.
+    """
     links = []
     starts = [m.start() for m in BIB_ENTRY_RE.finditer(text)] + [len(text)]
     for begin, end in zip(starts, starts[1:]):

@@ -261,7 +261,10 @@ def bar(
     xaxis: str = "",
     yaxis: str = "",
 ) -> go.Figure:
-    """One bar per entry of ``values`` (``[bars]``), named by ``labels``; negative bars point down."""
+    """One bar per entry of ``values`` (``[bars]``), named by ``labels``.
+
+    Negative bars point down.
+    """
     vs = to_numpy(values).ravel()
     names = _check_labels("labels", labels, vs.size)
     fig = go.Figure(

@@ -97,7 +97,10 @@ def sha256_file(path: Path) -> str:
 
 
 def canonical(obj: Any) -> Any:
-    """``obj`` as plain JSON data (tuples become lists), so configs compare equal after a round trip."""
+    """``obj`` as plain JSON data (tuples become lists).
+
+    So configs compare equal after a round trip.
+    """
     return json.loads(json.dumps(obj, sort_keys=True, default=_json_default))
 
 

@@ -1,4 +1,4 @@
-"""Train many small models of one architecture at once, their parameters stacked on a ``model`` axis.
+"""Train many small models of one architecture at once, parameters stacked on a ``model`` axis.
 
 Small models leave a CPU or GPU mostly idle: one step of a 10-dimensional transformer is a
 handful of tiny matmuls dominated by Python and kernel-launch overhead. Stacking ``K`` models'
@@ -66,7 +66,10 @@ class TrainResult:
 def stack_state(
     models: Sequence[nn.Module],
 ) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
-    """Parameters and buffers of identically shaped models, stacked on a new leading ``model`` axis."""
+    """Parameters and buffers of identically shaped models.
+
+    Each is stacked on a new leading ``model`` axis.
+    """
     if not models:
         raise ValueError("stack_state needs at least one model")
     shapes = [{k: tuple(v.shape) for k, v in m.state_dict().items()} for m in models]
@@ -97,7 +100,10 @@ def stacked_forward(
     *inputs: Any,
     in_dims: Any = None,
 ) -> Any:
-    """Run every stacked model on ``inputs`` (shared, or per model with ``in_dims=0``): outputs ``[model ...]``."""
+    """Run every stacked model on ``inputs``: outputs ``[model ...]``.
+
+    ``inputs`` are shared, or per model with ``in_dims=0``.
+    """
 
     def one(p, b, *x):
         return functional_call(base, (p, b), x)
@@ -151,7 +157,8 @@ def train_models(
         trainable: names of the parameters to train (default all); the others are frozen.
         batched: ``True``: one ``vmap`` step for all models; ``False``: the reference loop,
             one model at a time (for the speed comparison and the equivalence test).
-        evaluate: ``evaluate(params, buffers) -> {name: [model] tensor}`` every ``eval_every`` steps.
+        evaluate: ``evaluate(params, buffers) -> {name: [model] tensor}``, called every
+            ``eval_every`` steps.
         device: where to train (default: where the models are); batches are moved there.
 
     Returns:

@@ -146,7 +146,10 @@ def hf_trained(
     key_metric: tuple[str, float],
     dtype: torch.dtype | None = torch.float16,
 ) -> Trained:
-    """A recipe's ``fit`` result for a trained HF model: ``return hf_trained(model, tok, metrics, ("val_loss", v))``."""
+    """A recipe's ``fit`` result for a trained HF model.
+
+    In a recipe: ``return hf_trained(model, tok, metrics, ("val_loss", v))``.
+    """
     tensors, files = hf_payload(model, tokenizer, dtype)
     return Trained(tensors=tensors, metrics=metrics, key_metric=key_metric, files=files)
 

@@ -1,7 +1,8 @@
 """The registry of artifacts the book trains: each recipe says how one artifact is made.
 
-Each study registers its recipes in its ``recipes`` module (``interplib/studies/<study>/recipes.py``,
-and ``interplib/corpus/recipes.py`` for the corpus's data), found by :func:`discover`::
+Each study registers its recipes in its ``recipes`` module
+(``interplib/studies/<study>/recipes.py``, and ``interplib/corpus/recipes.py`` for the
+corpus's data), found by :func:`discover`::
 
     register(Recipe(name="markov-bigram", study="markov", config=MarkovConfig(), fit=fit,
                     loader=load, seconds={"cpu": 3}))

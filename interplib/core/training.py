@@ -144,7 +144,10 @@ def param_groups(
 
 
 def vocab_and_context(model: nn.Module) -> tuple[int, int]:
-    """``(d_vocab, n_ctx)`` from ``model.cfg`` (ours, TransformerLens) or ``model.config`` (Hugging Face)."""
+    """``(d_vocab, n_ctx)`` of a model.
+
+    Read from ``model.cfg`` (ours, TransformerLens) or ``model.config`` (Hugging Face).
+    """
     cfg: Any = getattr(
         model, "cfg", None
     )  # duck-typed: the hasattr checks below are the test
@@ -192,10 +195,10 @@ def per_position_loss(
     batch_size: int = 64,
     amp: bool = False,
 ) -> Float[Tensor, "batch pos_minus_1"]:
-    """``-log p(tokens[:, i+1] | tokens[:, :i+1])`` per sequence and position i, in eval mode, on CPU.
+    """``-log p(tokens[:, i+1] | tokens[:, :i+1])`` per sequence and position i, on CPU.
 
-    Computed ``batch_size`` sequences at a time on the model's device; float64 for a float64
-    model, float32 otherwise (bfloat16 autocast on CUDA if ``amp``).
+    The model runs in eval mode, ``batch_size`` sequences at a time on its device; float64
+    for a float64 model, float32 otherwise (bfloat16 autocast on CUDA if ``amp``).
     """
     device = next(model.parameters()).device
     was_training = model.training
@@ -221,7 +224,10 @@ def evaluate(
     batch_size: int = 64,
     amp: bool = False,
 ) -> float:
-    """Mean next-token loss over all sequences (every prediction weighted equally), nats per token."""
+    """Mean next-token loss over all sequences, in nats per token.
+
+    Every prediction is weighted equally.
+    """
     return float(per_position_loss(model, tokens, batch_size, amp).mean())
 
 
@@ -272,8 +278,11 @@ class TrainResult:
         return {**out, "history": scalars}
 
     def tensors(self) -> dict[str, Tensor]:
-        """Every curve as a tensor for ``artifacts.save``: ``train_loss [steps]``, then each history key
-        ``[evaluations]`` (tensor metrics stacked: ``val_loss_by_pos [evaluations pos-1]``)."""
+        """Every curve as a tensor for ``artifacts.save``.
+
+        ``train_loss [steps]``, then each history key ``[evaluations]`` (tensor metrics
+        stacked: ``val_loss_by_pos [evaluations pos-1]``).
+        """
         out = {"train_loss": torch.tensor(self.train_loss)}
         for key, values in self.history.items():
             out[key] = (
@@ -285,7 +294,10 @@ class TrainResult:
 
 
 def _batch_indices(n_seq: int, cfg: LMTrainConfig):
-    """Endless ``batch_size`` row indices: every row once per epoch, each epoch reshuffled from ``cfg.seed``."""
+    """Endless ``batch_size`` row indices: every row once per epoch.
+
+    Each epoch is reshuffled from ``cfg.seed``.
+    """
     gen = torch.Generator().manual_seed(cfg.seed)
     while True:
         order = torch.randperm(n_seq, generator=gen)
@@ -448,7 +460,10 @@ def artifact_payload(
 def split_payload(
     tensors: dict[str, Tensor],
 ) -> tuple[dict[str, Tensor], dict[str, Tensor]]:
-    """``(weights, curves)`` from an artifact made by :func:`artifact_payload` (curve names unprefixed)."""
+    """``(weights, curves)`` from an artifact made by :func:`artifact_payload`.
+
+    The curve names come back unprefixed.
+    """
     weights = {k: v for k, v in tensors.items() if not k.startswith(CURVE)}
     return weights, {
         k[len(CURVE) :]: v for k, v in tensors.items() if k.startswith(CURVE)

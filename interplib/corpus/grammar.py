@@ -226,7 +226,10 @@ class Grammar:
         return word
 
     def s(self, c: Char) -> str:
-        """The subject inside a sentence ("Every day, she ..."): pronoun if just named, else name."""
+        """The subject inside a sentence ("Every day, she ...").
+
+        A pronoun if the character was just named, else the name.
+        """
         word = c.he if self.last == c else c.name
         self.last = c
         return word
@@ -475,7 +478,8 @@ class Grammar:
             f"{self.N(hero)} said, {a}",
             '"Well done!" said the teacher.',
         ]
-        self.last = None  # the next sentence names the hero again rather than say "she" after the teacher
+        # the next sentence names the hero again rather than say "she" after the teacher
+        self.last = None
         if self.u() < 0.5:
             out.append(self.fact(c))
         return " ".join(out)

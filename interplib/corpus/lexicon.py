@@ -464,7 +464,10 @@ def past(verb: str) -> str:
 
 
 def gerund(verb: str) -> str:
-    """The -ing form: -ie -> -ying, a silent final e drops (not after e/o/y), doubling verbs double."""
+    """The -ing form.
+
+    -ie -> -ying, a silent final e drops (not after e/o/y), doubling verbs double.
+    """
     if verb.endswith("ie"):
         return verb[:-2] + "ying"
     if verb.endswith("e") and not verb.endswith(("ee", "oe", "ye")) and verb != "be":

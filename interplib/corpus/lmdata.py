@@ -114,10 +114,11 @@ class _WordIds(dict):
 def encode_stories(
     texts: Iterable[str], vocab: Vocab, n_tokens: int | None = None
 ) -> np.ndarray:
-    """``[BOS] story [EOS]`` for each text, concatenated, as uint16; stops once ``n_tokens`` are made.
+    """``[BOS] story [EOS]`` for each text, concatenated, as uint16.
 
-    Equal to the tokenizer's own encoding for ASCII text (a test checks it) and ~5x faster: the
-    text is split into words as the tokenizer's pre-tokenizer does, each word encoded once.
+    Stops once ``n_tokens`` are made. Equal to the tokenizer's own encoding for ASCII text (a
+    test checks it) and ~5x faster: the text is split into words as the tokenizer's
+    pre-tokenizer does, each word encoded once.
     """
     ids = _WordIds(vocab)
     out: list[int] = []
@@ -142,7 +143,10 @@ def encode_stories(
 
 
 def pack(tokens: np.ndarray | Tensor, seq_len: int) -> Int[Tensor, "batch pos"]:
-    """Cut a token stream into rows of ``seq_len`` (the tail that does not fill a row is dropped)."""
+    """Cut a token stream into rows of ``seq_len``.
+
+    The tail that does not fill a row is dropped.
+    """
     tokens = torch.as_tensor(np.asarray(tokens, dtype=np.int64))
     n = tokens.numel() // seq_len
     if n == 0:
@@ -237,7 +241,7 @@ def _write_cache(path: Path, tokens: np.ndarray) -> None:
 
 
 def load_split(split: str = "train") -> Int[Tensor, "batch pos"]:
-    """The packed ``train`` or ``val`` split, verified against the hash in the ``story-lmdata`` sidecar.
+    """The packed ``train`` or ``val`` split, verified against the ``story-lmdata`` sidecar's hash.
 
     The validation split is read from the committed artifact. The training split is read from
     ``.cache/lmdata/`` if its hash matches, else rebuilt from the seed (about 30 s) and checked.
@@ -282,7 +286,10 @@ def load_split(split: str = "train") -> Int[Tensor, "batch pos"]:
 
 
 def fit_data(cfg: DataConfig, device: torch.device, progress) -> Trained:
-    """Build both splits, cache the training split, record their hashes and commit the validation split."""
+    """Build both splits and record their hashes.
+
+    The training split is cached, the validation split is committed.
+    """
     vocab = Vocab.load()
     tok_sha = _tokenizer_sha()
     try:  # a previous version of this artifact: the rebuild should reproduce its hash
@@ -406,7 +413,8 @@ class BigramTruth:
     """The empirical next-token statistics of the training split (the bigram ground truth).
 
     Attributes:
-        next_ids: ``[d_vocab k]`` the k most frequent next tokens of each token, most frequent first.
+        next_ids: ``[d_vocab k]`` the k most frequent next tokens of each token, most
+            frequent first.
         next_probs: ``[d_vocab k]`` their empirical probabilities P(next | token).
         row_totals: ``[d_vocab]`` how often each token is followed by anything.
         unigram: ``[d_vocab]`` token counts.
@@ -432,7 +440,10 @@ class BigramTruth:
         )
 
     def strongest(self, k: int = 10, min_count: int = 100) -> pd.DataFrame:
-        """The k strongest bigrams (highest P(next | token)) among tokens seen ``min_count`` times."""
+        """The k strongest bigrams (highest P(next | token)).
+
+        Only tokens seen ``min_count`` times count.
+        """
         p = self.next_probs[:, 0].float().clone()
         p[self.row_totals < min_count] = -1
         order = torch.argsort(p, descending=True)[:k]
@@ -509,7 +520,9 @@ def read_texts(paths: str | Path | Sequence[str | Path]) -> list[str]:
 def pack_texts(
     texts: Sequence[str], vocab: Vocab, seq_len: int = 256, val_fraction: float = 0.05
 ) -> tuple[Int[Tensor, "batch pos"], Int[Tensor, "batch pos"]]:
-    """Train and validation rows from any documents: the last ``val_fraction`` of documents validate.
+    """Train and validation rows from any documents.
+
+    The last ``val_fraction`` of the documents validate.
 
     Raises:
         ValueError: too little text for one row in each split.

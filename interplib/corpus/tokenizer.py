@@ -213,8 +213,11 @@ class Vocab:
         return self.tokenizer.decode(list(ids), skip_special_tokens=skip_special)
 
     def hf_tokenizer(self):
-        """The same tokenizer as a ``transformers`` fast tokenizer (for HF models and TransformerBridge);
-        it adds no special tokens by itself, like :meth:`encode`."""
+        """The same tokenizer as a ``transformers`` fast tokenizer.
+
+        For HF models and TransformerBridge. It adds no special tokens by itself, like
+        :meth:`encode`.
+        """
         from transformers import PreTrainedTokenizerFast
 
         return PreTrainedTokenizerFast(

@@ -8,7 +8,8 @@ with ε *inside* the root:
 .. math::
 
     \mathrm{LN}(x) = \gamma \odot \frac{c(x)}{\sqrt{\lVert c(x)\rVert^2/N + \varepsilon}} + \beta
-                   = \sqrt N\,\gamma \odot \frac{c(x)}{\sqrt{\lVert c(x)\rVert^2 + N\varepsilon}} + \beta .
+                   = \sqrt N\,\gamma \odot
+                    \frac{c(x)}{\sqrt{\lVert c(x)\rVert^2 + N\varepsilon}} + \beta .
 
 The final residual is a sum of writers, ``x = embed + Σ_l Δ_l`` (or finer: attention and
 MLP outputs, single heads, biases). Because ``c`` is linear and the denominator is one
@@ -55,7 +56,10 @@ UNITS: tuple[str, ...] = ("block", "component", "head")
 
 
 def center(v: Float[Tensor, "... d_model"]) -> Float[Tensor, "... d_model"]:
-    """``c(v) = v - mean(v)`` over the last axis (the seed's ``center`` returned ``v + mean(v)``)."""
+    """``c(v) = v - mean(v)`` over the last axis.
+
+    (The seed's ``center`` returned ``v + mean(v)``.)
+    """
     return v - v.mean(-1, keepdim=True)
 
 
@@ -70,7 +74,10 @@ def layer_norm(
     bias: Tensor | None,
     eps: float,
 ) -> Float[Tensor, "... d_model"]:
-    """PyTorch's LayerNorm written out (biased variance, ε inside the root); the brute-force reference."""
+    """PyTorch's LayerNorm written out (biased variance, ε inside the root).
+
+    The brute-force reference.
+    """
     out = center(x) / ln_scale(x, eps)
     if weight is not None:
         out = out * weight
@@ -84,14 +91,16 @@ def split_logit(
     eps: float,
     check: bool = True,
 ) -> Float[Tensor, " part *batch"]:
-    """Split ``⟨u, LN(x)⟩`` exactly into one term per writer of the residual (eq. in the module doc).
+    """Split ``⟨u, LN(x)⟩`` exactly into one term per writer of the residual.
 
-    ``term_k = √N ⟨u, c(part_k)⟩ / sqrt(‖c(x)‖² + Nε)``; the terms sum to the logit minus
-    its bias ``b'``. Cost: one pass over ``parts``.
+    The identity is the module docstring's equation:
+    ``term_k = √N ⟨u, c(part_k)⟩ / sqrt(‖c(x)‖² + Nε)``; the terms sum to the logit minus its
+    bias ``b'``. Cost: one pass over ``parts``.
 
     Args:
         parts: the residual stream split by writer; they must sum to ``final_resid``.
-        final_resid: the input of the final LayerNorm (``ln_final.hook_in``) at the same positions.
+        final_resid: the input of the final LayerNorm (``ln_final.hook_in``) at the same
+            positions.
         u: the readout direction with γ folded in, ``γ ⊙ W_U[:, t]`` (from :func:`readout`).
         eps: the final LayerNorm's ε.
         check: verify that the parts sum to ``final_resid`` (to float tolerance).
@@ -200,7 +209,10 @@ def answer_token(model, answer: str | int) -> int:
 
 
 def _final_norm(model):
-    """``(weight, bias, eps)`` of the final LayerNorm: the HF module inside the bridge's ``ln_final``."""
+    """``(weight, bias, eps)`` of the final LayerNorm.
+
+    Read from the HF module inside the bridge's ``ln_final``.
+    """
     ln = getattr(model, "ln_final", None)
     inner = getattr(ln, "_original_component", ln)
     if not isinstance(inner, torch.nn.LayerNorm):
@@ -243,7 +255,8 @@ def readout(
 ) -> tuple[Float[Tensor, "*batch d_model"], Float[Tensor, "*batch"]]:
     """``(u, b')`` of a token with the final LayerNorm's γ and β folded in.
 
-    ``u = γ ⊙ W_U[:, t]`` and ``b' = b_U[t] + ⟨β, W_U[:, t]⟩``, so ``logit_t = √N⟨u, c(x)⟩/‖…‖ + b'``.
+    ``u = γ ⊙ W_U[:, t]`` and ``b' = b_U[t] + ⟨β, W_U[:, t]⟩``, so
+    ``logit_t = √N⟨u, c(x)⟩/‖…‖ + b'``.
     With ``baseline`` the direction of the logit *difference* ``t − baseline``. With
     ``center_vocab`` the vocabulary mean of ``u`` and ``b'`` is subtracted, which is what
     TransformerLens's ``center_unembed`` does to a compatibility-mode model.
@@ -269,10 +282,11 @@ def _at(
 
 @torch.no_grad()
 def head_results(cache, layer: int) -> Float[Tensor, "batch pos head_index d_model"]:
-    """What each attention head of ``layer`` writes: ``z_h @ W_O[h]`` (without the output bias ``b_O``).
+    """What each attention head of ``layer`` writes: ``z_h @ W_O[h]``.
 
-    Computed from the cached ``hook_z`` and the bridge's ``W_O``, independently of
-    TransformerLens's ``stack_head_results`` (the tests compare the two).
+    Without the output bias ``b_O``. Computed from the cached ``hook_z`` and the bridge's
+    ``W_O``, independently of TransformerLens's ``stack_head_results`` (the tests compare the
+    two).
     """
     model = cache.model
     layer = check_layer(layer, model.cfg.n_layers)
@@ -300,7 +314,8 @@ def residual_parts(
     """The final residual at ``pos`` split into writers, with labels.
 
     * ``"block"``: ``embed``, then ``Δ_l = resid_post − resid_pre`` per block (labels ``"L0"``…);
-    * ``"component"``: ``embed``, then ``attn_out`` and ``mlp_out`` per block (``"L0 attn"``, ``"L0 mlp"``…);
+    * ``"component"``: ``embed``, then ``attn_out`` and ``mlp_out`` per block (``"L0 attn"``,
+      ``"L0 mlp"``…);
     * ``"head"``: ``embed``, then per block each head (``"L0H0"``…), the attention output bias
       (``"L0 b_O"``) and the MLP (``"L0 mlp"``).
 
@@ -362,7 +377,8 @@ class LogitSplit:
             (the seed printed these).
         bias: ``[batch]`` ``b' = b_U[t] + ⟨β, W_U[:, t]⟩``.
         logit: ``[batch]`` the model's own logit from the same forward pass.
-        scale: ``[batch]`` the shared divisor ``sqrt(‖c(x)‖² + Nε) / √N`` (= ``ln_final.hook_scale``).
+        scale: ``[batch]`` the shared divisor ``sqrt(‖c(x)‖² + Nε) / √N``
+            (= ``ln_final.hook_scale``).
     """
 
     labels: list[str]
@@ -403,7 +419,10 @@ class LogitSplit:
         )
 
     def frame(self, row: int = 0) -> pd.DataFrame:
-        """A table of one batch row: part, raw inner product, logit-unit term; then bias and total."""
+        """A table of one batch row.
+
+        Per part: raw inner product, logit-unit term; then the bias and the total.
+        """
         df = pd.DataFrame(
             {
                 "part": self.labels,
@@ -444,16 +463,20 @@ def decompose_logit(
     baseline: int | str | Int[Tensor, " batch"] | None = None,
     center_vocab: bool = False,
 ) -> LogitSplit:
-    """Split the logit of ``token`` at ``pos`` exactly into per-writer terms (module doc, boxed identity).
+    """Split the logit of ``token`` at ``pos`` exactly into per-writer terms.
+
+    The identity is the module docstring's boxed one.
 
     Args:
-        cache: from ``model.run_with_cache(tokens)`` on a ``TransformerBridge`` (raw or compatibility mode).
+        cache: from ``model.run_with_cache(tokens)`` on a ``TransformerBridge`` (raw or
+            compatibility mode).
         token: the answer: an id, a one-token string, or one id per batch row.
         pos: the position whose next-token logit is split; one per row for padded batches.
         unit: ``"block"``, ``"component"`` or ``"head"`` (see :func:`residual_parts`).
         baseline: if given, split the logit difference ``token − baseline`` instead.
         center_vocab: subtract the vocabulary mean of ``u`` and ``b'``; on a raw model this
-            gives exactly TransformerLens's terms for a compatibility-mode (``center_unembed``) model.
+            gives exactly TransformerLens's terms for a compatibility-mode
+            (``center_unembed``) model.
 
     Raises:
         ValueError: a multi-token answer, a position out of range, an unknown unit.
@@ -489,11 +512,12 @@ def decompose_logit(
 
 @torch.no_grad()
 def block_residual_gap(cache, layer: int) -> tuple[float, float]:
-    """``(max gap, max allowed)`` between ``resid_post − resid_pre`` and ``attn_out + mlp_out`` of one block.
+    """``(max gap, max allowed)`` of one block's residual update and its outputs.
 
-    The allowed gap is :func:`residual_rounding_bound`, evaluated elementwise; the check
-    passes when every element's gap is within its own bound (returned as the worst ratio's
-    numbers). A parallel block (Pythia) has no ``resid_mid``, so only the sum can be checked.
+    The gap is between ``resid_post − resid_pre`` and ``attn_out + mlp_out``. The allowed gap is
+    :func:`residual_rounding_bound`, evaluated elementwise; the check passes when every
+    element's gap is within its own bound (returned as the worst ratio's numbers). A parallel
+    block (Pythia) has no ``resid_mid``, so only the sum can be checked.
     """
     layer = check_layer(layer, cache.model.cfg.n_layers)
     pre, post = (
@@ -520,7 +544,7 @@ def logit_lens(
     pos: int | Int[Tensor, " batch"] = -1,
     scale: Literal["recompute", "cached"] = "recompute",
 ) -> tuple[Float[Tensor, "layer batch *vocab"], list[str]]:
-    """Read the residual before each block, and after the last, through the final LayerNorm and ``W_U``.
+    """Read the residual before each block, and after the last, through ``ln_final`` and ``W_U``.
 
     ``scale="recompute"`` is the **logit lens**: each partial residual gets its own LayerNorm
     statistics (what the model would predict if it stopped there; TL ≥ 2.18 semantics).
@@ -582,13 +606,14 @@ def transformer_lens_terms(
     unit: Literal["component", "head"] = "component",
     baseline: int | str | None = None,
 ) -> tuple[Float[Tensor, "part batch"], Float[Tensor, " batch"], list[str]]:
-    """TransformerLens 4.3's terms and bias for the same split, for comparison with :func:`decompose_logit`.
+    """TransformerLens 4.3's terms and bias for the split of :func:`decompose_logit`.
 
-    ``"component"``: ``decompose_resid`` then ``logit_attrs`` (which centres each part and
-    divides by the cached ``ln_final.hook_scale`` via ``apply_ln_to_stack``, then dots with
-    ``W_U[:, t]``). ``"head"``: ``stack_head_results`` then ``logit_attrs`` (heads only: TL
-    has no per-layer bias or MLP parts in this stack). The bias is ``b_U[t]`` (difference with
-    ``baseline``). Valid only on a compatibility-mode bridge (γ, β folded), which is checked.
+    For comparison with it. ``"component"``: ``decompose_resid`` then ``logit_attrs`` (which
+    centres each part and divides by the cached ``ln_final.hook_scale`` via
+    ``apply_ln_to_stack``, then dots with ``W_U[:, t]``). ``"head"``: ``stack_head_results``
+    then ``logit_attrs`` (heads only: TL has no per-layer bias or MLP parts in this stack). The
+    bias is ``b_U[t]`` (difference with ``baseline``). Valid only on a compatibility-mode bridge
+    (γ, β folded), which is checked.
 
     Raises:
         ValueError: on a raw bridge, where TL's route silently ignores γ and β.
@@ -625,7 +650,7 @@ def transformer_lens_terms(
     return terms, b.expand(terms.shape[1]), labels
 
 
-# ---------------------------------------------------------------- the seed's variants, for the chapter
+# ------------------------------------------------------------ the seed's variants, for the chapter
 
 
 def identity_variants(
@@ -729,17 +754,18 @@ def symbolic_identity_gap(n: int = 3, n_parts: int = 2, variant: str = "exact"):
     return lhs - rhs
 
 
-# ---------------------------------------------------------------- the prediction, as test_prompt shows it
+# --------------------------------------------------------- the prediction, as test_prompt shows it
 
 
 def pad_prompts(
     model, prompts: Sequence[str], prepend_bos: bool = False
 ) -> tuple[Int[Tensor, "batch pos"], Int[Tensor, " batch"]]:
-    """Tokenise prompts of different lengths into one right-padded batch and each one's last position.
+    """Tokenise prompts of different lengths into one right-padded batch.
 
-    Right padding is exact for next-token readouts at ``last``: causal attention never lets a
-    position see the padding after it, and rotary positions count from the left. Pass ``last``
-    as ``pos`` to :func:`decompose_logit` / :func:`logit_lens`.
+    Returns the batch and each prompt's last position. Right padding is exact for next-token
+    readouts at ``last``: causal attention never lets a position see the padding after it, and
+    rotary positions count from the left. Pass ``last`` as ``pos`` to :func:`decompose_logit` /
+    :func:`logit_lens`.
     """
     rows = [model.to_tokens(p, prepend_bos=prepend_bos)[0] for p in prompts]
     if not rows or min(len(r) for r in rows) == 0:
@@ -762,7 +788,9 @@ def next_token_table(
     k: int = 10,
     prepend_bos: bool = False,
 ) -> tuple[pd.DataFrame, int | None]:
-    """Top-``k`` next tokens after ``prompt`` (rank, token, logit, prob) and the answer's rank (0 = top).
+    """Top-``k`` next tokens after ``prompt`` and the answer's rank (0 = top).
+
+    One row per token: rank, token, logit, prob.
 
     The same numbers ``transformer_lens.utilities.test_prompt`` prints, as a table.
     """

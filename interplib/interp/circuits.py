@@ -71,7 +71,10 @@ def _norm_kind(model) -> str | None:
 
 
 def _fold_ln(model, ln) -> tuple[Tensor, Tensor] | None:
-    """``(C diag(w), b)`` pieces of a LayerNorm, or None without one: LN(x) = (x/σ) C diag(w) + b."""
+    """``(C diag(w), b)`` pieces of a LayerNorm, or None without one.
+
+    ``LN(x) = (x/σ) C diag(w) + b``.
+    """
     if _norm_kind(model) is None:
         return None
     d, ref = model.cfg.d_model, model.W_E
@@ -139,7 +142,10 @@ def _scale(model, cache, name: str) -> Tensor:
 def head_results(
     model, cache, layer: int
 ) -> Float[Tensor, "batch pos head_index d_model"]:
-    """Each head's write into the residual stream, ``z_h @ W_O[h]`` (TL's ``hook_result``, without ``b_O``)."""
+    """Each head's write into the residual stream, ``z_h @ W_O[h]``.
+
+    TL's ``hook_result``, without ``b_O``.
+    """
     check_layer_head(model, layer)
     return torch.einsum(
         "bphe,hed->bphd",
@@ -280,7 +286,10 @@ class ScoreTerms:
         )
 
     def named_terms(self) -> dict[str, Tensor]:
-        """Every term by name ``"query–key"`` (``bias`` for b_Q on the query side, b_K on the key side)."""
+        """Every term by name ``"query–key"``.
+
+        ``bias`` stands for b_Q on the query side, b_K on the key side.
+        """
         out = {
             f"{a}–{c}": self.terms[i, j]
             for i, a in enumerate(self.labels)
@@ -292,7 +301,8 @@ class ScoreTerms:
         return out
 
     def statistics(self) -> pd.DataFrame:
-        """Per term, over causal entries only: mean, mean ``|term|``, variance, row-centred variance, KL.
+        """Per term, over causal entries only: mean, mean ``|term|``, variance, row-centred
+        variance, KL.
 
         ``row_centred_var`` removes each query row's mean first: the softmax sees only
         within-row differences, so this (not the raw variance) measures what a term does
@@ -379,7 +389,9 @@ def term_table(
     stat: str = "kl_if_removed",
     group: Literal["head", "layer", "source", "path"] = "source",
 ) -> pd.DataFrame:
-    """One statistic of :meth:`ScoreTerms.statistics` for every head of ``layer``: rows heads, columns terms.
+    """One statistic of :meth:`ScoreTerms.statistics` for every head of ``layer``.
+
+    Rows are heads, columns terms.
 
     ``table.idxmax(axis=1)`` then names the term that dominates each head's pattern.
     """
@@ -412,8 +424,10 @@ def previous_token_scores(
 def induction_scores(
     model, tokens: Int[Tensor, "batch pos"], period: int
 ) -> Float[Tensor, "layer head_index"]:
-    """Mean attention on the induction stripe of tokens ending in ``[r, r]`` with ``len(r) = period``
-    (:func:`interplib.interp.patterns.induction_stripe`)."""
+    """Mean attention on the induction stripe of tokens ending in ``[r, r]``.
+
+    ``len(r) = period``; see :func:`interplib.interp.patterns.induction_stripe`.
+    """
     check_repeat(tokens, period)
     return induction_stripe(_patterns(model, tokens), period)
 
@@ -500,7 +514,10 @@ def qk_circuit(
 
 
 def eigenvalue_score(circuit: FactoredMatrix) -> float:
-    """``Σ Re λ / Σ |λ|`` over a square circuit's non-zero eigenvalues (the Framework's copying statistic)."""
+    """``Σ Re λ / Σ |λ|`` over a square circuit's non-zero eigenvalues.
+
+    The Framework's copying statistic.
+    """
     if circuit.ldim != circuit.rdim:
         raise ValueError(
             f"circuit is {circuit.ldim}×{circuit.rdim}: eigenvalues need a square circuit"
@@ -616,7 +633,10 @@ class PathExpansion:
     def top_tokens(
         self, label: str, k: int = 10, batch: int = 0, pos: int = -1
     ) -> tuple[Tensor, Tensor]:
-        """``(values, token ids)`` of the k logits that path ``label`` raises most at one position."""
+        """``(values, token ids)`` of the k logits that path ``label`` raises most.
+
+        At one position.
+        """
         return self.logits([label], pos)[0, batch, 0].topk(k)
 
 
@@ -647,10 +667,11 @@ def path_expansion(
 
 
 def path_ov_circuit(model, heads: Sequence[Head]) -> FactoredMatrix:
-    """The weight-only OV circuit of a path, ``W_E W_V¹W_O¹ … W_U`` (rows source token, columns logit).
+    """The weight-only OV circuit of a path, ``W_E W_V¹W_O¹ … W_U``.
 
-    ``heads=[]`` is the direct path ``W_E W_U``; ``[(0, 3), (1, 5)]`` the virtual head
-    L0H3→L1H5 (rank ≤ d_head). LN-folded weights; positions and biases are left out.
+    Rows are source tokens, columns logits. ``heads=[]`` is the direct path ``W_E W_U``; ``[(0,
+    3), (1, 5)]`` the virtual head L0H3→L1H5 (rank ≤ d_head). LN-folded weights; positions and
+    biases are left out.
     """
     W_U, _ = unembed_weights(model)
     left = model.W_E.detach()
@@ -687,7 +708,10 @@ def top_promoted_tokens(
 
 
 def _z_means(model, reference: Tensor, layers: Sequence[int]) -> dict[int, Tensor]:
-    """Each layer's ``hook_z`` averaged over batch and positions of ``reference``: [head_index d_head]."""
+    """Each layer's ``hook_z`` averaged over batch and positions of ``reference``.
+
+    Each is ``[head_index d_head]``.
+    """
     check_tokens(model, reference)
     names = [f"blocks.{l}.attn.hook_z" for l in layers]
     _, cache = model.run_with_cache(reference, names_filter=lambda n: n in names)
@@ -744,7 +768,10 @@ def ablated_repeat_losses(
     reference: Tensor | None = None,
     _means: dict[int, Tensor] | None = None,
 ) -> RepeatLoss:
-    """:func:`repeat_losses` with ``heads`` ablated: induction heads gone, the repeat's loss rises."""
+    """:func:`repeat_losses` with ``heads`` ablated.
+
+    With the induction heads gone, the repeat's loss rises.
+    """
     check_repeat(tokens, period)
     logits = ablated_logits(model, tokens, heads, kind, reference, _means)
     loss = F.cross_entropy(

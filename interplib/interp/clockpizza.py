@@ -38,7 +38,9 @@ def correct_logits(logits: Float[Tensor, "a b c"]) -> Float[Tensor, "a b"]:
 
 
 def distance_irrelevance(correct: Float[Tensor, "a b"]) -> float:
-    """``mean_d std{L(a, b) : a - b ≡ d} / std{L(a, b)}`` of a correct-logit grid ``L`` (population std).
+    """``mean_d std{L(a, b) : a - b ≡ d} / std{L(a, b)}`` of a correct-logit grid ``L``.
+
+    Population standard deviations.
 
     Raises:
         ValueError: if the grid is not square or its logits are all equal (the ratio is 0/0).

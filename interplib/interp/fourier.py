@@ -105,10 +105,11 @@ def frequency_norms(
 
 
 def key_frequencies(W: Float[Tensor, "x d"], ratio: float = 0.25) -> list[int]:
-    """Frequencies k (1-based) whose norm in ``frequency_norms(W)`` is at least ``ratio`` × the largest.
+    """Frequencies k (1-based) whose norm is at least ``ratio`` × the largest.
 
-    The rule is stated, not tuned: a grokked embedding has a handful of large frequencies and
-    a floor of small ones, and the threshold sits far from both.
+    The norms are ``frequency_norms(W)``. The rule is stated, not tuned: a grokked embedding has
+    a handful of large frequencies and a floor of small ones, and the threshold sits far from
+    both.
     """
     if not 0 < ratio < 1:
         raise ValueError(f"ratio={ratio}: use a fraction of the largest norm in (0, 1)")
@@ -165,11 +166,12 @@ def energy_by_frequency(
 def by_distance_and_sum(
     values: Float[Tensor, "... a b"],
 ) -> Float[Tensor, "... distance sum"]:
-    """A function on the ``(a, b)`` grid rearranged to row ``(a − b) mod p``, column ``(a + b) mod p``.
+    """A function on the ``(a, b)`` grid rearranged by ``(a − b, a + b)``.
 
-    For odd ``p`` the map ``(a, b) -> (a − b, a + b)`` is a bijection of the grid, so every
-    entry moves and none is lost. A function of ``a − b`` alone (a Pizza's correct logit)
-    becomes constant along each row; one of ``a + b`` alone constant along each column.
+    Row ``(a − b) mod p``, column ``(a + b) mod p``. For odd ``p`` the map
+    ``(a, b) -> (a − b, a + b)`` is a bijection of the grid, so every entry moves and none is
+    lost. A function of ``a − b`` alone (a Pizza's correct logit) becomes constant along each
+    row; one of ``a + b`` alone constant along each column.
     """
     p = values.shape[-1]
     if values.shape[-2] != p or p % 2 == 0:
@@ -187,10 +189,11 @@ def by_distance_and_sum(
 def neuron_frequency_fractions(
     acts: Float[Tensor, "neuron a b"],
 ) -> Float[Tensor, "neuron freq"]:
-    """For each neuron, the fraction of its (non-constant) variance over the (a, b) grid in frequency k.
+    """For each neuron, the fraction of its variance over the (a, b) grid in frequency k.
 
-    With ``F = B A Bᵀ`` and ``F[0, 0]`` set to 0, frequency k's share is the energy in rows and
-    columns ``{0, 2k-1, 2k}`` divided by the total energy.
+    The variance is the non-constant part. With ``F = B A Bᵀ`` and ``F[0, 0]`` set to 0,
+    frequency k's share is the energy in rows and columns ``{0, 2k-1, 2k}`` divided by the total
+    energy.
     """
     F = fourier_2d(acts.double())
     F[..., 0, 0] = 0
@@ -206,8 +209,10 @@ def neuron_frequency_fractions(
 def frequency_terms(
     acts: Float[Tensor, "neuron a b"], freqs: Int[Tensor, " neuron"]
 ) -> Float[Tensor, "neuron term"]:
-    """Shares of each neuron's non-constant energy in three kinds of term of its frequency ``k``:
-    waves of ``a`` alone, waves of ``b`` alone, and products of the two (``cos w_k a · cos w_k b``...).
+    """Shares of each neuron's non-constant energy in three kinds of term of its frequency ``k``.
+
+    Waves of ``a`` alone, waves of ``b`` alone, and products of the two
+    (``cos w_k a · cos w_k b``...).
 
     With ``F = B A Bᵀ``, these are the entries ``F[{sin k, cos k}, 0]``, ``F[0, {sin k, cos k}]``
     and the 2 × 2 block ``F[{sin k, cos k}, {sin k, cos k}]``; together they are the fraction of
@@ -324,7 +329,8 @@ def restricted_loss(
 ) -> Tensor:
     """Cross-entropy after keeping only the constant and key-frequency ``w_k(a+b)`` terms of the
     logits (one value per leading index; ``freqs`` as in :func:`project_sum_terms`, ``mask``
-    picks the cells: a boolean ``[a b]`` grid or flat row-major indices, in the paper the test pairs)."""
+    picks the cells: a boolean ``[a b]`` grid or flat row-major indices, in the paper the test
+    pairs)."""
     constant = logits.mean((-3, -2), keepdim=True)
     return _loss(constant + project_sum_terms(logits, freqs), labels, mask)
 
@@ -335,17 +341,21 @@ def excluded_loss(
     freqs: list[int] | Float[Tensor, "... direction a b"],
     mask: Tensor | None = None,
 ) -> Tensor:
-    """Cross-entropy after removing the key-frequency ``w_k(a+b)`` terms (measured on train in the paper)."""
+    """Cross-entropy after removing the key-frequency ``w_k(a+b)`` terms.
+
+    The paper measures it on the training pairs.
+    """
     return _loss(logits - project_sum_terms(logits, freqs), labels, mask)
 
 
 def cos_sum_fraction(logits: Float[Tensor, "a b c"], freqs: list[int]) -> float:
-    """Fraction of the logits' variance explained by ``Σ_k α_k cos w_k(a+b-c)`` (least squares in α).
+    """Fraction of the logits' variance explained by ``Σ_k α_k cos w_k(a+b-c)``.
 
-    A cube ``cos w_k(a+b-c)`` depends on the cell only through ``x = a+b-c mod p``, so its inner
-    products are sums over x: the centred logits summed per x (``S``) and the cells per x
-    (``n``) give ``⟨L, C_k⟩ = Σ_x S(x) cos w_k x`` and ``‖C_k‖² = Σ_x n(x) cos² w_k x`` for every
-    k at once, with no cube built. The cubes of distinct k are orthogonal (for a full grid of c).
+    The α are fitted by least squares. A cube ``cos w_k(a+b-c)`` depends on the cell only
+    through ``x = a+b-c mod p``, so its inner products are sums over x: the centred logits
+    summed per x (``S``) and the cells per x (``n``) give ``⟨L, C_k⟩ = Σ_x S(x) cos w_k x`` and
+    ``‖C_k‖² = Σ_x n(x) cos² w_k x`` for every k at once, with no cube built. The cubes of
+    distinct k are orthogonal (for a full grid of c).
     """
     p = logits.shape[0]
     grid = torch.arange(p, device=logits.device)

@@ -43,7 +43,10 @@ def repeated_random_tokens(
 
 
 def check_repeat(tokens: Tensor, period: int) -> None:
-    """Raise a ValueError naming the fix unless ``tokens`` end in two copies of a length-``period`` segment."""
+    """Raise a ValueError naming the fix unless ``tokens`` end in two copies of a segment.
+
+    The segment is ``period`` tokens long.
+    """
     if period < 2 or tokens.ndim != 2 or tokens.shape[1] < 2 * period:
         raise ValueError(
             f"period={period} with tokens of shape {tuple(tokens.shape)}: need period >= 2 and "
@@ -66,7 +69,7 @@ def previous_token_stripe(
 def induction_stripe(
     patterns: Float[Tensor, "layer batch head_index query_pos key_pos"], period: int
 ) -> Float[Tensor, "layer head_index"]:
-    """Mean attention on the induction stripe of tokens ending in ``[r, r]`` with ``len(r) = period``.
+    """Mean attention on the induction stripe of tokens ending in ``[r, r]``, ``len(r) = period``.
 
     A query in the second copy at position i attends to i − period + 1: the token after
     the previous occurrence of its own token (TL's and ARENA's induction score).

@@ -1,3 +1,6 @@
-"""The book's studies, one package each: ``model``, ``recipes``, ``analysis`` and what only it needs."""
+"""The book's studies, one package each.
+
+Each has ``model``, ``recipes``, ``analysis`` and what only it needs.
+"""
 
 __all__: list[str] = []

@@ -113,7 +113,10 @@ class BilinearConfig:
 
 
 class RMSNorm(nn.Module):
-    """``w ⊙ x / √(mean(x²) + eps)``; ``hook_scale`` is the divisor, ``hook_normalized`` is x/scale."""
+    """``w ⊙ x / √(mean(x²) + eps)``.
+
+    ``hook_scale`` is the divisor, ``hook_normalized`` is x/scale.
+    """
 
     def __init__(self, cfg: BilinearConfig):
         super().__init__()
@@ -343,7 +346,10 @@ def n_params(model: nn.Module) -> int:
 def model_tensors(
     model: nn.Module, dtype: torch.dtype = torch.float16
 ) -> dict[str, Tensor]:
-    """The state dict as CPU tensors for an artifact (float16 halves the files; 1 layer ≈ 5.9 MB)."""
+    """The state dict as CPU tensors for an artifact.
+
+    float16 halves the files (1 layer ≈ 5.9 MB).
+    """
     return {
         name: t.detach().to("cpu", dtype).contiguous()
         for name, t in model.state_dict().items()

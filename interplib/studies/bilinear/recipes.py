@@ -1,4 +1,4 @@
-"""The bilinear-bigrams study's recipes: a 1-layer and a 2-layer bilinear transformer on the story corpus.
+"""The bilinear-bigrams study's recipes: 1- and 2-layer bilinear transformers on the story corpus.
 
 Both train with :func:`interplib.core.training.train_lm` on the ``story-lmdata`` splits and are
 stored in float16 (:func:`interplib.studies.bilinear.model.model_tensors`);
@@ -47,7 +47,10 @@ RUNS = {
 
 
 def fit(run: LMRun, device: torch.device, progress) -> Trained:
-    """Train, store float16 weights and the curves; the validation loss is measured on the stored weights."""
+    """Train, store float16 weights and the curves.
+
+    The validation loss is measured on the stored weights.
+    """
     model = BilinearTransformer(run.model)
     val = lmdata.load_split("val")
     result = train_lm(

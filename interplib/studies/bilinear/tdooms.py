@@ -172,7 +172,9 @@ def from_tdooms_state_dict(
 
 
 def load_tdooms(directory: str | Path) -> BilinearTransformer:
-    """Load a local copy of a ``tdooms/TinyStories-*`` checkpoint (``config.json`` + ``model.safetensors``).
+    """Load a local copy of a ``tdooms/TinyStories-*`` checkpoint.
+
+    The copy is a folder with ``config.json`` and ``model.safetensors``.
 
     Raises:
         FileNotFoundError: a file is missing (the hub is not reachable: download it elsewhere).

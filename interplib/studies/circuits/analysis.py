@@ -85,14 +85,15 @@ class ProbeConfig:
 
 
 class InductionProbes:
-    """The attention-only chapter's ``on_evaluate`` callback for :func:`interplib.core.training.train_lm`.
+    """The attention-only chapter's ``on_evaluate`` callback for ``train_lm``.
 
-    At each evaluation it records ``icl_score = loss(icl_late) - loss(icl_early)`` from the
-    loop's per-position validation loss (negative: later tokens are predicted better, the
-    model learns in context); ``repeat_first`` and ``repeat_second``, the losses on the first
-    and the repeated copy of ``[BOS, r, r]`` random tokens, whose gap opens when induction
-    heads form; and every head's ``prev_token_score`` and ``induction_score`` on that probe
-    (``[layer head_index]`` tensors, :func:`head_pattern_scores`).
+    See :func:`interplib.core.training.train_lm`. At each evaluation it records
+    ``icl_score = loss(icl_late) - loss(icl_early)`` from the loop's per-position validation
+    loss (negative: later tokens are predicted better, the model learns in context);
+    ``repeat_first`` and ``repeat_second``, the losses on the first and the repeated copy of
+    ``[BOS, r, r]`` random tokens, whose gap opens when induction heads form; and every head's
+    ``prev_token_score`` and ``induction_score`` on that probe (``[layer head_index]`` tensors,
+    :func:`head_pattern_scores`).
 
     Raises:
         ValueError: if the probe does not fit the model's context, or (at the first

@@ -8,13 +8,15 @@ Two implementations of one model, with identical state-dict keys:
 
 * :func:`attention_only` builds it as a TransformerLens 4.3 ``TransformerBridge`` with
   ``TransformerBridge.boot_native``, so TL hooks, ``run_with_cache`` and ``FactoredMatrix``
-  views (``model.W_Q``, ``model.OV``...) apply. All analysis (``interplib.interp.circuits``) runs on it.
+  views (``model.W_Q``, ``model.OV``...) apply. All analysis (``interplib.interp.circuits``)
+  runs on it.
 * :class:`AttnOnlyTransformer` is the same network in plain torch, for training: importable
   without transformer-lens (the lent GPU machine has none) and about 7 % less CPU time per
   step than the bridge. :func:`to_bridge` turns a trained one into the bridge.
 
-Either trains with :func:`interplib.core.training.train_lm`; pass ``on_evaluate=InductionProbes(cfg)``
-to record the in-context score, the repeat probe and the head scores at every evaluation.
+Either trains with :func:`interplib.core.training.train_lm`; pass
+``on_evaluate=InductionProbes(cfg)`` to record the in-context score, the repeat probe and the
+head scores at every evaluation.
 
 **Gap of TL 4.3 filled here.** On ``boot_native`` models the bridge fires
 ``hook_attn_scores`` with the *attention pattern* (post-softmax), not the scores: its
@@ -56,10 +58,11 @@ Normalization = Literal["LN", "LNPre"] | None
 
 @dataclass(frozen=True)
 class AttnOnlyConfig:
-    """An attention-only transformer; sizes follow the seed's "minigpt" (d_model 256, 8 heads of 32).
+    """An attention-only transformer.
 
-    Training settings live in :class:`interplib.core.training.LMTrainConfig`, the probes
-    recorded during training in :class:`~interplib.studies.circuits.analysis.ProbeConfig`.
+    Sizes follow the seed's "minigpt" (d_model 256, 8 heads of 32). Training settings live in
+    :class:`interplib.core.training.LMTrainConfig`, the probes recorded during training in
+    :class:`~interplib.studies.circuits.analysis.ProbeConfig`.
     """
 
     n_layers: int = 2
@@ -297,7 +300,10 @@ class AttnOnlyTransformer(nn.Module):
     def forward(
         self, tokens: Int[Tensor, "batch pos"], patterns: list | None = None
     ) -> Float[Tensor, "batch pos d_vocab"]:
-        """Logits; if ``patterns`` is a list, each layer's [batch head_index query_pos key_pos] pattern is appended."""
+        """Logits; if ``patterns`` is a list, each layer's pattern is appended to it.
+
+        A pattern is ``[batch head_index query_pos key_pos]``.
+        """
         check_token_ids(tokens, n_ctx=self.cfg.n_ctx)
         resid = self.embed(tokens) + self.pos_embed.weight[: tokens.shape[1]]
         for block in self.blocks:
@@ -318,7 +324,9 @@ def bridge_from_state(
     dtype: torch.dtype | None = None,
     tokenizer: Any = None,
 ):
-    """The bridge with weights from a state dict (e.g. an artifact's float16 tensors), cast to ``dtype``.
+    """The bridge with weights from a state dict, cast to ``dtype``.
+
+    The state dict is e.g. an artifact's float16 tensors.
 
     Raises:
         ValueError: if the keys or shapes are not those of ``cfg``'s model.

@@ -1,10 +1,11 @@
-"""The attention-circuits study's recipes: a 2-layer and a 1-layer attention-only transformer on the story corpus.
+"""The attention-circuits study's recipes: 2- and 1-layer attention-only transformers.
 
-Both train with :func:`interplib.core.training.train_lm` in the plain-torch twin
-(:class:`interplib.studies.circuits.model.AttnOnlyTransformer`) with the
-:class:`~interplib.studies.circuits.analysis.InductionProbes` recorded every 100 steps, so the curves
-show when in-context learning and the induction heads appear. They are stored in float16;
-:func:`~interplib.core.recipes.load_model` returns the TransformerLens bridge the chapter analyses.
+Both train on the story corpus with :func:`interplib.core.training.train_lm` in the plain-torch
+twin (:class:`interplib.studies.circuits.model.AttnOnlyTransformer`) with the
+:class:`~interplib.studies.circuits.analysis.InductionProbes` recorded every 100 steps, so the
+curves show when in-context learning and the induction heads appear. They are stored in float16;
+:func:`~interplib.core.recipes.load_model` returns the TransformerLens bridge the chapter
+analyses.
 
 The story grammar never repeats a passage, so the corpus alone rewards no induction head:
 four runs without repeated passages, up to 131M tokens on an H100, formed none
@@ -14,11 +15,12 @@ only induction predicts; the validation split is the plain corpus. The learning 
 3e-3: a toy repeat task leaves the plateau that precedes induction at 3e-3 and not in the
 same time at 1e-3.
 
-The configs are sized for a GPU: 8,000 steps of 64 × 256 tokens (131M tokens). On an H200
-the 2-layer model forms its previous-token and induction heads together between steps 1,300
-and 1,500; the CPU runs of 2,000 × 16 steps ended before that. ``python -m interplib.train attn-only-l2
-attn-only-l1 --device cuda`` trains both; the same command with ``--device cpu`` is the CPU
-path, about 16 times the 2,000 × 16 runs' 54 and 40 minutes on the book's 2-core CPU.
+The configs are sized for a GPU: 8,000 steps of 64 × 256 tokens (131M tokens). On an H200 the
+2-layer model forms its previous-token and induction heads together between steps 1,300 and
+1,500; the CPU runs of 2,000 × 16 steps ended before that.
+``python -m interplib.train attn-only-l2 attn-only-l1 --device cuda`` trains both; the same
+command with ``--device cpu`` is the CPU path, about 16 times the 2,000 × 16 runs' 54 and 40
+minutes on the book's 2-core CPU.
 """
 
 from __future__ import annotations
@@ -50,7 +52,10 @@ STUDY = "circuits"
 
 @dataclass(frozen=True)
 class AttnOnlyRun:
-    """One model of the study: architecture (with the init seed), training and the probes recorded."""
+    """One model of the study.
+
+    Its architecture (with the init seed), its training and the probes recorded.
+    """
 
     model: AttnOnlyConfig
     train: LMTrainConfig
@@ -60,7 +65,8 @@ class AttnOnlyRun:
         8,
         120,
     )  # the segments' lengths (lmdata.with_repeated_segments)
-    seed: int = 0  # the global seed of the run and of the repeated rows (the weights' seed is ``model.seed``)
+    # the global seed of the run and of the repeated rows (the weights' seed is ``model.seed``)
+    seed: int = 0
 
 
 TRAINING = LMTrainConfig(
@@ -80,7 +86,10 @@ RUNS = {
 
 
 def fit(run: AttnOnlyRun, device: torch.device, progress) -> Trained:
-    """Train with the induction probes; store float16 weights, the curves and the probes' history."""
+    """Train with the induction probes.
+
+    Stores float16 weights, the curves and the probes' history.
+    """
     model = AttnOnlyTransformer(run.model)
     val = lmdata.load_split("val")
     train = lmdata.with_repeated_segments(

@@ -1,8 +1,9 @@
 """Reading a trained modular-addition model: the measurements of the grokking chapter.
 
 Everything is read at the ``=`` position, where the answer is, over the full grid of inputs
-``(a, b)``; the functions take a TransformerLens bridge (:func:`interplib.studies.grokking.model.to_bridge`)
-or its training twin and work for any of the three weight variants.
+``(a, b)``; the functions take a TransformerLens bridge
+(:func:`interplib.studies.grokking.model.to_bridge`) or its training twin and work for any of
+the three weight variants.
 """
 
 from __future__ import annotations
@@ -55,7 +56,10 @@ class AnswerCache:
 
 
 def answer_cache(bridge, p: int) -> AnswerCache:
-    """Run all ``p²`` inputs ``[a, b, =]`` through ``bridge`` and keep what the chapter reads, in float64."""
+    """Run all ``p²`` inputs ``[a, b, =]`` through ``bridge``.
+
+    Keeps what the chapter reads, in float64.
+    """
     tokens, _ = dataset(p)
     with torch.no_grad():
         logits, cache = bridge.run_with_cache(
@@ -94,7 +98,10 @@ def first_epoch(
     values: Float[Tensor, "model snapshot"],
     at_least: float,
 ) -> list[int | None]:
-    """For each model, the first logged epoch at which ``values`` reaches ``at_least`` (None if never)."""
+    """For each model, the first logged epoch at which ``values`` reaches ``at_least``.
+
+    None if it never does.
+    """
     if values.ndim != 2 or values.shape[1] != epochs.shape[0]:
         raise ValueError(
             f"values has shape {tuple(values.shape)}; need [model, {epochs.shape[0]}] to match "
@@ -268,13 +275,13 @@ def summarize(
 ) -> dict[str, Any]:
     """Every per-model number of the chapter's comparison table, for one trained model.
 
-    Key frequencies come from the model's own embedding (:func:`~interplib.interp.fourier.key_frequencies`);
-    a neuron is *explained* when one frequency holds more than ``threshold`` of its variance
-    over the grid, as in Nanda et al. (2023), and the frequencies of those neurons are the ones
-    the model *uses* (``cluster_freqs``). The gradient symmetricity is Zhong et al.'s
-    (2023, their Def. 4.1): the mean over every pair (a, b), each with an output c drawn at
-    random (seeded), of the cosine between the gradients of logit c with respect to the two
-    input embeddings.
+    Key frequencies come from the model's own embedding
+    (:func:`~interplib.interp.fourier.key_frequencies`); a neuron is *explained* when one
+    frequency holds more than ``threshold`` of its variance over the grid, as in Nanda et al.
+    (2023), and the frequencies of those neurons are the ones the model *uses*
+    (``cluster_freqs``). The gradient symmetricity is Zhong et al.'s (2023, their Def. 4.1): the
+    mean over every pair (a, b), each with an output c drawn at random (seeded), of the cosine
+    between the gradients of logit c with respect to the two input embeddings.
     """
     p = cfg.p
     bridge = to_bridge(cfg, effective_state_dict(model))

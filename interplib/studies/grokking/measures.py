@@ -51,11 +51,12 @@ def neuron_logit_map(
 
 @dataclass(frozen=True)
 class MeasureGrid:
-    """What every measure of one fit shares, built once on the training device (:func:`measure_grid`).
+    """What every measure of one fit shares.
 
-    Measuring a stack of snapshots then runs a handful of large device operations and no
-    per-model work on the host: the pairs, their labels, the train/test cells (as indices, so
-    selecting them needs no host sync), each model's key directions and the Fourier basis.
+    Built once on the training device (:func:`measure_grid`). Measuring a stack of snapshots
+    then runs a handful of large device operations and no per-model work on the host: the pairs,
+    their labels, the train/test cells (as indices, so selecting them needs no host sync), each
+    model's key directions and the Fourier basis.
     """
 
     tokens: Int[Tensor, "pair pos"]  # every input [a, b, =], row-major in (a, b)

@@ -1,9 +1,9 @@
 """Modular addition a + b mod p, and the one-layer transformer that groks it.
 
 The task and model are those of Nanda et al. (2023): inputs ``[a, b, =]``, the answer read at
-``=``; 1 layer, 4 heads of 32, d_model 128, a ReLU MLP of 512, learned positions, no
-LayerNorm, untied embed/unembed. ``weights`` selects what the attention and MLP matrices are
-in the forward pass: full precision, binary or ternary (:mod:`interplib.studies.grokking.quantize`), always on
+``=``; 1 layer, 4 heads of 32, d_model 128, a ReLU MLP of 512, learned positions, no LayerNorm,
+untied embed/unembed. ``weights`` selects what the attention and MLP matrices are in the forward
+pass: full precision, binary or ternary (:mod:`interplib.studies.grokking.quantize`), always on
 full-precision latent weights; embeddings and unembedding stay full precision. So the three
 variants are one architecture, and every hook and analysis applies to all of them.
 
@@ -210,7 +210,10 @@ class GrokTransformer(nn.Module):
     def from_embedded(
         self, resid: Float[Tensor, "batch pos d_model"]
     ) -> Float[Tensor, "batch pos p"]:
-        """The logits from an embedded input (so gradients with respect to the embeddings can be taken)."""
+        """The logits from an embedded input.
+
+        So gradients with respect to the embeddings can be taken.
+        """
         for block in self.blocks:
             resid = block(resid)
         return self.unembed(resid)

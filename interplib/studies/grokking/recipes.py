@@ -133,9 +133,10 @@ def fit(cfg: GrokConfig, device: torch.device, progress) -> Trained:
 def load_models(
     cfg: GrokConfig, tensors: dict[str, Tensor], prefix: str = "final"
 ) -> list[GrokTransformer]:
-    """The trained models of an artifact, one per stored seed (latent weights, quantized in the forward pass).
+    """The trained models of an artifact, one per stored seed.
 
-    ``prefix`` is ``"final"`` (every seed) or ``"epoch<N>"`` for a kept checkpoint (the first seed).
+    Latent weights, quantized in the forward pass. ``prefix`` is ``"final"`` (every seed) or
+    ``"epoch<N>"`` for a kept checkpoint (the first seed).
     """
     state = {
         k[len(prefix) + 1 :]: v

@@ -1,4 +1,7 @@
-"""The task: every pair ``(a, b)`` of residues mod p as ``[a, b, =]``, and the seeded train split."""
+"""The task: every pair ``(a, b)`` of residues mod p as ``[a, b, =]``.
+
+And the seeded train split.
+"""
 
 from __future__ import annotations
 
@@ -12,7 +15,10 @@ __all__ = ["dataset", "train_mask"]
 
 
 def dataset(p: int) -> tuple[Int[Tensor, "pair pos"], Int[Tensor, " pair"]]:
-    """Every input ``[a, b, =]`` (``=`` is token p) in row-major (a, b) order, and ``(a + b) mod p``."""
+    """Every input ``[a, b, =]`` in row-major (a, b) order, and ``(a + b) mod p``.
+
+    ``=`` is token p.
+    """
     check_modulus(p)
     a, b = torch.meshgrid(torch.arange(p), torch.arange(p), indexing="ij")
     tokens = torch.stack([a.flatten(), b.flatten(), torch.full((p * p,), p)], dim=1)
@@ -20,7 +26,10 @@ def dataset(p: int) -> tuple[Int[Tensor, "pair pos"], Int[Tensor, " pair"]]:
 
 
 def train_mask(p: int, frac_train: float, data_seed: int) -> Bool[Tensor, " pair"]:
-    """Which of the p² pairs are training pairs: the first ``int(frac·p²)`` of a seeded permutation."""
+    """Which of the p² pairs are training pairs.
+
+    The first ``int(frac·p²)`` of a seeded permutation.
+    """
     order = torch.randperm(p * p, generator=torch.Generator().manual_seed(data_seed))
     mask = torch.zeros(p * p, dtype=torch.bool)
     mask[order[: int(frac_train * p * p)]] = True

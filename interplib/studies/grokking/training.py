@@ -53,7 +53,10 @@ def stacked_answer_logits(
         return out.view(*x.shape[:-1], W.shape[1])
 
     def lookup(table: Tensor) -> Tensor:
-        """``table [model pos vocab f]`` at each input's (position, token): ``[model batch pos f]``."""
+        """``table [model pos vocab f]`` at each input's (position, token).
+
+        Returns ``[model batch pos f]``.
+        """
         flat = einops.rearrange(table, "model pos vocab f -> model (pos vocab) f")
         index = tokens + table.shape[2] * torch.arange(n_pos, device=tokens.device)
         return flat.index_select(1, index.flatten()).view(len(table), *tokens.shape, -1)
@@ -178,7 +181,10 @@ def train_stacked(
 def loss_and_accuracy(
     logits: Float[Tensor, "batch pos p"], labels: Int[Tensor, " batch"]
 ) -> tuple[Tensor, Tensor]:
-    """Cross-entropy at the ``=`` position, in float64 (softmax collapse otherwise), and accuracy."""
+    """Cross-entropy at the ``=`` position, and accuracy.
+
+    In float64: softmax collapse otherwise.
+    """
     last = logits[:, -1].double()
     loss = nn.functional.cross_entropy(last, labels)
     return loss, (last.argmax(-1) == labels).double().mean()

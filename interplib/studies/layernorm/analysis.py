@@ -25,11 +25,13 @@ __all__ = ["fact_recall", "answer_first_tokens", "head_grid", "largest_writer"]
 def fact_recall(
     model, tokenizer, prompts: pd.DataFrame | None = None, batch_size: int = 128
 ) -> pd.DataFrame:
-    """Greedy recall of every fact: ``prompts`` (default :func:`interplib.corpus.grammar.fact_prompts`) plus
-    ``answer_rank`` (rank of the answer's first token after ``[BOS] prompt``, 0 = top) and
-    ``recalled`` (every answer token is the argmax under teacher forcing, i.e. greedy decoding
-    writes the answer). ``model`` maps ``tokens [batch pos]`` to logits (or an HF output);
-    rows are right-padded, which causal attention makes exact at the positions read."""
+    """Greedy recall of every fact.
+
+    ``prompts`` (default :func:`interplib.corpus.grammar.fact_prompts`) plus ``answer_rank``
+    (rank of the answer's first token after ``[BOS] prompt``, 0 = top) and ``recalled`` (every
+    answer token is the argmax under teacher forcing, i.e. greedy decoding writes the answer).
+    ``model`` maps ``tokens [batch pos]`` to logits (or an HF output); rows are right-padded,
+    which causal attention makes exact at the positions read."""
     prompts = fact_prompts() if prompts is None else prompts
     device = next(model.parameters()).device
     encode = lambda text: tokenizer(text, add_special_tokens=False)["input_ids"]  # noqa: E731

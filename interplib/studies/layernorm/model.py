@@ -123,7 +123,10 @@ def hf_config(
 
 
 def build_model(cfg: NeoXConfig, **hf_kwargs) -> GPTNeoXForCausalLM:
-    """A freshly initialised ``GPTNeoXForCausalLM`` for ``cfg``, seeded by ``cfg.seed``, in eval mode."""
+    """A freshly initialised ``GPTNeoXForCausalLM`` for ``cfg``.
+
+    Seeded by ``cfg.seed``, in eval mode.
+    """
     with torch.random.fork_rng(devices=[]):
         torch.manual_seed(cfg.seed)
         model = GPTNeoXForCausalLM(hf_config(cfg, **hf_kwargs))

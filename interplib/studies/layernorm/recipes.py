@@ -1,13 +1,14 @@
 """The LayerNorm-attribution study's recipe: a small GPT-NeoX (Pythia family) on the story corpus.
 
 The chapter asks how a model writes " Ireland" after "Dublin is the capital city of", as the
-seed asked of Pythia-70m. We cannot download Pythia, so ``neox-stories`` trains a model of
-the same family (:mod:`interplib.studies.layernorm.model`: LayerNorm, partial rotary, parallel attention and
-MLP, untied unembedding) on the story corpus, whose stories state the facts of
+seed asked of Pythia-70m. We cannot download Pythia, so ``neox-stories`` trains a model of the
+same family (:mod:`interplib.studies.layernorm.model`: LayerNorm, partial rotary, parallel
+attention and MLP, untied unembedding) on the story corpus, whose stories state the facts of
 :func:`interplib.corpus.lexicon.fact_table`, and records how many of them it recalls
 (:func:`~interplib.studies.layernorm.analysis.fact_recall`). It is stored as a Hugging Face
-model (safetensors, ``config.json``, the tokenizer) that :func:`interplib.core.bridge.boot_artifact` boots with
-``TransformerBridge.boot_transformers`` exactly as a reader boots the real Pythia.
+model (safetensors, ``config.json``, the tokenizer) that
+:func:`interplib.core.bridge.boot_artifact` boots with ``TransformerBridge.boot_transformers``
+exactly as a reader boots the real Pythia.
 
 On one H100 the recipe takes a few minutes (``python -m interplib.train neox-stories --device
 cuda``). The CPU path is the same command with ``--device cpu``; its cost per step is

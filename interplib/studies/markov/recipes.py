@@ -19,7 +19,10 @@ __all__ = ["fit", "model_from_artifact"]
 
 
 def fit(cfg: MarkovConfig, device: torch.device, progress) -> Trained:
-    """Train a zero-layer transformer on fresh samples of the chain (Adam, linear decay, cross-entropy)."""
+    """Train a zero-layer transformer on fresh samples of the chain.
+
+    Adam, linear decay, cross-entropy.
+    """
     P = transition_matrix(cfg)
     g = torch.Generator().manual_seed(cfg.seed + 1)
     model = ZeroLayerTransformer(cfg.d_vocab, cfg.d_model).to(device)

@@ -1,4 +1,6 @@
-"""Reading a trained attention-only model: attention maps, per-head logit contributions, capacity checks.
+"""Reading a trained attention-only model.
+
+Attention maps, per-head logit contributions, capacity checks:
 
 * :func:`attention_map`: the weight a head puts on the *first* token, for every pair of tokens,
   from the weights alone (the original ``attention_map`` transposed ``Q``/``K`` and skipped the
@@ -61,9 +63,10 @@ def all_pairs(N: int) -> Int[Tensor, "context 2"]:
 
 @torch.no_grad()
 def attention_map(model: AttentionOnly, head: int) -> Float[Tensor, "t2 t1"]:
-    """``A[i, j]``: attention of head ``head`` from the query ``t2 = i`` (position 2) to ``t1 = j`` (position 1).
+    """``A[i, j]``: attention of head ``head`` from the query ``t2 = i`` to ``t1 = j``.
 
-    With ``x_s = LN(e(t_s)) + p_s`` (gated as the model does) and ``s(x, y) = (x W_Q)·(y W_K)/√d_h``,
+    The query is at position 2, the key at position 1. With ``x_s = LN(e(t_s)) + p_s`` (gated
+    as the model does) and ``s(x, y) = (x W_Q)·(y W_K)/√d_h``,
     ``A[i, j] = σ(s(x_i^{(2)}, x_j^{(1)}) - s(x_i^{(2)}, x_i^{(2)}))``: a two-way softmax.
     One layer, two-token contexts only.
     """
@@ -91,8 +94,10 @@ def attention_map(model: AttentionOnly, head: int) -> Float[Tensor, "t2 t1"]:
 def head_contributions(
     model: AttentionOnly, tokens: Int[Tensor, "batch 2"]
 ) -> tuple[Float[Tensor, "batch d_vocab"], Float[Tensor, "batch head d_vocab"]]:
-    """Direct logit contributions, centred over the vocabulary: ``(residual, heads)``; they sum to the
-    centred logits (one layer, no MLP)."""
+    """Direct logit contributions, centred over the vocabulary: ``(residual, heads)``.
+
+    They sum to the centred logits (one layer, no MLP).
+    """
     if model.cfg.n_layers != 1 or model.cfg.d_mlp:
         raise ValueError("head_contributions splits a one-layer model without MLP")
     logits, cache = model.run_with_cache(tokens)
@@ -112,9 +117,10 @@ def solve_output_weights(
 ) -> tuple[Tensor, int]:
     """Least-squares ``W_O`` making the last residual equal ``targets`` with everything else frozen.
 
-    The last residual is ``r(t) + Z(t) vec(W_O)`` where ``Z(t) = [z_1(t) … z_H(t)]`` stacks the heads'
-    value mixtures; ``Z [context, H·d_h]`` generically has rank ``min(T, H·d_h)``, so the fit is
-    exact for up to ``H·d_h`` contexts. Returns ``W_O [head d_head d_model]`` and ``rank(Z)``.
+    The last residual is ``r(t) + Z(t) vec(W_O)`` where ``Z(t) = [z_1(t) … z_H(t)]`` stacks the
+    heads' value mixtures; ``Z [context, H·d_h]`` generically has rank ``min(T, H·d_h)``, so the
+    fit is exact for up to ``H·d_h`` contexts. Returns ``W_O [head d_head d_model]`` and
+    ``rank(Z)``.
     """
     _, cache = model.run_with_cache(tokens)
     z = cache["blocks.0.attn.hook_z"][:, -1]  # context head d_head
@@ -256,9 +262,10 @@ def seed_table(
     kl: Float[Tensor, "setting seed"],
     settings: list[str],
 ) -> pd.DataFrame:
-    """One row per setting: ``accuracy (mean)``, ``accuracy (std)`` over seeds, ``KL (nats)`` (mean).
+    """One row per setting: the accuracy's mean and std over seeds, the mean KL.
 
-    The standard deviation is the unbiased one (``torch.std``), as over three seeds.
+    The columns are ``accuracy (mean)``, ``accuracy (std)`` and ``KL (nats)``; the standard
+    deviation is the unbiased one (``torch.std``), as over three seeds.
     """
     if accuracy.shape != kl.shape or accuracy.shape[0] != len(settings):
         raise ValueError(

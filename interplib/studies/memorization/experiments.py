@@ -1,11 +1,14 @@
-"""The memorization study's smaller experiments (the original notebook's cells, fixed); one recipe each.
+"""The memorization study's smaller experiments, one recipe each.
+
+The original notebook's cells, fixed:
 
 * ``memo-dynamics``: next-token vs full-divergence training, with a sequence-encoder baseline;
 * ``memo-freezing``: which parameter groups suffice to memorise a table;
 * ``memo-skips``: removing the residual path or parts of the attention inputs;
 * ``memo-inspect``: the three small models the chapter opens (attention maps, per-head
   contributions, superposition in a low-entropy law);
-* ``memo-subspace``: how close a rank-d model's ``W_U`` comes to the law's log-probability subspace.
+* ``memo-subspace``: how close a rank-d model's ``W_U`` comes to the law's log-probability
+  subspace.
 """
 
 from __future__ import annotations
@@ -57,7 +60,10 @@ __all__ = [
 
 @dataclass(frozen=True)
 class CellConfig:
-    """One experiment of the original notebook: its law, its models (``seeds`` of them), training."""
+    """One experiment of the original notebook.
+
+    Its law, its models (``seeds`` of them), its training.
+    """
 
     N: int = 100
     supports: tuple[int, int] = (40, 40)
@@ -137,7 +143,10 @@ DYNAMICS = CellConfig(steps=1000, batch=256)
 
 
 def fit_dynamics(cfg: CellConfig, device, progress) -> Trained:
-    """Both losses on the table and on a noisy power law; a sequence encoder as the optimal baseline."""
+    """Both losses on the table and on a noisy power law.
+
+    A sequence encoder is the optimal baseline.
+    """
     seeds = range(cfg.seed, cfg.seed + cfg.seeds)
     tensors: dict[str, Tensor] = {}
     metrics: dict[str, Any] = {"eval_steps": list(range(0, cfg.steps + 1, 100))}
@@ -361,7 +370,10 @@ def _centred_basis(M: torch.Tensor) -> torch.Tensor:
 
 
 def subspace_distance(A: torch.Tensor, B: torch.Tensor) -> float:
-    """``‖P_A - P_B‖_F`` for the spans of the columns of ``A, B [N k]`` after centring (softmax ignores 1)."""
+    """``‖P_A - P_B‖_F`` for the spans of the columns of ``A, B [N k]`` after centring.
+
+    Centred because the softmax ignores the direction 1.
+    """
     QA, QB = _centred_basis(A), _centred_basis(B)
     return float(torch.linalg.matrix_norm(QA @ QA.T - QB @ QB.T))
 
@@ -388,7 +400,10 @@ def random_subspace_distance(
 
 @dataclass(frozen=True)
 class SubspaceConfig:
-    """``memo-subspace``: low-rank models fitted to laws of each rank in ``ranks``, ``reps`` each."""
+    """``memo-subspace``: low-rank models fitted to laws of each rank in ``ranks``.
+
+    ``reps`` of them per rank.
+    """
 
     N: int = 10
     d_model: int = 5
@@ -401,7 +416,10 @@ class SubspaceConfig:
 
 
 def fit_subspace(cfg: SubspaceConfig, device, progress) -> Trained:
-    """Low-rank models fitted by exact full-batch KL to rank-r laws; distance of ``W_U`` to the law's subspace."""
+    """Low-rank models fitted by exact full-batch KL to rank-r laws.
+
+    Measures the distance of ``W_U`` to the law's subspace.
+    """
     g = torch.Generator().manual_seed(cfg.seed)
     laws, keys = [], []
     for aligned in (True, False):

@@ -157,7 +157,7 @@ def last_position_law(
     generator: torch.Generator,
     supports: Sequence[int] | None = None,
 ) -> TrigramLaw:
-    """A noisy look-up table: each context puts ``p`` on one token and ``(1-p)/(N-1)`` on the others.
+    """A noisy look-up table: each context puts ``p`` on one token, ``(1-p)/(N-1)`` on the others.
 
     The correct token has index ``i`` with weight ``∝ (1 - i/N)^k`` (``k = 0``: uniform).
     The prior is uniform on random supports of sizes ``supports`` (default ``(N, N)``).
@@ -199,11 +199,14 @@ def rank_d_law(
     scale: float = 1.0,
     importance: float = 0.9,
 ) -> tuple[TrigramLaw, Float[Tensor, "d_vocab d"]]:
-    """Uniform prior; ``π2(· | z) = softmax(scale · W c_z)`` with ``W [N d]``: log-probs of rank ``d``.
+    """Uniform prior; ``π2(· | z) = softmax(scale · W c_z)`` with ``W [N d]``.
+
+    The log-probs have rank ``d``.
 
     ``W`` is the first ``d`` columns of the identity (axis-aligned) or Gaussian; the codes
     ``c_z ~ N(0, diag(importance^{2i}))`` give later directions less weight. Unlike the original
-    ``gen_d_law`` there is no shared bias, so the *centred* log-probability matrix has rank at most ``d``.
+    ``gen_d_law`` there is no shared bias, so the *centred* log-probability matrix has rank at
+    most ``d``.
 
     Returns:
         the law and ``W``, whose column space is the law's log-probability subspace.
@@ -228,7 +231,10 @@ def almost_rank_d_law(
     small: float = 0.1,
     scale: float = 3.0,
 ) -> TrigramLaw:
-    """Uniform prior; logits ``scale · U diag(s) V`` with ``s_i = 1`` for ``i < d`` and ``small`` after."""
+    """Uniform prior; logits ``scale · U diag(s) V``.
+
+    ``s_i = 1`` for ``i < d`` and ``small`` after.
+    """
     if not 1 <= d <= N:
         raise ValueError(f"d={d} with N={N}: need 1 <= d <= N")
     U, _ = torch.linalg.qr(
@@ -261,9 +267,10 @@ def contexts(
     Float[Tensor, " context"],
     Float[Tensor, "context d_vocab"],
 ]:
-    """Every context with weight ``> eps``: tokens ``(t1, t2)``, weight ``π(t1, t2)``, target ``π2(·|t1, t2)``.
+    """Every context with weight ``> eps``.
 
-    Ordered by ``z = N·t1 + t2``. Exact losses are weighted sums over these rows.
+    Tokens ``(t1, t2)``, weight ``π(t1, t2)``, target ``π2(·|t1, t2)``. Ordered by
+    ``z = N·t1 + t2``. Exact losses are weighted sums over these rows.
     """
     N = law.d_vocab
     weight = law.prior.flatten()
@@ -304,7 +311,10 @@ def previous_capacity(n_heads: int, d_head: int) -> int:
 
 
 def accuracy_bound(stored: float | Tensor, n_contexts: int, N: int) -> float | Tensor:
-    """``1/N + (1 - 1/N) min(1, C / T0)``: accuracy guaranteed by storing ``C`` of ``T0`` uniform contexts."""
+    """``1/N + (1 - 1/N) min(1, C / T0)``.
+
+    The accuracy guaranteed by storing ``C`` of ``T0`` uniform contexts.
+    """
     if n_contexts < 1 or N < 2:
         raise ValueError(f"T0={n_contexts}, N={N}: need T0 >= 1 and N >= 2")
     frac = torch.clamp(

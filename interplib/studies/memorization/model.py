@@ -63,7 +63,8 @@ class AoTConfig:
     d_mlp: int = 0  # 0: attention only
     mlp_depth: int = 1  # hidden layers of the MLP when d_mlp > 0
     n_ctx: int = 2  # context length: (t1, t2) predicts t3
-    layernorm: bool = False  # the original normalises the attention input; the paper's eq. (2) does not
+    # the original normalises the attention input; the paper's eq. (2) does not
+    layernorm: bool = False
     skip_residual: bool = (
         False  # drop the residual path x_l (keep only the heads' outputs)
     )
@@ -101,7 +102,10 @@ class AoTConfig:
 
 
 class Attention(nn.Module):
-    """``H`` parallel causal heads; ``head_mask``/``dim_mask`` switch heads and head dimensions off."""
+    """``H`` parallel causal heads.
+
+    ``head_mask``/``dim_mask`` switch heads and head dimensions off.
+    """
 
     # buffers and hook points made in __init__ (by register_buffer and setattr)
     head_mask: Tensor
@@ -137,7 +141,10 @@ class Attention(nn.Module):
         x_ov: Float[Tensor, "batch pos d_model"],
         last_only: bool = False,
     ) -> Float[Tensor, "batch query_pos d_model"]:
-        """Causal attention; with ``last_only`` only the last position queries (all a last layer needs)."""
+        """Causal attention; with ``last_only`` only the last position queries.
+
+        That is all a last layer needs.
+        """
         causal = self.causal[-1:] if last_only else self.causal
         q = self.hook_q(
             einsum(
@@ -265,7 +272,10 @@ class AttentionOnly(HookedRootModule):
     def set_active(
         self, n_heads: int | None = None, d_head: int | None = None
     ) -> AttentionOnly:
-        """Use only the first ``n_heads`` heads and ``d_head`` head dimensions (the rest are masked)."""
+        """Use only the first ``n_heads`` heads and ``d_head`` head dimensions.
+
+        The rest are masked.
+        """
         for block in self.blocks:
             assert isinstance(block, Block)
             if n_heads is not None:
@@ -288,7 +298,10 @@ class AttentionOnly(HookedRootModule):
 
 
 class LowRank(nn.Module):
-    """The sequence encoder ``logits = E[z] @ W_U`` with ``z = Σ_i t_i N^(S-1-i)`` (``N t1 + t2``)."""
+    """The sequence encoder ``logits = E[z] @ W_U``.
+
+    ``z = Σ_i t_i N^(S-1-i)`` (``N t1 + t2``).
+    """
 
     place: Tensor  # a buffer
 
@@ -322,9 +335,10 @@ PARAM_GROUPS = {
 
 
 def freeze(model: nn.Module, *groups: str) -> list[str]:
-    """Stop training the named parameter groups (``embed pos qkv out unembed mlp``); returns the trainable names.
+    """Stop training the named parameter groups; returns the trainable names.
 
-    Unlike the original ``freeze(dict)``, a group that is not named stays trainable (no ``KeyError``).
+    The groups are ``embed pos qkv out unembed mlp``. Unlike the original ``freeze(dict)``, a
+    group that is not named stays trainable (no ``KeyError``).
     """
     unknown = set(groups) - set(PARAM_GROUPS)
     if unknown:
@@ -357,7 +371,10 @@ def full_divergence(
     target: Float[Tensor, "batch d_vocab"],
     entropy: float = 0.0,
 ) -> Float[Tensor, ""]:
-    """Cross-entropy to the true conditional rows minus ``H̄``: the KL, sampled over contexts only."""
+    """Cross-entropy to the true conditional rows minus ``H̄``.
+
+    The KL, sampled over contexts only.
+    """
     return -(target * logits.log_softmax(-1)).sum(-1).mean() - entropy
 
 

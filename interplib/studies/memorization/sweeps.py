@@ -1,9 +1,10 @@
 """The memorization study's scaling sweeps: accuracy on look-up tables over grids of (d, d_h, H).
 
-Each sweep trains every grid point and seed as one batch (:func:`interplib.core.batched.train_models`)
-and returns metrics tables shaped ``[config seed]``. The reduced grids (``HEADS``, ``D_HEAD``,
-``WIDTH``, ``SMALL``) train in about 30 minutes on the book's 2-core CPU; :func:`full_grid`
-gives the paper's grids, registered as GPU recipes.
+Each sweep trains every grid point and seed as one batch
+(:func:`interplib.core.batched.train_models`) and returns metrics tables shaped
+``[config seed]``. The reduced grids (``HEADS``, ``D_HEAD``, ``WIDTH``, ``SMALL``) train in
+about 30 minutes on the book's 2-core CPU; :func:`full_grid` gives the paper's grids, registered
+as GPU recipes.
 """
 
 from __future__ import annotations
@@ -59,7 +60,8 @@ class SweepConfig:
         1e-2  # linear decay 1e-2 -> 5e-4, as the paper's code (not the 0.1 of App. B)
     )
     lr_end: float = 5e-4
-    pool_batches: int = 64  # one fixed sample of 64 batches, reshuffled each epoch (the paper's code); 0: online
+    # one fixed sample of 64 batches, reshuffled each epoch (the paper's code); 0: online
+    pool_batches: int = 64
     speedup_steps: int = (
         0  # >0: also time this many steps batched vs one model at a time
     )
@@ -168,7 +170,10 @@ def paper_accuracy(batch_acc: Float[Tensor, "model step"]) -> Float[Tensor, " mo
 def measure_speedup(
     cfg: SweepConfig, progress, device: torch.device | str = "cpu"
 ) -> dict[str, float]:
-    """Seconds per step for the sweep's first width trained batched vs one model at a time, same data."""
+    """Seconds per step for the sweep's first width, batched vs one model at a time.
+
+    On the same data.
+    """
     d = cfg.grid[0][0]
     points = [t for t in cfg.grid if t[0] == d]
     arch = AoTConfig(
@@ -205,8 +210,8 @@ def measure_speedup(
     }
 
 
-# The reduced grids trained on the 2-core CPU: the paper's 4096 steps (64 epochs of a fixed sample of
-# 64 batches), fewer grid points and seeds.
+# The reduced grids trained on the 2-core CPU: the paper's 4096 steps (64 epochs of a fixed
+# sample of 64 batches), fewer grid points and seeds.
 HEADS = SweepConfig(
     "heads", tuple((10, 10, h) for h in (1, 6, 11, 16, 21)), speedup_steps=50
 )
@@ -232,4 +237,5 @@ def full_grid() -> list[SweepConfig]:
     ]
 
 
-SWEEP_VERSION = 2  # 2: the paper's 4096 steps on a fixed reshuffled sample, and its training-batch metric
+# 2: the paper's 4096 steps on a fixed reshuffled sample, and its training-batch metric
+SWEEP_VERSION = 2

@@ -1,9 +1,10 @@
-"""What every training of the memorization study shares: the laws, their data, the losses, the optimiser.
+"""What every training of the memorization study shares.
 
-The study trains groups of small models with :func:`interplib.core.batched.train_models`;
-these helpers rebuild a law from a seed (:func:`make_law`), draw batches of contexts from it
-(:func:`law_data`), pick the loss (next-token cross-entropy or the full divergence to the
-law, :func:`make_loss`), evaluate, and build the stacked models (:func:`aot_models`).
+The laws, their data, the losses, the optimiser. The study trains groups of small models with
+:func:`interplib.core.batched.train_models`; these helpers rebuild a law from a seed
+(:func:`make_law`), draw batches of contexts from it (:func:`law_data`), pick the loss
+(next-token cross-entropy or the full divergence to the law, :func:`make_loss`), evaluate, and
+build the stacked models (:func:`aot_models`).
 """
 
 from __future__ import annotations
@@ -84,7 +85,8 @@ def law_data(
     rows = torch.stack([l.pi2.flatten(0, 1) for l in laws]).float()
 
     def draw(g: torch.Generator, n: int) -> tuple[Tensor, Tensor]:
-        # One draw of contexts and uniforms serves every law: t3 by inverse CDF, one op for all laws.
+        # One draw of contexts and uniforms serves every law: t3 by inverse CDF,
+        # one op for all laws.
         return torch.multinomial(prior, n, replacement=True, generator=g), torch.rand(
             n, 1, generator=g
         )
@@ -118,7 +120,10 @@ def law_data(
 
 
 def make_loss(kind: str, entropy: float):
-    """``next_token`` (sampled cross-entropy) or ``full_divergence``, both minus ``H̄``, with batch accuracy."""
+    """``next_token`` (sampled cross-entropy) or ``full_divergence``, both minus ``H̄``.
+
+    With the batch accuracy.
+    """
 
     def loss_fn(model_fn, batch):
         tokens = batch["tokens"]
