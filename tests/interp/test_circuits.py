@@ -8,7 +8,8 @@ from transformer_lens import FactoredMatrix
 
 from interplib.core.training import LMTrainConfig, train_lm
 from interplib.interp import circuits as C
-from interplib.interp.patterns import repeated_random_tokens
+from interplib.interp.attribution import head_results
+from interplib.interp.patterns import occurred_before, repeated_random_tokens
 from interplib.studies.circuits.analysis import InductionProbes, ProbeConfig
 from interplib.studies.circuits.model import (
     AttnOnlyConfig,
@@ -161,7 +162,7 @@ def test_residual_components_and_head_results_rebuild_the_stream(norm):
     )
     torch.testing.assert_close(by_source[0], cache["hook_embed"] + moved)
     torch.testing.assert_close(
-        C.head_results(m, cache, 0).sum(2) + m.b_O[0], cache["blocks.0.hook_attn_out"]
+        head_results(cache, 0).sum(2) + m.b_O[0], cache["blocks.0.hook_attn_out"]
     )
     with pytest.raises(ValueError, match="use 'head', 'layer', 'source' or 'path'"):
         C.residual_components(m, cache, 1, group="heads")
@@ -513,3 +514,95 @@ def test_trained_two_layer_model_forms_an_induction_circuit_one_layer_does_not()
         for p in range(2)
     )
     assert shifted > 0.5
+
+
+# --- helpers of the attention-circuits chapter ----------------------------------------------
+
+
+def test_head_score_table_holds_each_heads_scores():
+    m = model("LNPre")
+    text = tokens(batch=2, pos=12, seed=3)
+    probe = repeated_random_tokens(40, 6, 4, torch.Generator().manual_seed(0))
+    table = C.head_score_table(m, text, probe, 6)
+    assert list(table.index) == [f"L{l}H{h}" for l in range(2) for h in range(3)]
+    expected = {
+        "previous-token": C.previous_token_scores(m, text),
+        "induction": C.induction_scores(m, probe, 6),
+        "copying": C.copying_scores(m),
+        "positive eigenvalues": C.copying_scores(m, "positive_fraction"),
+    }
+    assert list(table.columns) == list(expected)
+    for column, scores in expected.items():
+        for l, h in itertools.product(range(2), range(3)):
+            assert table.loc[f"L{l}H{h}", column] == pytest.approx(float(scores[l, h]))
+
+
+@pytest.mark.parametrize("kind", ["zero", "mean"])
+def test_ablated_loss_is_the_cross_entropy_of_the_brute_force_ablation(kind):
+    m, toks = model("LN"), tokens()
+    heads = [(0, 1), (1, 2)]
+    logits = brute_ablated(m, toks, heads, kind)
+    nll = -logits.log_softmax(-1)[:, :-1].gather(-1, toks[:, 1:, None])[..., 0]
+    assert C.ablated_loss(m, toks, heads, kind) == pytest.approx(float(nll.mean()))
+    clean = float(C.per_token_loss(m, toks).mean())
+    assert C.ablated_loss(m, toks, [], kind) == pytest.approx(clean)
+
+
+def test_path_kinds_count_the_heads_a_path_goes_through():
+    kinds = {
+        "direct": "direct",
+        "token": "token",
+        "position": "position",
+        "bias": "bias",
+        "L0H3": "layer 0 head",
+        "L12H0": "layer 12 head",
+        "token→L1H5": "layer 1 head",
+        "L0H3→L1H5": "virtual",
+        "position→L0H1→L1H2": "virtual",
+    }
+    assert {label: C.path_kind(label) for label in kinds} == kinds
+    paths = C.path_expansion(model(None), tokens(batch=1, pos=4))
+    counts = {
+        k: [C.path_kind(l) for l in paths.labels].count(k) for k in set(kinds.values())
+    }
+    assert counts == {
+        "direct": 1,
+        "bias": 1,
+        "layer 0 head": 3,
+        "layer 1 head": 3,
+        "virtual": 9,
+        "token": 0,
+        "position": 0,
+        "layer 12 head": 0,
+    }
+
+
+def test_target_logit_lift_matches_a_loop_and_sums_to_the_models_lift():
+    g = torch.Generator().manual_seed(0)
+    path_logits = torch.randn(3, 2, 5, 7, generator=g, dtype=torch.float64)
+    toks = torch.randint(0, 7, (2, 5), generator=g)
+    expected = torch.zeros(3, dtype=torch.float64)
+    for n in range(3):
+        lifts = [
+            path_logits[n, b, i, toks[b, i + 1]] - path_logits[n, b, i].mean()
+            for b in range(2)
+            for i in range(4)
+        ]
+        expected[n] = sum(lifts) / len(lifts)
+    torch.testing.assert_close(C.target_logit_lift(path_logits, toks), expected)
+    m, toks = model("LNPre"), tokens(batch=2, pos=10)
+    lift = C.target_logit_lift(C.path_expansion(m, toks).logits(), toks)
+    total = C.target_logit_lift(m(toks).detach()[None], toks)
+    torch.testing.assert_close(lift.sum(0, keepdim=True), total)
+    with pytest.raises(ValueError, match="need path_logits"):
+        C.target_logit_lift(path_logits, toks)
+
+
+def test_occurred_before_matches_a_loop():
+    toks = tokens(batch=4, pos=20, d_vocab=6)
+    seen = occurred_before(toks)
+    for b, i in itertools.product(range(4), range(20)):
+        assert bool(seen[b, i]) == (int(toks[b, i]) in toks[b, :i].tolist())
+    assert not seen[:, 0].any()
+    with pytest.raises(ValueError, match=r"need \[batch, pos\]"):
+        occurred_before(toks[0])

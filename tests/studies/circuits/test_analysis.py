@@ -1,6 +1,7 @@
 """The induction probes recorded during training, and the twin's pattern scores."""
 
 import json
+import math
 
 import pytest
 import torch
@@ -12,12 +13,50 @@ from interplib.studies.circuits.analysis import (
     InductionProbes,
     ProbeConfig,
     head_pattern_scores,
+    initial_attention_spread,
 )
 from interplib.studies.circuits.model import (
     AttnOnlyTransformer,
     attention_only,
     to_bridge,
 )
+
+
+def brute_spread(cfg, toks):
+    """The spread from the raw weights, head by head, with the LayerNorm written out."""
+    sd = AttnOnlyTransformer(cfg).state_dict()
+    x = sd["embed.weight"][toks] + sd["pos_embed.weight"][: toks.shape[1]]
+    if cfg.normalization == "LNPre":
+        x = x - x.mean(-1, keepdim=True)
+        x = x / (x.pow(2).mean(-1, keepdim=True) + cfg.eps).sqrt()
+    scores = []
+    for h in range(cfg.n_heads):
+        sl = slice(h * cfg.d_head, (h + 1) * cfg.d_head)
+        q, k = (
+            x @ sd[f"blocks.0.attn.{n}.weight"][sl].T
+            + sd[f"blocks.0.attn.{n}.bias"][sl]
+            for n in "qk"
+        )
+        scores.append(q @ k.transpose(-1, -2) / math.sqrt(cfg.d_head))
+    return float(x.std()), float(torch.stack(scores, 1).std())
+
+
+@pytest.mark.parametrize("norm", [None, "LNPre"])
+def test_initial_spread_matches_the_raw_weights(norm):
+    cfg = tiny_config(normalization=norm)
+    toks = torch.randint(0, 40, (3, 16), generator=torch.Generator().manual_seed(0))
+    resid, score = initial_attention_spread(cfg, toks)
+    assert (resid, score) == pytest.approx(brute_spread(cfg, toks), rel=1e-5)
+    assert (resid, score) == initial_attention_spread(cfg, toks)  # deterministic
+
+
+def test_lnpre_gives_unit_residual_entries_and_larger_scores():
+    toks = torch.randint(0, 40, (3, 16), generator=torch.Generator().manual_seed(0))
+    bare = initial_attention_spread(tiny_config(normalization=None), toks)
+    normed = initial_attention_spread(tiny_config(normalization="LNPre"), toks)
+    assert normed[0] == pytest.approx(1.0, abs=0.02)
+    assert bare[0] < 0.5 and normed[1] > 10 * bare[1]
+
 
 PROBES = ProbeConfig(icl_early=2, icl_late=20, repeat_period=8, repeat_batch=16)
 TRAIN = LMTrainConfig(
