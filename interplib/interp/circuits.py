@@ -18,8 +18,9 @@ cached attention scores and the paths to the cached logits, to float tolerance.
 
 Functions take a bridge from :func:`interplib.studies.circuits.model.attention_only`, whose
 ``hook_attn_scores`` carries the real scores. TL 4.3 bridges over ``boot_native`` models do
-not fire ``hook_result`` (``set_use_attn_result`` raises), so :func:`head_results` computes
-per-head outputs from ``hook_z`` and ``W_O``.
+not fire ``hook_result`` (``set_use_attn_result`` raises), so
+:func:`~interplib.interp.attribution.head_results` computes per-head outputs from ``hook_z``
+and ``W_O``.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ from transformer_lens import FactoredMatrix
 
 from interplib.core.checks import check_head, check_layer, check_token_ids
 from interplib.core.training import per_position_loss
+from interplib.interp.attribution import head_results
 from interplib.interp.patterns import (
     RepeatLoss,
     check_repeat,
@@ -139,21 +141,6 @@ def _scale(model, cache, name: str) -> Tensor:
     return cache[name]
 
 
-def head_results(
-    model, cache, layer: int
-) -> Float[Tensor, "batch pos head_index d_model"]:
-    """Each head's write into the residual stream, ``z_h @ W_O[h]``.
-
-    TL's ``hook_result``, without ``b_O``.
-    """
-    check_layer_head(model, layer)
-    return torch.einsum(
-        "bphe,hed->bphd",
-        cache[f"blocks.{layer}.attn.hook_z"],
-        model.blocks[layer].attn.W_O.detach(),
-    )
-
-
 def _stream_paths(
     model, cache, n_layers: int, sources: str
 ) -> tuple[dict[str, Tensor], Tensor]:
@@ -239,7 +226,7 @@ def residual_components(
         [embed, cache["hook_pos_embed"].expand_as(embed)],
     )
     for earlier in range(layer):
-        results = head_results(model, cache, earlier)
+        results = head_results(cache, earlier)
         b_O = model.blocks[earlier].attn.b_O.detach().expand_as(embed)
         if group == "head":
             labels += [f"L{earlier}H{h}" for h in range(model.cfg.n_heads)] + [
@@ -816,7 +803,6 @@ __all__ = [
     "composition_scores",
     "copying_scores",
     "eigenvalue_score",
-    "head_results",
     "induction_scores",
     "layer_weights",
     "ov_eigenvalues",
