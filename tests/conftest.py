@@ -21,7 +21,8 @@ COMMITTED = (paths.book_root() / "artifacts").resolve()
 
 @pytest.fixture(autouse=True, scope="session")
 def one_thread():
-    """Tiny models on a shared 2-core CPU: a second torch thread spin-waits and costs more than it saves
+    """Tiny models on a shared 2-core CPU: a second torch thread spin-waits and costs more than
+    it saves
     (40 tiny training steps took 8 s of CPU with two threads, 0.4 s with one)."""
     before = torch.get_num_threads()
     torch.set_num_threads(1)

@@ -29,7 +29,8 @@ ALLOWED = {
 
 
 def layer(module: str) -> str:
-    """``interplib.studies.grokking.model`` -> ``studies.grokking``; ``interplib.core.x`` -> ``core``."""
+    """``interplib.studies.grokking.model`` -> ``studies.grokking``; ``interplib.core.x`` ->
+    ``core``."""
     parts = module.split(".")[1:]
     if not parts or not (PACKAGE / parts[0]).is_dir():
         return "root"  # interplib/__init__.py and the `python -m interplib.train` shim

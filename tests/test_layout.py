@@ -1,6 +1,7 @@
 """The tests mirror the package: ``interplib/<pkg>/<module>.py`` is tested in
 ``tests/<pkg>/test_<module>.py`` (``interplib/studies/<study>/<module>.py`` in
-``tests/studies/<study>/test_<module>.py``, ``interplib/<module>.py`` in ``tests/test_<module>.py``).
+``tests/studies/<study>/test_<module>.py``, ``interplib/<module>.py`` in
+``tests/test_<module>.py``).
 
 Tests that read the committed artifacts live apart, in ``tests/artifacts/`` (marked
 ``artifacts``); they do not count here: every module has unit tests of its own.

@@ -197,7 +197,8 @@ def step(workflow_name: str, job: str, name: str) -> dict:
 def run_step(
     script: str, cwd: Path, env: dict[str, str]
 ) -> subprocess.CompletedProcess:
-    """Run a `run:` script the way a GitHub runner does (bash -eo pipefail), with this venv's python."""
+    """Run a `run:` script the way a GitHub runner does (bash -eo pipefail), with this venv's
+    python."""
     script = script.replace(".venv/bin/python", sys.executable)
     return subprocess.run(
         ["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],

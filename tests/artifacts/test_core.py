@@ -1,4 +1,5 @@
-"""The committed artifacts: every committed recipe's artifact is valid, the manifest is in sync, the sizes fit."""
+"""The committed artifacts: every committed recipe's artifact is valid, the manifest is in sync,
+the sizes fit."""
 
 import json
 

@@ -36,7 +36,9 @@ def test_every_automodule_is_a_module_and_appears_once():
     unknown = sorted(set(names) - modules())
     twice = sorted({n for n in names if names.count(n) > 1})
     assert not unknown, f"automodule of modules that do not exist: {unknown}"
-    assert not twice, f"modules documented twice (duplicate object descriptions): {twice}"
+    assert not twice, (
+        f"modules documented twice (duplicate object descriptions): {twice}"
+    )
 
 
 def test_api_pages_are_in_the_appendices():
@@ -44,5 +46,9 @@ def test_api_pages_are_in_the_appendices():
     appendix = next(p for p in toc["parts"] if p["caption"] == "Appendices")
     files = [c["file"] for c in appendix["chapters"]]
     pages = [f"chapters/{p.stem}" for p in PAGES]
-    assert pages and set(pages) <= set(files), f"add {pages} to the Appendices in _toc.yml"
-    assert files[-1] == "chapters/bibliography", "the bibliography stays the last appendix"
+    assert pages and set(pages) <= set(files), (
+        f"add {pages} to the Appendices in _toc.yml"
+    )
+    assert files[-1] == "chapters/bibliography", (
+        "the bibliography stays the last appendix"
+    )

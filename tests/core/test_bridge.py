@@ -61,7 +61,8 @@ def test_word_level_tokenizer_round_trips(tok, tmp_path):
 
 @pytest.mark.parametrize("parallel", [True, False])
 def test_boot_local_directory_like_a_hub_id(tok, tmp_path, parallel):
-    """save_pretrained -> boot(dir) is boot_transformers(dir): same logits as the HF model, same flags."""
+    """save_pretrained -> boot(dir) is boot_transformers(dir): same logits as the HF model, same
+    flags."""
     model = tiny_model(tok, parallel)
     model.save_pretrained(tmp_path)
     tok.save_pretrained(tmp_path)
@@ -73,7 +74,8 @@ def test_boot_local_directory_like_a_hub_id(tok, tmp_path, parallel):
     torch.testing.assert_close(b(TOKENS), expected, rtol=1e-5, atol=1e-5)
     assert b.to_tokens("w1 Dublin", prepend_bos=False).tolist() == [[3, 48]]
     assert b.to_single_token("Ireland") == 49
-    # TransformerLens's own helpers run on it (test_prompt prints the top tokens and the answer's rank)
+    # TransformerLens's own helpers run on it (test_prompt prints the top tokens and the
+    # answer's rank)
     from transformer_lens.utilities import test_prompt
 
     out = io.StringIO()
@@ -178,7 +180,8 @@ def test_materialize_default_cache_is_keyed_by_content(tok, tmp_path, monkeypatc
 
 
 def test_trained_model_round_trip_keeps_the_exact_split(tok, tmp_path):
-    """Train briefly, save through hf_trained, boot the artifact: the split still sums to the logit."""
+    """Train briefly, save through hf_trained, boot the artifact: the split still sums to the
+    logit."""
     from interplib.interp import attribution as A
 
     model = neox.build_model(

@@ -42,10 +42,12 @@ def test_cli_rejects_unknown_names_and_no_arguments(capsys):
 
 
 def test_training_command_runs_without_transformer_lens(art_root):
-    """The lent GPU image has torch but no transformer-lens: `python -m interplib.train` must still work there
+    """The lent GPU image has torch but no transformer-lens: `python -m interplib.train` must
+    still work there
     (listed against an empty root, so the committed artifacts are not read)."""
     script = (
-        "import sys; sys.modules['transformer_lens'] = None\n"  # makes `import transformer_lens` fail
+        # makes `import transformer_lens` fail
+        "import sys; sys.modules['transformer_lens'] = None\n"
         "from interplib.core import cli; sys.exit(cli.main(['--list']))\n"
     )
     root = Path(__file__).resolve().parents[2]

@@ -1,4 +1,5 @@
-"""The registry: discovery, deterministic training, loading a missing artifact once, refusing stale ones."""
+"""The registry: discovery, deterministic training, loading a missing artifact once, refusing
+stale ones."""
 
 import dataclasses
 from pathlib import Path

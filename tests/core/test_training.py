@@ -279,9 +279,11 @@ def test_bad_token_tensors_give_clear_errors(family):
 
 
 def test_training_needs_only_torch():
-    """A lent GPU machine has no transformer-lens: every family and the loop must import and train without it."""
+    """A lent GPU machine has no transformer-lens: every family and the loop must import and
+    train without it."""
     script = (
-        "import sys; sys.modules['transformer_lens'] = None\n"  # makes `import transformer_lens` fail
+        # makes `import transformer_lens` fail
+        "import sys; sys.modules['transformer_lens'] = None\n"
         "import torch\n"
         "sys.path[:0] = ['tests', 'tests/core']\n"
         "from test_training import FAMILIES, counting_tokens\n"

@@ -1,4 +1,5 @@
-"""LM data: encoding equals the tokenizer's, packing, the hash-checked splits, bigram truth, user files."""
+"""LM data: encoding equals the tokenizer's, packing, the hash-checked splits, bigram truth,
+user files."""
 
 import numpy as np
 import pytest

@@ -1,4 +1,5 @@
-"""The Vocab helper on a small tokenizer trained here (the committed one: tests/artifacts/test_corpus.py)."""
+"""The Vocab helper on a small tokenizer trained here (the committed one:
+tests/artifacts/test_corpus.py)."""
 
 import pytest
 import torch

@@ -155,7 +155,8 @@ def test_per_row_positions_and_tokens(tok):
 
 
 def test_padded_prompts_split_like_single_prompts(tok):
-    """Right-padded prompts of different lengths, read at each one's last token, equal separate runs."""
+    """Right-padded prompts of different lengths, read at each one's last token, equal separate
+    runs."""
     model = tiny_bridge(tok, dtype=torch.float64)
     prompts = ["w1 w2 Dublin", "w3 w4 w5 w6 w7", "Dublin"]
     tokens, last = A.pad_prompts(model, prompts)
@@ -277,7 +278,8 @@ def test_cached_scale_lens_is_the_running_sum_of_the_split(tok):
 def test_component_terms_equal_transformer_lens(
     tok, parallel, ln_bias, d_model, n_heads
 ):
-    """Ours on the raw model (vocab-centred readout) = TL's decompose_resid/apply_ln_to_stack/logit_attrs
+    """Ours on the raw model (vocab-centred readout) = TL's
+    decompose_resid/apply_ln_to_stack/logit_attrs
     on the compatibility-mode model; ours on the compat model = TL's there, to float32 rounding."""
     kw = dict(parallel=parallel, ln_bias=ln_bias, d_model=d_model, n_heads=n_heads)
     raw = tiny_bridge(tok, **kw)
@@ -357,7 +359,8 @@ def test_head_terms_equal_transformer_lens(tok):
     assert (ours(cache_raw, center_vocab=True) - tl_folded).abs().max() > 1e-4
 
 
-# ---------------------------------------------------------------- the algebra, and the seed's variants
+# ---------------------------------------------------------------- the algebra, and the seed's
+# variants
 
 
 def test_sympy_identity_is_exact_and_the_seed_variants_are_not():
@@ -398,7 +401,8 @@ def test_identity_variants_only_exact_matches_the_model(tok):
             assert abs(value - truth) > 1e-9 * abs(truth), name
 
 
-# ---------------------------------------------------------------- bad inputs give errors that name the fix
+# ---------------------------------------------------------------- bad inputs give errors that
+# name the fix
 
 
 def test_bad_inputs_name_the_fix(tok):

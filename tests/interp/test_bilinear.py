@@ -26,7 +26,8 @@ def tokens(model, batch=3, pos=6, seed=2):
 
 
 def dense_token_tensor(model, layer, normalize=False):
-    """Brute force: T[o, a, b] = u_oᵀ P((L x_a) ⊙ (R x_b)), all V³ entries, through the model's own norm."""
+    """Brute force: T[o, a, b] = u_oᵀ P((L x_a) ⊙ (R x_b)), all V³ entries, through the model's
+    own norm."""
     block = model.blocks[layer]
     with torch.no_grad():
         X = block.ln2(model.W_E) if normalize else model.W_E * block.ln2.w
@@ -353,7 +354,8 @@ def test_column_correlation_matches_pandas_with_ties():
     os.environ.get("INTERPLIB_BENCH") != "1", reason="benchmark: set INTERPLIB_BENCH=1"
 )
 def test_real_size_speed():
-    """V = 4096, d_model 256, d_mlp 768, float32: diagonal ≤ 2 s, one interaction matrix + eigen ≤ 1 s."""
+    """V = 4096, d_model 256, d_mlp 768, float32: diagonal ≤ 2 s, one interaction matrix + eigen
+    ≤ 1 s."""
     model = BilinearTransformer(BilinearConfig(n_layers=1)).eval()
 
     def best_of_3(f):

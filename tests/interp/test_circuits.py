@@ -23,7 +23,8 @@ _MODELS = {}
 
 
 def model(norm=None, n_layers=2, **overrides):
-    """A float64 bridge (d_model 24, 3 heads, vocab 40) with non-trivial biases and LN weights; cached."""
+    """A float64 bridge (d_model 24, 3 heads, vocab 40) with non-trivial biases and LN weights;
+    cached."""
     key = (norm, n_layers, tuple(sorted(overrides.items())))
     if key not in _MODELS:
         cfg = tiny_config(normalization=norm, n_layers=n_layers, **overrides)
@@ -151,7 +152,8 @@ def test_residual_components_and_head_results_rebuild_the_stream(norm):
             C.residual_components(m, cache, 1, group)[1].sum(0),
             cache["blocks.1.hook_resid_pre"],
         )
-    # layer 0 wrote A (x/σ) W_V W_O for x = token, position and constants: the token part by brute force
+    # layer 0 wrote A (x/σ) W_V W_O for x = token, position and constants: the token part by
+    # brute force
     labels, by_source = C.residual_components(m, cache, 1, "source")
     W = dense_effective(m, 0)
     sigma = cache["blocks.0.ln1.hook_scale"] if norm else 1.0
@@ -183,7 +185,8 @@ def test_previous_token_and_induction_scores_read_the_right_stripes():
         assert prev[layer, head] == pytest.approx(
             float(torch.stack([A[:, i, i - 1] for i in range(1, 13)]).mean())
         )
-        # second copy: query 7 + k holds r_k, its earlier copy sits at 1 + k, the token after it at 2 + k
+        # second copy: query 7 + k holds r_k, its earlier copy sits at 1 + k, the token after it
+        # at 2 + k
         stripe = torch.stack([A[:, 7 + k, 2 + k] for k in range(6)])
         assert ind[layer, head] == pytest.approx(float(stripe.mean()))
 
@@ -456,7 +459,8 @@ def test_bad_layers_heads_and_tokens_get_errors_that_name_the_fix():
 
 
 def periodic_tokens(n, n_ctx, d_vocab, g):
-    """[BOS, r, r, r, ...] with r random of length 4..8: later copies are predictable only in context."""
+    """[BOS, r, r, r, ...] with r random of length 4..8: later copies are predictable only in
+    context."""
     period = torch.randint(4, 9, (n, 1), generator=g)
     r = torch.randint(1, d_vocab, (n, 8), generator=g)
     return torch.cat(
@@ -501,13 +505,15 @@ def test_trained_two_layer_model_forms_an_induction_circuit_one_layer_does_not()
     assert ind2[1].max() > 0.5 and ind1.max() < 0.4 and ind2[0].max() < 0.4
     loss2, loss1 = C.repeat_losses(two, rt, 8), C.repeat_losses(one, rt, 8)
     assert loss2.repeated < 0.5 * loss1.repeated and loss2.repeated < 0.2 * loss2.first
-    # the circuit is causal: without layer 0 (previous-token information) or layer 1 the repeat is not copied
+    # the circuit is causal: without layer 0 (previous-token information) or layer 1 the repeat
+    # is not copied
     for layer in (0, 1):
         ablated = C.ablated_repeat_losses(two, rt, 8, [(layer, 0), (layer, 1)], "mean")
         assert ablated.repeated > 5 * loss2.repeated
     mean, std = C.composition_baseline(two, "K")
     assert C.composition_scores(two, "K").max() > mean + 3 * std
-    # the induction heads' K-composition circuit through layer 0 says "attend where the previous token is mine"
+    # the induction heads' K-composition circuit through layer 0 says "attend where the previous
+    # token is mine"
     induction_head = int(ind2[1].argmax())
     shifted = max(
         C.eigenvalue_score(C.qk_circuit(two, 1, induction_head, key_head=(0, p)))

@@ -1,4 +1,5 @@
-"""The bilinear study's recipes: registered on the story vocabulary, a tiny fit, its stored model."""
+"""The bilinear study's recipes: registered on the story vocabulary, a tiny fit, its stored
+model."""
 
 import dataclasses
 

@@ -121,7 +121,8 @@ def test_left_and_right_halves_map_to_gate_and_in():
     left, right = sd["transformer.h.1.mlp.w.weight"].chunk(2)
     assert torch.equal(model.blocks[1].mlp.W_gate, left.T)
     assert torch.equal(model.blocks[1].mlp.W_in, right.T)
-    # the original notebook's diagonal, on raw embeddings with folded gains, is ours with normalize=False
+    # the original notebook's diagonal, on raw embeddings with folded gains, is ours with
+    # normalize=False
     e = sd["transformer.wte.weight"]
     L, R = (
         left * sd["transformer.h.1.n2.weight"],

@@ -1,4 +1,5 @@
-"""The attention-only twin: its config, its bridge against brute force, hooks, long inputs, half precision."""
+"""The attention-only twin: its config, its bridge against brute force, hooks, long inputs, half
+precision."""
 
 import pytest
 import torch

@@ -55,7 +55,8 @@ def test_hf_config_is_pythia_shaped():
 
 
 def test_parallel_block_is_x_plus_attn_plus_mlp():
-    """The HF layer computes x + attn(ln1 x) + mlp(ln2 x) when parallel, brute force from its parts."""
+    """The HF layer computes x + attn(ln1 x) + mlp(ln2 x) when parallel, brute force from its
+    parts."""
     for parallel in (True, False):
         model = neox.jitter_affine(
             neox.build_model(neox.NeoXConfig(**TINY, parallel=parallel))
@@ -93,7 +94,8 @@ def test_jitter_and_drop_bias():
 
 
 def test_training_code_imports_without_transformer_lens():
-    """The lent GPU machine has no TransformerLens: the models, the training loop, bridge's artifact half
+    """The lent GPU machine has no TransformerLens: the models, the training loop, bridge's
+    artifact half
     and what they import must not import it at module level (bridge imports it inside boot())."""
     root = Path(neox.__file__).parents[2]
     for module in (

@@ -1,4 +1,5 @@
-"""Laws, entropy and the bounds of interplib.studies.memorization.laws, against brute force on tiny cases."""
+"""Laws, entropy and the bounds of interplib.studies.memorization.laws, against brute force on
+tiny cases."""
 
 import math
 
