@@ -58,7 +58,7 @@ clean:
 	rm -rf _build
 
 # ---- publishing (issue 9): link check, reproducibility check, cache key -------------------------
-.PHONY: linkcheck retrain drift cache-key
+.PHONY: linkcheck retrain drift cache-key smoke
 LINKCHECK_PYTHON ?= $(BIN)/python
 DEVICE    ?= auto
 RETRAINED ?= _build/retrained
@@ -72,6 +72,9 @@ retrain: $(STAMP)              ## retrain every artifact into $(RETRAINED), leav
 
 drift: $(STAMP)                ## compare $(RETRAINED) (from `make retrain`) with the committed artifacts/; exit 1 on drift
 	$(BIN)/python tools/drift.py artifacts $(RETRAINED) --markdown $(RETRAINED)-drift.md
+
+smoke: $(STAMP)                ## train every recipe's tiny version (GPU runs too), dependencies first, 2 at a time, into a throwaway root
+	$(BIN)/python -m interplib.train --all --smoke --device cpu --jobs 2 --logs _build/smoke-logs
 
 cache-key:                     ## the jupyter-cache key CI computes (lib = interplib, requirements, manifest)
 	$(PYTHON) tools/cache_key.py

@@ -11,6 +11,11 @@ Chapters call :func:`load` for the verified artifact (trained first if it is mis
 how long that takes here; a stale or corrupted one is refused with the command that remakes
 it) and :func:`load_model` for the trained model it holds, the one way to get any of the
 book's models. ``python -m interplib.train`` is the command line over this.
+
+**Smoke mode**: with ``$INTERPLIB_SMOKE`` set (``python -m interplib.train --smoke``), every
+recipe that has a ``smoke`` function stands for its tiny version: :func:`recipes` and :func:`get`
+return it with ``config=smoke(config)``, so training, verifying and loading (a dependency
+included) all agree on the tiny configs. It is meant for a throwaway artifacts root.
 """
 
 from __future__ import annotations
@@ -50,6 +55,8 @@ __all__ = [
     "discover",
     "recipes",
     "get",
+    "SMOKE_ENV",
+    "smoke_mode",
     "resolve_device",
     "describe_device",
     "seed_everything",
@@ -66,6 +73,11 @@ __all__ = [
 # Packages whose ``recipes`` modules register artifacts; imported on first use, so
 # `import interplib` stays light.
 RECIPE_PACKAGES = ("interplib.corpus", "interplib.studies")
+# Comma-separated modules imported too, e.g. a test's recipes, so that the subprocesses of a
+# packed run (`python -m interplib.train --jobs N`) register them as well.
+EXTRA_RECIPES_ENV = "INTERPLIB_RECIPE_MODULES"
+# Set (not "" or "0"): the recipes stand for their tiny smoke versions (see the module docstring).
+SMOKE_ENV = "INTERPLIB_SMOKE"
 
 
 @dataclass
@@ -101,6 +113,8 @@ class Recipe:
         gpu: True for a training too slow for a CPU; ``train --all`` skips it there.
         loader: ``loader(config, artifact, **options)`` rebuilds the trained model(s) an
             artifact holds (:func:`load_model`); None for data artifacts.
+        smoke: ``smoke(config) -> config``, a tiny version of the config (a few steps, a tiny
+            grid) that exercises ``fit`` in seconds; used in smoke mode (:func:`smoke_mode`).
     """
 
     name: str
@@ -114,6 +128,7 @@ class Recipe:
     committed: bool = True
     gpu: bool = False
     loader: Callable[..., Any] | None = None
+    smoke: Callable[[Any], Any] | None = None
 
 
 _RECIPES: dict[str, Recipe] = {}
@@ -137,11 +152,26 @@ def discover() -> list[str]:
             if info.name.rsplit(".", 1)[-1] == "recipes":
                 importlib.import_module(info.name)
                 found.append(info.name)
+    for name in filter(None, os.environ.get(EXTRA_RECIPES_ENV, "").split(",")):
+        importlib.import_module(name.strip())
+        found.append(name.strip())
     return found
 
 
+def smoke_mode() -> bool:
+    """Whether the recipes stand for their smoke versions (``$INTERPLIB_SMOKE`` set)."""
+    return os.environ.get(SMOKE_ENV, "") not in ("", "0")
+
+
+def _as_used(recipe: Recipe) -> Recipe:
+    """The recipe itself, or in smoke mode its tiny version (when it has one)."""
+    if smoke_mode() and recipe.smoke is not None:
+        return dataclasses.replace(recipe, config=recipe.smoke(recipe.config))
+    return recipe
+
+
 def recipes() -> dict[str, Recipe]:
-    """All registered recipes by name, in dependency order."""
+    """All registered recipes by name, in dependency order (their smoke versions in smoke mode)."""
     discover()
     ordered: dict[str, Recipe] = {}
 
@@ -149,7 +179,7 @@ def recipes() -> dict[str, Recipe]:
         if name not in ordered:
             for dep in _RECIPES[name].needs:
                 visit(dep)
-            ordered[name] = _RECIPES[name]
+            ordered[name] = _as_used(_RECIPES[name])
 
     for name in sorted(_RECIPES):
         visit(name)

@@ -22,6 +22,7 @@ trained is a :class:`LMTrainConfig`.
 from __future__ import annotations
 
 import copy
+import dataclasses
 import math
 import time
 from collections.abc import Callable
@@ -104,6 +105,22 @@ class LMRun:
     model: Any
     train: LMTrainConfig
     seed: int = 0  # the global seed of the run (the weights' seed is ``model.seed``)
+
+
+def smoke_run(run: Any) -> Any:
+    """A run config (an :class:`LMRun` or any frozen config with a ``train`` field) trained for
+    4 steps of 4 sequences, evaluated on 8: the recipes' ``smoke`` for the language models."""
+    return dataclasses.replace(
+        run,
+        train=dataclasses.replace(
+            run.train,
+            steps=4,
+            batch_size=4,
+            warmup_steps=1,
+            eval_every=2,
+            eval_sequences=8,
+        ),
+    )
 
 
 def learning_rate(step: int, cfg: LMTrainConfig) -> float:
@@ -484,6 +501,7 @@ __all__ = [
     "train_lm",
     "vocab_and_context",
     "LMRun",
+    "smoke_run",
     "Progress",
     "OnEvaluate",
 ]

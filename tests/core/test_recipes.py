@@ -84,3 +84,27 @@ def test_a_missing_artifact_too_long_for_a_cell_is_not_trained_in_it(
     art = recipes.load("test-markov-tiny", "cpu")  # trained here: it fits
     assert recipes.estimate("test-markov-tiny", "cpu") == art.meta["wall_time_s"]
     assert recipes.estimate("test-markov-tiny", "cuda") is None  # never measured there
+
+
+def _rebuilt(config):
+    """The config constructed again from its fields, so that its checks run."""
+    return type(config)(
+        **{f.name: getattr(config, f.name) for f in dataclasses.fields(config)}
+    )
+
+
+def test_every_recipe_has_a_smaller_smoke_config_that_validates(monkeypatch):
+    table = recipes.recipes()
+    for name, recipe in table.items():
+        assert recipe.smoke is not None, f"{name} has no smoke config"
+        tiny = recipe.smoke(recipe.config)
+        assert type(tiny) is type(recipe.config)
+        assert dataclasses.asdict(tiny) != dataclasses.asdict(recipe.config), name
+        assert _rebuilt(tiny) == tiny
+    monkeypatch.setenv(
+        recipes.SMOKE_ENV, "1"
+    )  # smoke mode: the registry hands them out
+    for name, recipe in recipes.recipes().items():
+        assert recipe.config == table[name].smoke(table[name].config)  # type: ignore[misc]
+    monkeypatch.setenv(recipes.SMOKE_ENV, "0")
+    assert recipes.get("markov-bigram").config == table["markov-bigram"].config

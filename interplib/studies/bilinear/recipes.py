@@ -18,6 +18,7 @@ from interplib.core.training import (
     LMRun,
     LMTrainConfig,
     artifact_payload,
+    smoke_run,
     split_payload,
     train_lm,
 )
@@ -85,6 +86,7 @@ for _name, _run in RUNS.items():
             fit=fit,
             needs=(lmdata.DATA_NAME,),
             loader=model_from_artifact,
+            smoke=smoke_run,
             seconds={"cpu": {1: 4334, 2: 5924}[_run.model.n_layers]},
             description=f"{_run.model.n_layers}-layer bilinear transformer on the story corpus",
         )

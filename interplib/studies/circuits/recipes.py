@@ -34,6 +34,7 @@ from interplib.core.recipes import Recipe, Trained, register
 from interplib.core.training import (
     LMTrainConfig,
     artifact_payload,
+    smoke_run,
     split_payload,
     train_lm,
 )
@@ -136,6 +137,7 @@ for _name, _run in RUNS.items():
             fit=fit,
             needs=(lmdata.DATA_NAME,),
             loader=model_from_artifact,
+            smoke=smoke_run,
             seconds={"cpu": 16 * {1: 2400, 2: 3250}[_run.model.n_layers]},
             description=(
                 f"{_run.model.n_layers}-layer attention-only transformer on the story corpus"

@@ -6,7 +6,8 @@ seeds together in one batched run (:func:`fit`). The variants differ only
 in ``weights``: same split, same init seeds, same optimiser (Nanda et al.'s full-batch AdamW at
 lr 1e-3), same number of epochs, so quantization is the one difference.
 
-The recipes are GPU runs: ``tools/train_grokking_gpu.sh`` trains the three variants
+The recipes are GPU runs: ``python -m interplib.train grok-fp grok-binary grok-ternary
+--device cuda --jobs 3 --force`` (``tools/train_grokking_gpu.sh``) trains the three variants
 concurrently on one GPU, where the epochs after the warm-up replay one captured CUDA graph
 (:func:`interplib.studies.grokking.training.train_stacked`). The CPU path is
 ``python -m interplib.train grok-fp grok-binary grok-ternary --device cpu``: an epoch of five
@@ -17,6 +18,7 @@ seeds costs 0.36 s (full precision) to 1.14 s (ternary) on the book's 2-core mac
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 
 import torch
 from torch import Tensor
@@ -39,6 +41,7 @@ __all__ = [
     "model_from_artifact",
     "CPU_SECONDS_PER_EPOCH",
     "MEASURE_CHUNK",
+    "smoke",
 ]
 
 STUDY = "grokking"
@@ -63,6 +66,11 @@ GPU_SECONDS = {"fp": 172, "binary": 180, "ternary": 179}  # one H200, the three 
 MEASURE_CHUNK = (
     8  # snapshots measured together (40 models of five seeds: a few GB in float64)
 )
+
+
+def smoke(cfg: GrokConfig) -> GrokConfig:
+    """The recipes' smoke version: one seed, 20 epochs logged every 10, one kept checkpoint."""
+    return replace(cfg, seeds=(0,), epochs=20, log_every=10, checkpoints=(10,))
 
 
 def _concat(snapshots: list[dict[str, Tensor]]) -> dict[str, Tensor]:
@@ -171,6 +179,7 @@ for _name, _cfg in RUNS.items():
             config=_cfg,
             fit=fit,
             loader=model_from_artifact,
+            smoke=smoke,
             gpu=True,
             seconds={
                 "cpu": CPU_SECONDS_PER_EPOCH[_cfg.weights] * EPOCHS,

@@ -24,7 +24,7 @@ import torch
 from interplib.core.artifacts import Artifact
 from interplib.core.bridge import boot_artifact, hf_trained
 from interplib.core.recipes import Recipe, Trained, register
-from interplib.core.training import CURVE, LMRun, LMTrainConfig, train_lm
+from interplib.core.training import CURVE, LMRun, LMTrainConfig, smoke_run, train_lm
 from interplib.corpus import lmdata
 from interplib.corpus.tokenizer import BOS, EOS, Vocab
 from interplib.studies.layernorm.analysis import fact_recall
@@ -98,6 +98,7 @@ register(
         fit=fit,
         needs=(lmdata.DATA_NAME,),
         loader=model_from_artifact,
+        smoke=smoke_run,
         description="6-layer GPT-NeoX (Pythia family) on the story corpus",
     )
 )

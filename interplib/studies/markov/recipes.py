@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import torch
 from torch import nn
 
@@ -72,6 +74,7 @@ register(
         config=MarkovConfig(),
         fit=fit,
         loader=model_from_artifact,
+        smoke=lambda cfg: replace(cfg, steps=20),
         seconds={"cpu": 5.0},
         description=(
             "zero-layer transformer trained on a 12-state Markov chain (the worked example)"

@@ -11,6 +11,9 @@ chapter opens (:func:`interplib.studies.memorization.analysis.model_from_artifac
 
 from __future__ import annotations
 
+from dataclasses import replace
+from typing import Any
+
 from interplib.core.recipes import Recipe, register
 from interplib.studies.memorization import experiments as ex
 from interplib.studies.memorization.analysis import model_from_artifact
@@ -20,13 +23,49 @@ from interplib.studies.memorization.sweeps import (
     SMALL,
     SWEEP_VERSION,
     WIDTH,
+    SweepConfig,
     full_grid,
     run_sweep,
 )
 
-__all__ = ["STUDY"]
+__all__ = ["STUDY", "smoke_sweep", "smoke_experiment"]
 
 STUDY = "memorization"
+
+
+def smoke_sweep(cfg: SweepConfig) -> SweepConfig:
+    """A sweep's smoke version: two grid points, one seed, 110 steps of 32 sequences (the
+    paper's metric averages the last 100)."""
+    return replace(
+        cfg,
+        grid=cfg.grid[:2],
+        seeds=1,
+        steps=110,
+        batch=32,
+        pool_batches=2,
+        speedup_steps=min(cfg.speedup_steps, 2),
+    )
+
+
+def _smoke_cell(cfg: ex.CellConfig) -> ex.CellConfig:
+    return replace(cfg, seeds=1, steps=100, batch=32)
+
+
+def smoke_experiment(cfg: Any) -> Any:
+    """An experiment's smoke version: one seed, 100 steps (one evaluation interval) of 32."""
+    if isinstance(cfg, ex.CellConfig):
+        return _smoke_cell(cfg)
+    if isinstance(cfg, ex.InspectConfig):
+        return replace(
+            cfg,
+            maps=_smoke_cell(cfg.maps),
+            heads=_smoke_cell(cfg.heads),
+            superposition=_smoke_cell(cfg.superposition),
+        )
+    if isinstance(cfg, ex.SubspaceConfig):
+        return replace(cfg, ranks=cfg.ranks[:2], reps=1, steps=20)
+    raise TypeError(f"no smoke version for a {type(cfg).__name__}")
+
 
 # measured wall time on the shared 2-core CPU, seconds
 _SWEEP_SECONDS = {"heads": 290, "d_head": 170, "width": 225, "small": 290}
@@ -38,6 +77,7 @@ for _cfg in (HEADS, D_HEAD, WIDTH, SMALL):
             study=STUDY,
             config=_cfg,
             fit=run_sweep,
+            smoke=smoke_sweep,
             version=SWEEP_VERSION,
             seconds={"cpu": _SWEEP_SECONDS[_cfg.name]},
             description="accuracy of 1-layer attention-only models on look-up tables, "
@@ -52,6 +92,7 @@ for _cfg in full_grid():
             study=STUDY,
             config=_cfg,
             fit=run_sweep,
+            smoke=smoke_sweep,
             version=SWEEP_VERSION,
             gpu=True,
             committed=False,
@@ -73,6 +114,7 @@ for _name, _cfg, _fit, _version, _sec in (
             study=STUDY,
             config=_cfg,
             fit=_fit,
+            smoke=smoke_experiment,
             version=_version,
             seconds={"cpu": _sec},
             description=(_fit.__doc__ or _name).split("\n")[0],
