@@ -61,6 +61,7 @@ clean:
 .PHONY: linkcheck retrain drift cache-key smoke
 LINKCHECK_PYTHON ?= $(BIN)/python
 DEVICE    ?= auto
+JOBS      ?= 1        # recipes trained at once (a GPU: several; each gets cores/JOBS threads)
 RETRAINED ?= _build/retrained
 
 linkcheck:                     ## request every external link of the sources (needs the network; not in CI's build)
@@ -68,7 +69,7 @@ linkcheck:                     ## request every external link of the sources (ne
 
 retrain: $(STAMP)              ## retrain every artifact into $(RETRAINED), leaving the committed artifacts/ untouched
 	rm -rf $(RETRAINED)
-	INTERPLIB_ARTIFACTS=$(abspath $(RETRAINED)) $(BIN)/python -m interplib.train --all --force --device $(DEVICE)
+	INTERPLIB_ARTIFACTS=$(abspath $(RETRAINED)) $(BIN)/python -m interplib.train --all --force --device $(DEVICE) --jobs $(JOBS)
 
 drift: $(STAMP)                ## compare $(RETRAINED) (from `make retrain`) with the committed artifacts/; exit 1 on drift
 	$(BIN)/python tools/drift.py artifacts $(RETRAINED) --markdown $(RETRAINED)-drift.md
