@@ -293,3 +293,56 @@ def test_frequency_norms_over_leading_axes_equal_each_matrix():
     torch.testing.assert_close(stacked[1, 2], brute)
     with pytest.raises(ValueError, match="pass fourier_basis\\(13\\)"):
         fourier.frequency_norms(W, basis=fourier.fourier_basis(11))
+
+
+def test_energy_by_frequency_matches_a_loop_over_sine_and_cosine_rows():
+    p = 7
+    F = torch.randn(
+        3, p, p, dtype=torch.float64, generator=torch.Generator().manual_seed(0)
+    )
+    E = fourier.energy_by_frequency(F)
+    rows = [[0]] + [[2 * k - 1, 2 * k] for k in range(1, p // 2 + 1)]
+    expected = torch.tensor(
+        [
+            [
+                [sum(float(F[m, i, j] ** 2) for i in r for j in c) for c in rows]
+                for r in rows
+            ]
+            for m in range(3)
+        ],
+        dtype=torch.float64,
+    )
+    assert E.shape == (3, p // 2 + 1, p // 2 + 1)
+    torch.testing.assert_close(E, expected)
+    torch.testing.assert_close(E.sum((-2, -1)), F.pow(2).sum((-2, -1)))
+
+
+def test_energy_by_frequency_refuses_a_non_square_or_even_spectrum():
+    with pytest.raises(ValueError, match="square p × p"):
+        fourier.energy_by_frequency(torch.zeros(7, 5))
+    with pytest.raises(ValueError, match="p odd"):
+        fourier.energy_by_frequency(torch.zeros(6, 6))
+
+
+def test_by_distance_and_sum_moves_every_cell_once():
+    p = 7
+    values = torch.randn(
+        2, p, p, dtype=torch.float64, generator=torch.Generator().manual_seed(1)
+    )
+    out = fourier.by_distance_and_sum(values)
+    for a in range(p):
+        for b in range(p):
+            assert torch.equal(out[:, (a - b) % p, (a + b) % p], values[:, a, b])
+    torch.testing.assert_close(
+        out.flatten(1).sort().values, values.flatten(1).sort().values
+    )
+
+
+def test_by_distance_and_sum_turns_a_function_of_the_distance_into_rows():
+    p = 11
+    grid = torch.arange(p)
+    pizza = torch.cos(math.pi * ((grid[:, None] - grid[None, :]) % p) / p).double()
+    out = fourier.by_distance_and_sum(pizza)
+    torch.testing.assert_close(out, out[:, :1].expand(p, p))
+    with pytest.raises(ValueError, match="even p"):
+        fourier.by_distance_and_sum(torch.zeros(4, 4))
