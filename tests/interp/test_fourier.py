@@ -219,7 +219,8 @@ def test_sum_directions_pad_with_zero_directions_and_refuse_a_narrow_width():
 
 
 def stacked_case(p: int = 11):
-    """Random logits of three models with key-frequency sets of different sizes, their labels and a split."""
+    """Random logits of three models with key-frequency sets of different sizes, their labels
+    and a split."""
     g = torch.Generator().manual_seed(2)
     logits = 4 * torch.randn(3, p, p, p, generator=g, dtype=torch.float64)
     freqs = [[1], [2, 5, 3], [4, 1]]

@@ -126,7 +126,8 @@ def test_jaccard_and_frequency_overlap_against_hand_counts():
     assert GA.jaccard([5], [5]) == 1.0 and GA.jaccard([1], [2]) == 0.0
     freqs = {"fp": [[1, 2], [3, 4]], "binary": [[1, 2], [3, 5]]}
     got = GA.frequency_overlap(freqs)
-    # same seed: J([1,2],[1,2]) = 1, J([3,4],[3,5]) = 1/3; other seeds ([1,2] vs [3,5], [3,4] vs [1,2]) and
+    # same seed: J([1,2],[1,2]) = 1, J([3,4],[3,5]) = 1/3; other seeds ([1,2] vs [3,5], [3,4] vs
+    # [1,2]) and
     # the two seeds within a variant are disjoint
     assert got["same_seed"] == pytest.approx((1 + 1 / 3) / 2)
     assert got["other_seed"] == pytest.approx(0.0)
