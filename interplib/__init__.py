@@ -12,12 +12,15 @@ study; a study imports no other study):
   (local Hugging Face directories as ``TransformerBridge``), ``paths`` (where the book's
   files are);
 * :mod:`interplib.interp`: tools for any model: ``attribution`` (the exact logit split
-  through LayerNorm, logit lens), ``circuits`` (QK/OV terms, composition, paths, ablation),
-  ``patterns`` (previous-token and induction stripes), ``fourier`` (the Fourier basis mod
-  p, key frequencies, restricted/excluded losses), ``clockpizza`` (Clock vs Pizza
-  diagnostics), ``bilinear`` (bigrams from a bilinear layer's weights);
-* :mod:`interplib.corpus`: the story corpus: ``lexicon``, ``grammar``, ``tokenizer``,
-  ``lmdata`` (packed LM data and its ground truth), ``recipes``;
+  through LayerNorm), ``lens`` (logit lens, TransformerLens's own terms, next-token
+  tables), ``circuits`` (LN-folded QK/OV weights, score terms, copying, composition),
+  ``paths`` (path expansion, virtual heads), ``ablation`` (zero and mean head ablation),
+  ``patterns`` (previous-token and induction stripes and scores), ``fourier`` (the Fourier
+  basis mod p, key frequencies, restricted/excluded losses), ``clockpizza`` (Clock vs
+  Pizza diagnostics), ``bilinear`` (bigrams from a bilinear layer's weights);
+* :mod:`interplib.corpus`: the story corpus: ``lexicon``, ``grammar`` (the story
+  generator), ``rules`` (the rules it keeps, their checks, measurements on texts),
+  ``tokenizer``, ``lmdata`` (packed LM data and its ground truth), ``recipes``;
 * :mod:`interplib.book`: what the pages use: ``cells`` (``glue``, ``claim``), ``plotting``,
   ``tables``, ``status``, ``site`` (the Sphinx extension), ``links``;
 * :mod:`interplib.studies`: one package per study, each with ``model``, ``recipes`` and

@@ -1,15 +1,23 @@
-"""Tiny models and toy token sequences that several test files build (``from builders import
-...``)."""
+"""Tiny models, toy token sequences and samples that several test files build (``from
+builders import ...``)."""
 
 from __future__ import annotations
 
+import functools
 import math
 
 import torch
 
+from interplib.core import bridge
+from interplib.corpus import grammar
 from interplib.studies.bilinear.model import BilinearConfig, BilinearTransformer
-from interplib.studies.circuits.model import AttnOnlyConfig, AttnOnlyTransformer
+from interplib.studies.circuits.model import (
+    AttnOnlyConfig,
+    AttnOnlyTransformer,
+    to_bridge,
+)
 from interplib.studies.grokking.model import GrokConfig
+from interplib.studies.layernorm import model as neox
 from interplib.studies.markov.model import MarkovConfig
 
 
@@ -136,3 +144,108 @@ def brute_forward(bridge, tokens, replace_z=None, zs=None):
         all_scores.append(torch.stack(layer_scores, 1))
         x = x + out
     return ln(x, "ln_final") @ sd["unembed.weight"].T, all_scores
+
+
+NORMS = [None, "LN", "LNPre"]
+"""The normalizations of :class:`AttnOnlyConfig`: none, LayerNorm, LayerNorm without weights."""
+_ATTN_ONLY: dict = {}
+
+
+def attn_only_bridge(norm=None, n_layers=2, **overrides):
+    """A float64 bridge (d_model 24, 3 heads, vocab 40) with non-trivial biases and LN weights;
+    cached."""
+    key = (norm, n_layers, tuple(sorted(overrides.items())))
+    if key not in _ATTN_ONLY:
+        cfg = tiny_config(normalization=norm, n_layers=n_layers, **overrides)
+        _ATTN_ONLY[key] = to_bridge(
+            perturbed_twin(cfg, seed=n_layers), dtype=torch.float64
+        ).requires_grad_(False)
+    return _ATTN_ONLY[key]
+
+
+def random_tokens(batch=3, pos=16, seed=0, d_vocab=40):
+    """``[batch pos]`` uniform token ids in ``0..d_vocab-1`` (seeded)."""
+    return torch.randint(
+        0, d_vocab, (batch, pos), generator=torch.Generator().manual_seed(seed)
+    )
+
+
+def dense_effective(m, layer):
+    """Effective weights by brute force: LN(x) = (x - mean)/σ * w + b applied to identity rows."""
+    d = m.cfg.d_model
+    W = {n: getattr(m, n)[layer].detach() for n in ("W_Q", "W_K", "W_V", "W_O")}
+    if m.cfg.normalization_type is not None:
+        sd = m.state_dict()
+        w = sd.get(f"blocks.{layer}.ln1.weight", torch.ones(d, dtype=torch.float64))
+        centred = torch.eye(d, dtype=torch.float64) - torch.eye(
+            d, dtype=torch.float64
+        ).mean(-1, keepdim=True)
+        for n in ("W_Q", "W_K", "W_V"):
+            W[n] = torch.einsum("cd,hde->hce", centred * w, W[n])
+    return W
+
+
+NEOX_WORDS = [f"w{i}" for i in range(46)] + ["Dublin", "Ireland"]
+NEOX_TOKENS = torch.tensor([[3, 4, 48, 5, 7, 9], [10, 11, 12, 13, 48, 2]])
+NEOX_SHAPES = [  # (parallel, ln_bias, d_model, n_heads)
+    (True, True, 32, 4),
+    (False, True, 32, 4),
+    (True, False, 16, 2),
+    (False, False, 24, 3),
+]
+
+
+@functools.cache
+def neox_tokenizer():
+    """A word-level tokenizer of ``NEOX_WORDS`` (50 tokens with the specials); cached."""
+    return bridge.word_level_tokenizer(NEOX_WORDS)
+
+
+def neox_bridge(
+    tok,
+    parallel=True,
+    ln_bias=True,
+    d_model=32,
+    n_heads=4,
+    dtype=torch.float32,
+    seed=0,
+    **boot_kwargs,
+):
+    """A booted tiny model; cached, since tests only read from it (booting is the slow part)."""
+    return _neox_bridge(
+        parallel,
+        ln_bias,
+        d_model,
+        n_heads,
+        dtype,
+        seed,
+        tuple(sorted(boot_kwargs.items())),
+    )
+
+
+@functools.cache
+def _neox_bridge(parallel, ln_bias, d_model, n_heads, dtype, seed, boot_kwargs):
+    tok = neox_tokenizer()
+    cfg = neox.NeoXConfig(
+        d_vocab=len(tok),
+        d_model=d_model,
+        n_layers=2,
+        n_heads=n_heads,
+        d_mlp=2 * d_model,
+        n_ctx=16,
+        parallel=parallel,
+        seed=seed,
+    )
+    model = neox.build_model(cfg)
+    if not ln_bias:
+        neox.drop_layernorm_bias(model)
+    neox.jitter_affine(model, seed=seed + 1)
+    return bridge.boot(
+        "tiny-neox", hf_model=model, tokenizer=tok, dtype=dtype, **dict(boot_kwargs)
+    )
+
+
+@functools.cache
+def story_texts(n: int = 3000, seed: int = 0) -> tuple[str, ...]:
+    """The first ``n`` stories of ``grammar.sample(n, seed)``, cached."""
+    return tuple(grammar.sample(n, seed))

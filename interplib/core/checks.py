@@ -2,6 +2,7 @@
 
 Every public function that takes one of these checks it here, so the same mistake gets
 the same message everywhere: the problem, the value given, and the fix.
+:func:`check_layer_head` and :func:`check_tokens` read the bounds from a model's ``cfg``.
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ __all__ = [
     "check_position",
     "check_token",
     "check_token_ids",
+    "check_layer_head",
+    "check_tokens",
     "Resolver",
 ]
 
@@ -168,3 +171,15 @@ def check_token_ids(
                 f"0..{d_vocab - 1}: encode with the model's tokenizer (a model built "
                 f"with another vocabulary size does this too)"
             )
+
+
+def check_layer_head(model, layer: int, head: int | None = None) -> None:
+    """Check that ``layer`` (and ``head``) exist in ``model`` (non-negative indices)."""
+    check_layer(layer, model.cfg.n_layers, negative=False)
+    if head is not None:
+        check_head(head, model.cfg.n_heads)
+
+
+def check_tokens(model, tokens: Tensor) -> None:
+    """Check ``tokens`` against ``model``'s context length and vocabulary."""
+    check_token_ids(tokens, d_vocab=model.cfg.d_vocab, n_ctx=model.cfg.n_ctx)

@@ -1,3 +1,3 @@
-"""The story corpus: its words, grammar, tokenizer and packed language-model data."""
+"""The story corpus: its words, grammar and rules, tokenizer and packed language-model data."""
 
 __all__: list[str] = []

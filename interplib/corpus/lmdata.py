@@ -39,7 +39,7 @@ from torch import Tensor
 from interplib.core import artifacts, paths
 from interplib.core.recipes import Trained
 from interplib.core.recipes import load as load_artifact
-from interplib.corpus import grammar, lexicon
+from interplib.corpus import grammar, lexicon, rules
 from interplib.corpus.tokenizer import BOS, EOS, SPECIALS, TOKENIZER_NAME, Vocab
 
 __all__ = [
@@ -473,7 +473,7 @@ def bigram_truth() -> BigramTruth:
 def ground_truth() -> dict:
     """Everything the grammar guarantees, as data: rules, fact table and bigram statistics."""
     return {
-        "rules": pd.DataFrame([dataclasses.asdict(r) for r in grammar.RULES]).set_index(
+        "rules": pd.DataFrame([dataclasses.asdict(r) for r in rules.RULES]).set_index(
             "name"
         ),
         "facts": lexicon.fact_table(),

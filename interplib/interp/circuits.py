@@ -1,4 +1,5 @@
-"""QK and OV circuits of attention-only transformers: score terms, head scores, composition, paths.
+"""QK and OV circuits of attention-only transformers: LN-folded weights, score terms, OV
+copying scores, composition.
 
 **Conventions.** Everything here uses TransformerLens's row-vector layout (``resid @ W``):
 ``W_Q, W_K, W_V [head_index d_model d_head]``, ``W_O [head_index d_head d_model]``,
@@ -14,7 +15,8 @@ projection ``C = I - 11^T/d``, the LN weight and the LN bias into *effective* we
 that every read is ``(x / σ) @ W_eff + b_eff`` for raw residual parts ``x`` and the
 per-position scale ``σ`` (``ln1.hook_scale``, frozen at its value in the forward pass; 1
 without LN). With σ frozen, every decomposition below is exact: the terms sum to the
-cached attention scores and the paths to the cached logits, to float tolerance.
+cached attention scores and the paths of :mod:`interplib.interp.paths` to the cached
+logits, to float tolerance.
 
 Functions take a bridge from :func:`interplib.studies.circuits.model.attention_only`, whose
 ``hook_attn_scores`` carries the real scores. TL 4.3 bridges over ``boot_native`` models do
@@ -25,42 +27,20 @@ and ``W_O``.
 
 from __future__ import annotations
 
-import re
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Literal
 
 import pandas as pd
 import torch
-import torch.nn.functional as F
 from jaxtyping import Complex, Float, Int
 from torch import Tensor
 from transformer_lens import FactoredMatrix
 
-from interplib.core.checks import check_head, check_layer, check_token_ids
-from interplib.core.training import per_position_loss
+from interplib.core.checks import check_layer_head, check_tokens
 from interplib.interp.attribution import head_results
-from interplib.interp.patterns import (
-    RepeatLoss,
-    check_repeat,
-    induction_stripe,
-    previous_token_stripe,
-    repeat_loss,
-)
+from interplib.interp.patterns import induction_scores, previous_token_scores
 
 Head = tuple[int, int]  # (layer, head)
-
-
-def check_layer_head(model, layer: int, head: int | None = None) -> None:
-    """Check that ``layer`` (and ``head``) exist in ``model`` (non-negative indices)."""
-    check_layer(layer, model.cfg.n_layers, negative=False)
-    if head is not None:
-        check_head(head, model.cfg.n_heads)
-
-
-def check_tokens(model, tokens: Tensor) -> None:
-    """Check ``tokens`` against ``model``'s context length and vocabulary."""
-    check_token_ids(tokens, d_vocab=model.cfg.d_vocab, n_ctx=model.cfg.n_ctx)
 
 
 def _norm_kind(model) -> str | None:
@@ -392,50 +372,6 @@ def term_table(
     return pd.DataFrame(rows).T
 
 
-def _patterns(
-    model, tokens
-) -> Float[Tensor, "layer batch head_index query_pos key_pos"]:
-    check_tokens(model, tokens)
-    names = [f"blocks.{l}.attn.hook_pattern" for l in range(model.cfg.n_layers)]
-    _, cache = model.run_with_cache(tokens, names_filter=lambda n: n in names)
-    return torch.stack([cache[n] for n in names]).detach()
-
-
-def previous_token_scores(
-    model, tokens: Int[Tensor, "batch pos"]
-) -> Float[Tensor, "layer head_index"]:
-    """Mean attention from each position to the one before it (``pattern.diagonal(-1)``)."""
-    return previous_token_stripe(_patterns(model, tokens))
-
-
-def induction_scores(
-    model, tokens: Int[Tensor, "batch pos"], period: int
-) -> Float[Tensor, "layer head_index"]:
-    """Mean attention on the induction stripe of tokens ending in ``[r, r]``.
-
-    ``len(r) = period``; see :func:`interplib.interp.patterns.induction_stripe`.
-    """
-    check_repeat(tokens, period)
-    return induction_stripe(_patterns(model, tokens), period)
-
-
-def per_token_loss(
-    model, tokens: Int[Tensor, "batch pos"]
-) -> Float[Tensor, "batch pos_minus_1"]:
-    """``-log p(tokens[:, i+1] | tokens[:, :i+1])`` for every sequence and position i."""
-    check_tokens(model, tokens)
-    return per_position_loss(model, tokens)
-
-
-def repeat_losses(model, tokens: Int[Tensor, "batch pos"], period: int) -> RepeatLoss:
-    """Per-token loss averaged over the first vs the repeated half of ``[..., r, r]``.
-
-    The first token of each copy is left out: nothing in the context predicts it.
-    """
-    check_repeat(tokens, period)
-    return repeat_loss(per_token_loss(model, tokens), period)
-
-
 def ov_eigenvalues(model) -> Complex[Tensor, "layer head_index d_head"]:
     """The d_head non-zero eigenvalues of every head's full OV circuit ``W_E W_V W_O W_U``.
 
@@ -574,256 +510,6 @@ def composition_baseline(
     return float(scores.mean()), float(scores.std())
 
 
-@dataclass
-class PathExpansion:
-    """The final residual stream split into paths; ``logits()`` reads them through W_U.
-
-    Labels: ``direct`` (or ``token``/``position`` with ``sources="split"``), one-head paths
-    ``L0H3``, virtual heads ``L0H3→L1H5``, and ``bias`` (every bias and its onward paths,
-    plus b_U). ``resid[i]`` is path i's contribution to the final residual divided by the
-    final LN scale; ``sum(logits()) == model(tokens)``.
-    """
-
-    labels: list[str]
-    resid: Float[Tensor, "path batch pos d_model"]
-    W_U: Float[Tensor, "d_model d_vocab"]
-    b_U: Float[Tensor, " d_vocab"]
-
-    def index(self, label: str) -> int:
-        if label not in self.labels:
-            raise KeyError(
-                f"no path {label!r}; paths look like {self.labels[:4]} ... {self.labels[-2:]}"
-            )
-        return self.labels.index(label)
-
-    def logits(
-        self, labels: Sequence[str] | None = None, pos: int | slice = slice(None)
-    ) -> Float[Tensor, "path batch pos d_vocab"]:
-        """The logit contribution of each path in ``labels`` (default: all) at positions ``pos``.
-
-        Memory is paths × batch × positions × d_vocab: at d_vocab 4096 select paths or
-        positions (163 paths × 256 positions is 0.7 GB in float32).
-        """
-        idx = (
-            list(range(len(self.labels)))
-            if labels is None
-            else [self.index(l) for l in labels]
-        )
-        pos = (
-            slice(pos, pos + 1 if pos != -1 else None) if isinstance(pos, int) else pos
-        )
-        out = torch.einsum("nbpd,dv->nbpv", self.resid[idx][:, :, pos], self.W_U)
-        bias = [i for i, j in enumerate(idx) if self.labels[j] == "bias"]
-        out[bias] += self.b_U
-        return out
-
-    def top_tokens(
-        self, label: str, k: int = 10, batch: int = 0, pos: int = -1
-    ) -> tuple[Tensor, Tensor]:
-        """``(values, token ids)`` of the k logits that path ``label`` raises most.
-
-        At one position.
-        """
-        return self.logits([label], pos)[0, batch, 0].topk(k)
-
-
-def path_expansion(
-    model,
-    tokens: Int[Tensor, "batch pos"],
-    sources: Literal["embed", "split"] = "embed",
-) -> PathExpansion:
-    """Expand an attention-only model's logits on ``tokens`` into paths, exactly.
-
-    With each head's pattern ``A`` and the LN scales frozen at their values in the forward
-    pass, a head maps a residual part x to ``A (x/σ) W_V W_O``, so the final residual is
-    the sum over every chain of heads in increasing layers: the direct path, single heads,
-    and virtual heads (two or more). A model with ``n_layers`` and H heads has
-    ``(1 + H)^n_layers`` chains (times 2 with ``sources="split"``), plus one bias path.
-    """
-    check_tokens(model, tokens)
-    if sources not in ("embed", "split"):
-        raise ValueError(
-            f"sources={sources!r}: use 'embed' (token + position together) or 'split'"
-        )
-    _, cache = model.run_with_cache(tokens)
-    parts, bias = _stream_paths(model, cache, model.cfg.n_layers, sources)
-    W_U, b_U = unembed_weights(model)
-    sigma = _scale(model, cache, "ln_final.hook_scale")
-    resid = torch.stack(list(parts.values()) + [bias]) / sigma
-    return PathExpansion(list(parts) + ["bias"], resid.detach(), W_U, b_U)
-
-
-def path_ov_circuit(model, heads: Sequence[Head]) -> FactoredMatrix:
-    """The weight-only OV circuit of a path, ``W_E W_V¹W_O¹ … W_U``.
-
-    Rows are source tokens, columns logits. ``heads=[]`` is the direct path ``W_E W_U``; ``[(0,
-    3), (1, 5)]`` the virtual head L0H3→L1H5 (rank ≤ d_head). LN-folded weights; positions and
-    biases are left out.
-    """
-    W_U, _ = unembed_weights(model)
-    left = model.W_E.detach()
-    right = None
-    last = -1
-    for layer, head in heads:
-        check_layer_head(model, layer, head)
-        if layer <= last:
-            raise ValueError(
-                f"heads={list(heads)}: a path goes through strictly increasing layers"
-            )
-        last = layer
-        W = layer_weights(model, layer)
-        if right is None:
-            left, right = left @ W.W_V[head], W.W_O[head]
-        else:
-            right = right @ W.W_V[head] @ W.W_O[head]
-    return (
-        FactoredMatrix(left, W_U)
-        if right is None
-        else FactoredMatrix(left, right @ W_U)
-    )
-
-
-def top_promoted_tokens(
-    circuit: FactoredMatrix, sources: Int[Tensor, " n"], k: int = 10
-) -> tuple[Float[Tensor, "n k"], Int[Tensor, "n k"]]:
-    """For each source token, the k output tokens whose logits a V×V circuit raises most.
-
-    Only the requested rows are formed (``A[sources] @ B``).
-    """
-    rows = circuit.A[sources] @ circuit.B
-    return rows.topk(k, dim=-1)
-
-
-def _z_means(model, reference: Tensor, layers: Sequence[int]) -> dict[int, Tensor]:
-    """Each layer's ``hook_z`` averaged over batch and positions of ``reference``.
-
-    Each is ``[head_index d_head]``.
-    """
-    check_tokens(model, reference)
-    names = [f"blocks.{l}.attn.hook_z" for l in layers]
-    _, cache = model.run_with_cache(reference, names_filter=lambda n: n in names)
-    return {l: cache[f"blocks.{l}.attn.hook_z"].mean((0, 1)).detach() for l in layers}
-
-
-def ablated_logits(
-    model,
-    tokens: Int[Tensor, "batch pos"],
-    heads: Sequence[Head],
-    kind: Literal["zero", "mean"] = "mean",
-    reference: Tensor | None = None,
-    _means: dict[int, Tensor] | None = None,
-) -> Float[Tensor, "batch pos d_vocab"]:
-    """Logits with the given heads' outputs (``hook_z``) replaced by 0 or by their mean.
-
-    The mean is over batch and positions of ``reference`` (default: ``tokens`` itself).
-    Zero ablation also removes the head's share of b_V; b_O stays.
-    """
-    check_tokens(model, tokens)
-    if kind not in ("zero", "mean"):
-        raise ValueError(f"kind={kind!r}: use 'zero' or 'mean'")
-    for layer, head in heads:
-        check_layer_head(model, layer, head)
-    layers = sorted({layer for layer, _ in heads})
-    means: dict[int, Tensor] = {}  # read only for kind="mean"
-    if kind == "mean":
-        means = (
-            _means
-            if _means is not None
-            else _z_means(model, tokens if reference is None else reference, layers)
-        )
-
-    def hook_for(layer):
-        def hook(z, hook):
-            z = z.clone()
-            for l, h in heads:
-                if l == layer:
-                    z[:, :, h] = 0.0 if kind == "zero" else means[layer][h]
-            return z
-
-        return hook
-
-    hooks = [(f"blocks.{l}.attn.hook_z", hook_for(l)) for l in layers]
-    return model.run_with_hooks(tokens, fwd_hooks=hooks).detach()
-
-
-def ablated_repeat_losses(
-    model,
-    tokens: Int[Tensor, "batch pos"],
-    period: int,
-    heads: Sequence[Head],
-    kind: Literal["zero", "mean"] = "mean",
-    reference: Tensor | None = None,
-    _means: dict[int, Tensor] | None = None,
-) -> RepeatLoss:
-    """:func:`repeat_losses` with ``heads`` ablated.
-
-    With the induction heads gone, the repeat's loss rises.
-    """
-    check_repeat(tokens, period)
-    logits = ablated_logits(model, tokens, heads, kind, reference, _means)
-    loss = F.cross_entropy(
-        logits[:, :-1].transpose(1, 2), tokens[:, 1:], reduction="none"
-    )
-    return repeat_loss(loss, period)
-
-
-def single_head_ablations(
-    model,
-    tokens: Int[Tensor, "batch pos"],
-    period: int,
-    kind: Literal["zero", "mean"] = "mean",
-    reference: Tensor | None = None,
-) -> Float[Tensor, "layer head_index"]:
-    """Loss on the repeated half with each head ablated alone (one forward pass per head)."""
-    check_repeat(tokens, period)
-    means = None
-    if kind == "mean":
-        means = _z_means(
-            model, tokens if reference is None else reference, range(model.cfg.n_layers)
-        )
-    out = torch.empty(model.cfg.n_layers, model.cfg.n_heads)
-    for layer in range(model.cfg.n_layers):
-        for head in range(model.cfg.n_heads):
-            out[layer, head] = ablated_repeat_losses(
-                model, tokens, period, [(layer, head)], kind, _means=means
-            ).repeated
-    return out
-
-
-__all__ = [
-    "LayerWeights",
-    "PathExpansion",
-    "ScoreTerms",
-    "ablated_logits",
-    "ablated_repeat_losses",
-    "attention_score_terms",
-    "check_layer_head",
-    "check_tokens",
-    "composition_baseline",
-    "composition_scores",
-    "copying_scores",
-    "eigenvalue_score",
-    "induction_scores",
-    "layer_weights",
-    "ov_eigenvalues",
-    "path_expansion",
-    "path_ov_circuit",
-    "per_token_loss",
-    "previous_token_scores",
-    "qk_circuit",
-    "repeat_losses",
-    "residual_components",
-    "single_head_ablations",
-    "term_table",
-    "top_promoted_tokens",
-    "unembed_weights",
-    "Head",
-]
-
-
-# --- helpers of the attention-circuits chapter ---------------------------------------------
-
-
 def head_score_table(
     model,
     text: Int[Tensor, "batch pos"],
@@ -832,8 +518,8 @@ def head_score_table(
 ) -> pd.DataFrame:
     """Every head's pattern and OV scores, one row per head (index ``L{layer}H{head}``).
 
-    Columns: ``previous-token`` (:func:`previous_token_scores` on ``text``), ``induction``
-    (:func:`induction_scores` on ``probe``, which ends in ``[r, r]`` with
+    Columns: ``previous-token`` (:func:`.previous_token_scores` on ``text``), ``induction``
+    (:func:`.induction_scores` on ``probe``, which ends in ``[r, r]`` with
     ``len(r) = period``), ``copying`` and ``positive eigenvalues``
     (:func:`copying_scores`, ``"score"`` and ``"positive_fraction"``).
     """
@@ -858,56 +544,20 @@ def head_score_table(
     )
 
 
-def ablated_loss(
-    model,
-    tokens: Int[Tensor, "batch pos"],
-    heads: Sequence[Head],
-    kind: Literal["zero", "mean"] = "mean",
-    reference: Tensor | None = None,
-) -> float:
-    """Mean next-token loss on ``tokens`` with ``heads`` ablated (:func:`ablated_logits`).
-
-    The mean of ``-log p(tokens[:, i+1] | tokens[:, :i+1])`` over every sequence and
-    position i; ``heads=[]`` is the clean model's loss. Mean ablation averages each head's
-    ``hook_z`` over ``reference`` (default: ``tokens``).
-    """
-    logits = ablated_logits(model, tokens, heads, kind, reference)
-    return float(F.cross_entropy(logits[:, :-1].transpose(1, 2), tokens[:, 1:]))
-
-
-def path_kind(label: str) -> str:
-    """The kind of a :class:`PathExpansion` label: how many heads the path goes through.
-
-    ``"direct"``, ``"token"``, ``"position"`` and ``"bias"`` stay themselves; a path through
-    one head is ``"layer {l} head"`` (``"L1H5"``, ``"token→L1H5"``); a path through two or
-    more heads is ``"virtual"`` (``"L0H3→L1H5"``).
-    """
-    heads = re.findall(r"L(\d+)H\d+", label)
-    if not heads:
-        return label
-    return f"layer {heads[0]} head" if len(heads) == 1 else "virtual"
-
-
-def target_logit_lift(
-    path_logits: Float[Tensor, "path batch pos d_vocab"],
-    tokens: Int[Tensor, "batch pos"],
-) -> Float[Tensor, " path"]:
-    """How far each path raises the next token's logit above its own mean logit.
-
-    For path n, ``mean over batch and i < pos-1 of
-    path_logits[n, b, i, tokens[b, i+1]] - path_logits[n, b, i, :].mean()``: the direction
-    a path pushes the prediction, which sums over paths to the same statistic of the
-    model's logits (logits interact through the softmax, so it is not a share of the loss).
-    """
-    if path_logits.shape[1:3] != tokens.shape:
-        raise ValueError(
-            f"path_logits {tuple(path_logits.shape)} and tokens {tuple(tokens.shape)}: "
-            f"need path_logits[path, batch, pos, d_vocab] for tokens[batch, pos]"
-        )
-    logits = path_logits[:, :, :-1]
-    index = tokens[None, :, 1:, None].expand(logits.shape[0], -1, -1, 1)
-    on_target = logits.gather(-1, index)[..., 0]
-    return (on_target - logits.mean(-1)).mean((1, 2))
-
-
-__all__ += ["ablated_loss", "head_score_table", "path_kind", "target_logit_lift"]
+__all__ = [
+    "LayerWeights",
+    "ScoreTerms",
+    "attention_score_terms",
+    "composition_baseline",
+    "composition_scores",
+    "copying_scores",
+    "eigenvalue_score",
+    "head_score_table",
+    "layer_weights",
+    "ov_eigenvalues",
+    "qk_circuit",
+    "residual_components",
+    "term_table",
+    "unembed_weights",
+    "Head",
+]

@@ -4,7 +4,10 @@ A sequence ``[BOS, r, r]`` with ``r`` a random segment of length ``period`` is t
 probe for induction heads (Olsson et al., 2022): in the second copy, a query at position
 ``i`` that attends to ``i - period + 1`` looks at the token that followed its own token last
 time. These functions build such probes, check them, and read the two stripes and the
-per-position loss on the repeat from any model's attention patterns.
+per-position loss on the repeat from any model's attention patterns, or straight from a
+model with ``run_with_cache`` (:func:`previous_token_scores`, :func:`induction_scores`,
+:func:`repeat_losses`). Nothing here imports transformer-lens, so a training machine
+without it records the stripes too.
 """
 
 from __future__ import annotations
@@ -15,12 +18,20 @@ import torch
 from jaxtyping import Bool, Float, Int
 from torch import Tensor
 
+from interplib.core.checks import check_tokens
+from interplib.core.training import per_position_loss
+
 __all__ = [
     "RepeatLoss",
     "check_repeat",
+    "induction_scores",
     "induction_stripe",
+    "occurred_before",
+    "per_token_loss",
+    "previous_token_scores",
     "previous_token_stripe",
     "repeat_loss",
+    "repeat_losses",
     "repeated_random_tokens",
 ]
 
@@ -114,4 +125,45 @@ def occurred_before(tokens: Int[Tensor, "batch pos"]) -> Bool[Tensor, "batch pos
     return ((tokens[:, :, None] == tokens[:, None, :]) & earlier).any(-1)
 
 
-__all__ += ["occurred_before"]
+def _patterns(
+    model, tokens
+) -> Float[Tensor, "layer batch head_index query_pos key_pos"]:
+    check_tokens(model, tokens)
+    names = [f"blocks.{l}.attn.hook_pattern" for l in range(model.cfg.n_layers)]
+    _, cache = model.run_with_cache(tokens, names_filter=lambda n: n in names)
+    return torch.stack([cache[n] for n in names]).detach()
+
+
+def previous_token_scores(
+    model, tokens: Int[Tensor, "batch pos"]
+) -> Float[Tensor, "layer head_index"]:
+    """Mean attention from each position to the one before it (``pattern.diagonal(-1)``)."""
+    return previous_token_stripe(_patterns(model, tokens))
+
+
+def induction_scores(
+    model, tokens: Int[Tensor, "batch pos"], period: int
+) -> Float[Tensor, "layer head_index"]:
+    """Mean attention on the induction stripe of tokens ending in ``[r, r]``.
+
+    ``len(r) = period``; see :func:`interplib.interp.patterns.induction_stripe`.
+    """
+    check_repeat(tokens, period)
+    return induction_stripe(_patterns(model, tokens), period)
+
+
+def per_token_loss(
+    model, tokens: Int[Tensor, "batch pos"]
+) -> Float[Tensor, "batch pos_minus_1"]:
+    """``-log p(tokens[:, i+1] | tokens[:, :i+1])`` for every sequence and position i."""
+    check_tokens(model, tokens)
+    return per_position_loss(model, tokens)
+
+
+def repeat_losses(model, tokens: Int[Tensor, "batch pos"], period: int) -> RepeatLoss:
+    """Per-token loss averaged over the first vs the repeated half of ``[..., r, r]``.
+
+    The first token of each copy is left out: nothing in the context predicts it.
+    """
+    check_repeat(tokens, period)
+    return repeat_loss(per_token_loss(model, tokens), period)

@@ -7,7 +7,7 @@ import torch
 from builders import counting_tokens
 
 from interplib.core.training import LMRun
-from interplib.corpus import grammar, lmdata
+from interplib.corpus import lmdata, rules
 from interplib.studies.layernorm import analysis as layernorm_analysis
 from interplib.studies.layernorm import recipes as layernorm_study
 
@@ -36,7 +36,7 @@ def test_neox_fit_trains_records_recall_and_materializes_without_its_curves(
             eval_sequences=8,
         ),
     )
-    prompts = grammar.fact_prompts().head(6)
+    prompts = rules.fact_prompts().head(6)
     monkeypatch.setattr(layernorm_analysis, "fact_prompts", lambda: prompts)
     out = layernorm_study.fit(run, torch.device("cpu"), None)
     assert set(out.metrics["recall_by_relation"]) == set(prompts["relation"])
@@ -67,9 +67,7 @@ def test_fact_recall_ranks_the_answer_as_a_brute_force_argsort_does():
     model = build_model(
         NeoXConfig(d_vocab=4096, d_model=16, n_layers=1, n_heads=2, d_mlp=32, n_ctx=32)
     )
-    prompts = grammar.fact_prompts().iloc[
-        [0, 6]
-    ]  # a one-token and a three-token answer
+    prompts = rules.fact_prompts().iloc[[0, 6]]  # a one-token and a three-token answer
     table = layernorm_study.fact_recall(model, tokenizer, prompts)
     for (_, row), rank, hit in zip(
         prompts.iterrows(), table["answer_rank"], table["recalled"]

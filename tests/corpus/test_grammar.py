@@ -1,24 +1,16 @@
-"""The story grammar: determinism, speed, richness, and every written rule in generated text."""
+"""The story grammar: determinism, speed, richness, and rules that hold by construction."""
 
-import math
 import re
 import time
 import types
 from collections import Counter
-from functools import cache
 from itertools import islice
 
 import numpy as np
-import pandas as pd
-import pytest
+from builders import story_texts as texts
 
 from interplib.corpus import grammar
 from interplib.corpus import lexicon as L
-
-
-@cache
-def texts(n: int = 3000, seed: int = 0) -> tuple[str, ...]:
-    return tuple(grammar.sample(n, seed))
 
 
 def test_stories_are_deterministic_per_seed_and_differ_across_seeds():
@@ -54,16 +46,6 @@ def test_corpus_is_rich_zipfian_and_has_long_words():
     assert sum(len(w) >= 12 for w in counts) >= 30
 
 
-def test_every_rule_holds_in_generated_text():
-    rates = grammar.measure_rules(texts())
-    for rule in ("a/an", "pronoun", "verb number", "facts", "name recurs"):
-        assert rates.loc[rule, "checked"] > 1000 or rule == "name recurs", rule
-        assert rates.loc[rule, "rate"] == 1.0, rates.loc[rule]
-    assert 0.2 < rates.loc["copy", "rate"] < 0.6
-    assert 0.3 < rates.loc["once upon a time", "rate"] < 0.6
-    assert rates.loc["little girl named", "rate"] > 0.4
-
-
 def test_article_rule_independently_of_lexicon_article():
     # the rule as written: 'an' iff vowel letter, unless listed as an exception
     for t in texts(500):
@@ -77,67 +59,6 @@ def test_article_rule_independently_of_lexicon_article():
                 assert a.lower() == ("an" if vowel else "a"), f"{a} {w}"
 
 
-def test_checkers_catch_planted_errors():
-    assert grammar.article_check(grammar.words("She saw a apple and an ball.")) == (
-        2,
-        0,
-    )
-    assert grammar.pronoun_check(grammar.words("Mia went home. He was sad.")) == (1, 0)
-    assert grammar.pronoun_check(
-        grammar.words("Mia and Tom went home. They were sad.")
-    ) == (1, 1)
-    assert grammar.verb_check(
-        grammar.words("She were sad. They was sad. Mia were sad.")
-    ) == (3, 0)
-    assert grammar.verb_check(
-        grammar.words("She plays. They play. Mia and Tom play.")
-    ) == (3, 3)
-    assert grammar.fact_check(
-        "Paris is the capital city of Germany. The capital of Ireland is Dublin."
-    ) == (2, 1)
-
-
-def test_facts_are_stated_in_every_phrasing_and_match_the_table():
-    joined = " ".join(texts())
-    assert "Dublin is the capital city of Ireland." in " ".join(texts(6000))
-    for phrase in (
-        "is the capital city of",
-        "The capital city of",
-        "The capital of",
-        "is the capital of",
-        "is a city in",
-        "is a country in",
-        "People in",
-    ):
-        assert phrase in joined, phrase
-    stated = grammar.fact_statements(joined)
-    table = {c.name: c for c in L.COUNTRIES}
-    capitals = Counter(country for kind, country, _ in stated if kind == "capital")
-    assert set(capitals) == set(table), (
-        "every country's capital is stated in a 3000-story sample"
-    )
-    for kind, country, value in stated:
-        assert value == getattr(table[country], kind), (kind, country, value)
-
-
-def test_fact_prompts_complete_to_sentences_the_grammar_writes():
-    prompts = grammar.fact_prompts()
-    assert len(prompts) == 6 * len(L.COUNTRIES)
-    joined = " ".join(texts(6000))
-    assert "Dublin is the capital city of Ireland" in joined
-    written = [
-        f"{p} {a}" in joined for p, a in zip(prompts["prompt"], prompts["answer"])
-    ]
-    for phrasing, seen in (
-        pd.Series(written).groupby(prompts["phrasing"]).mean().items()
-    ):
-        assert seen > 0.3, (
-            f"only {seen:.0%} of the '{phrasing}' prompts occur in the sample"
-        )
-    for _, row in prompts.iterrows():
-        assert grammar.fact_check(f"{row.prompt} {row.answer}.") == (1, 1), row.prompt
-
-
 def test_copy_episodes_repeat_exactly():
     for t in texts(1000):
         m = re.search(
@@ -148,37 +69,3 @@ def test_copy_episodes_repeat_exactly():
         m = re.search(r'sang a funny song: "(.*?)\." .* sang it back: "(.*?)\."', t)
         if m:
             assert m.group(1) == m.group(2)
-
-
-def test_rules_table_describes_every_rule():
-    rates = grammar.measure_rules(texts(20))
-    assert list(rates.index) == [r.name for r in grammar.RULES]
-    assert rates["statement"].str.len().min() > 20
-    assert not math.isnan(rates.loc["a/an", "rate"])
-
-
-def test_word_counts_counts_lowercased_alphabetic_words():
-    got = grammar.word_counts(["The cat saw the Cat.", "A cat, 3 dogs!"])
-    assert got == Counter({"cat": 3, "the": 2, "saw": 1, "a": 1, "dogs": 1})
-
-
-def test_zipf_fit_recovers_a_planted_power_law_and_matches_a_direct_fit():
-    planted = {f"w{r}": round(1e6 * r**-1.3) for r in range(1, 3001)}
-    freq, slope, intercept = grammar.zipf_fit(planted)
-    assert freq.tolist() == sorted(planted.values(), reverse=True)
-    assert abs(slope + 1.3) < 1e-3 and abs(intercept - math.log(1e6)) < 1e-2
-    counts = grammar.word_counts(texts(500))
-    freq, slope, intercept = grammar.zipf_fit(counts, lo=5, hi=300)
-    ranks = list(range(1, len(freq) + 1))[5:300]
-    direct = np.polyfit(np.log(ranks), np.log(freq[5:300]), 1)
-    assert np.allclose([slope, intercept], direct)
-    with pytest.raises(ValueError, match="fewer than two ranks"):
-        grammar.zipf_fit({"a": 3, "b": 1})
-
-
-def test_is_present_tense_reads_the_opening_frame():
-    assert grammar.is_present_tense("This is Mia. She is a little girl.")
-    assert grammar.is_present_tense("Say hello to Tom. He is a hedgehog.")
-    assert not grammar.is_present_tense("Once upon a time, there was a girl named Mia.")
-    share = np.mean([grammar.is_present_tense(t) for t in texts()])
-    assert 0.25 < share < 0.35  # the grammar tells 30% of its stories in the present

@@ -4,7 +4,7 @@ tests/artifacts/test_corpus.py)."""
 import pytest
 import torch
 
-from interplib.corpus import grammar
+from interplib.corpus import grammar, rules
 from interplib.corpus import tokenizer as vocab
 from interplib.corpus.tokenizer import BOS, EOS, UNK, Vocab
 
@@ -33,7 +33,7 @@ def test_id_ignores_case_and_a_leading_space_and_never_answers_unk(small):
     )
     with pytest.raises(KeyError, match="not in the vocabulary"):
         small.id("€")
-    long = max(grammar.word_counts(grammar.sample(50, seed=1)), key=len)
+    long = max(rules.word_counts(grammar.sample(50, seed=1)), key=len)
     assert len(small.encode(long)) > 1, long
     with pytest.raises(KeyError, match=f"{long!r} is not a single token"):
         small.id(long)

@@ -2,82 +2,25 @@
 
 Models: tiny random GPT-NeoX (d_model 32, 2 layers, 4 heads, vocab 50) with random γ, β
 and biases, parallel and sequential blocks, LayerNorm with and without bias, booted
-through TransformerBridge in float32 and float64.
+through TransformerBridge in float32 and float64 (``builders.neox_bridge``).
 """
-
-import functools
 
 import pytest
 import torch
 import torch.nn.functional as F
+from builders import NEOX_SHAPES as SHAPES
+from builders import NEOX_TOKENS as TOKENS
+from builders import neox_bridge as tiny_bridge
+from builders import neox_tokenizer
 
-from interplib.core import bridge
 from interplib.interp import attribution as A
-from interplib.studies.layernorm import model as neox
 
-WORDS = [f"w{i}" for i in range(46)] + ["Dublin", "Ireland"]
-TOKENS = torch.tensor([[3, 4, 48, 5, 7, 9], [10, 11, 12, 13, 48, 2]])
 TOL = {torch.float32: 1e-4, torch.float64: 1e-10}
-SHAPES = [  # (parallel, ln_bias, d_model, n_heads)
-    (True, True, 32, 4),
-    (False, True, 32, 4),
-    (True, False, 16, 2),
-    (False, False, 24, 3),
-]
-
-
-@functools.cache
-def _tokenizer():
-    return bridge.word_level_tokenizer(WORDS)
 
 
 @pytest.fixture(scope="module")
 def tok():
-    return _tokenizer()
-
-
-def tiny_bridge(
-    tok,
-    parallel=True,
-    ln_bias=True,
-    d_model=32,
-    n_heads=4,
-    dtype=torch.float32,
-    seed=0,
-    **boot_kwargs,
-):
-    """A booted tiny model; cached, since tests only read from it (booting is the slow part)."""
-    return _tiny_bridge(
-        parallel,
-        ln_bias,
-        d_model,
-        n_heads,
-        dtype,
-        seed,
-        tuple(sorted(boot_kwargs.items())),
-    )
-
-
-@functools.cache
-def _tiny_bridge(parallel, ln_bias, d_model, n_heads, dtype, seed, boot_kwargs):
-    tok = _tokenizer()
-    cfg = neox.NeoXConfig(
-        d_vocab=len(tok),
-        d_model=d_model,
-        n_layers=2,
-        n_heads=n_heads,
-        d_mlp=2 * d_model,
-        n_ctx=16,
-        parallel=parallel,
-        seed=seed,
-    )
-    model = neox.build_model(cfg)
-    if not ln_bias:
-        neox.drop_layernorm_bias(model)
-    neox.jitter_affine(model, seed=seed + 1)
-    return bridge.boot(
-        "tiny-neox", hf_model=model, tokenizer=tok, dtype=dtype, **dict(boot_kwargs)
-    )
+    return neox_tokenizer()
 
 
 def brute_logit(cache, token, pos):
@@ -88,9 +31,6 @@ def brute_logit(cache, token, pos):
     out = F.layer_norm(x, ln.normalized_shape, ln.weight, ln.bias, ln.eps) @ model.W_U
     b_U = getattr(model, "b_U", None)
     return (out + (b_U if b_U is not None else 0))[:, token]
-
-
-# ---------------------------------------------------------------- the identity against brute force
 
 
 def test_layer_norm_and_scale_match_torch_and_cache(tok):
@@ -152,27 +92,6 @@ def test_per_row_positions_and_tokens(tok):
         torch.testing.assert_close(
             split.total[row], brute_logit(cache, int(ans[row]), int(pos[row]))[row]
         )
-
-
-def test_padded_prompts_split_like_single_prompts(tok):
-    """Right-padded prompts of different lengths, read at each one's last token, equal separate
-    runs."""
-    model = tiny_bridge(tok, dtype=torch.float64)
-    prompts = ["w1 w2 Dublin", "w3 w4 w5 w6 w7", "Dublin"]
-    tokens, last = A.pad_prompts(model, prompts)
-    assert tokens.shape == (3, 5) and last.tolist() == [2, 4, 0]
-    _, cache = model.run_with_cache(tokens)
-    batch = A.decompose_logit(cache, "Ireland", pos=last, unit="block")
-    lens, _ = A.logit_lens(cache, "Ireland", pos=last)
-    for row, prompt in enumerate(prompts):
-        _, one = model.run_with_cache(model.to_tokens(prompt, prepend_bos=False))
-        torch.testing.assert_close(
-            batch.terms[:, row],
-            A.decompose_logit(one, "Ireland", unit="block").terms[:, 0],
-        )
-        torch.testing.assert_close(lens[:, row], A.logit_lens(one, "Ireland")[0][:, 0])
-    with pytest.raises(ValueError, match="drop empty prompts"):
-        A.pad_prompts(model, ["w1", ""])
 
 
 @pytest.mark.parametrize("unit", ["component", "head"])
@@ -243,84 +162,6 @@ def test_logit_without_matches_recomputed_layer_norm(tok):
         torch.testing.assert_close(drop[k], brute)
 
 
-# ---------------------------------------------------------------- logit lens
-
-
-def test_logit_lens_recomputes_statistics_like_transformer_lens(tok):
-    from transformer_lens.tools.analysis import logit_lens as tl_logit_lens
-
-    model = tiny_bridge(tok, dtype=torch.float64)
-    logits, cache = model.run_with_cache(TOKENS)
-    lens, labels = A.logit_lens(cache, 30, pos=-1)
-    tl = tl_logit_lens(cache, targets=[30])
-    assert labels == tl.labels == ["0_pre", "1_pre", "final_post"]
-    torch.testing.assert_close(lens, tl.values[..., 0])
-    torch.testing.assert_close(lens[-1], logits[:, -1, 30])
-    full, _ = A.logit_lens(cache, pos=-1)
-    torch.testing.assert_close(full[-1], logits[:, -1])
-    torch.testing.assert_close(full[..., 30], lens)
-
-
-def test_cached_scale_lens_is_the_running_sum_of_the_split(tok):
-    model = tiny_bridge(tok, dtype=torch.float64)
-    _, cache = model.run_with_cache(TOKENS)
-    lens, _ = A.logit_lens(cache, 30, scale="cached")
-    split = A.decompose_logit(cache, 30, unit="block")
-    torch.testing.assert_close(lens, split.terms.cumsum(0) + split.bias)
-    full, _ = A.logit_lens(cache, scale="cached")
-    torch.testing.assert_close(full[..., 30], lens)
-
-
-# ---------------------------------------------------------------- agreement with TransformerLens
-
-
-@pytest.mark.parametrize("parallel, ln_bias, d_model, n_heads", SHAPES[:3])
-def test_component_terms_equal_transformer_lens(
-    tok, parallel, ln_bias, d_model, n_heads
-):
-    """Ours on the raw model (vocab-centred readout) = TL's
-    decompose_resid/apply_ln_to_stack/logit_attrs
-    on the compatibility-mode model; ours on the compat model = TL's there, to float32 rounding."""
-    kw = dict(parallel=parallel, ln_bias=ln_bias, d_model=d_model, n_heads=n_heads)
-    raw = tiny_bridge(tok, **kw)
-    compat = tiny_bridge(tok, **kw, compatibility=True)
-    logits_raw, cache_raw = raw.run_with_cache(TOKENS)
-    logits_c, cache_c = compat.run_with_cache(TOKENS)
-    t, s = 30, 48
-    tl_terms, tl_bias, tl_labels = A.transformer_lens_terms(cache_c, t, pos=-1)
-    assert len(tl_labels) == 5
-    # TL's explicit route: centre, divide by the cached final scale, dot with W_U[:, t]
-    stack = cache_c.decompose_resid(layer=-1, pos_slice=-1)
-    explicit = (
-        cache_c.apply_ln_to_stack(stack, layer=-1, pos_slice=-1) @ compat.W_U[:, t]
-    )
-    torch.testing.assert_close(tl_terms, explicit)
-    ours_c = A.decompose_logit(cache_c, t)
-    torch.testing.assert_close(ours_c.terms, tl_terms, rtol=1e-5, atol=1e-5)
-    torch.testing.assert_close(ours_c.bias, tl_bias, rtol=1e-5, atol=1e-5)
-    assert ours_c.rel_error < 1e-4
-    ours_raw = A.decompose_logit(cache_raw, t, center_vocab=True)
-    torch.testing.assert_close(ours_raw.terms, tl_terms, rtol=1e-4, atol=1e-5)
-    torch.testing.assert_close(ours_raw.bias, tl_bias, rtol=1e-4, atol=1e-5)
-    # a logit difference needs no vocab centring at all
-    tl_diff, _, _ = A.transformer_lens_terms(cache_c, t, baseline=s)
-    torch.testing.assert_close(
-        A.decompose_logit(cache_raw, t, baseline=s).terms, tl_diff, rtol=1e-4, atol=1e-5
-    )
-    # TL's one-call tool agrees too
-    from transformer_lens.tools.analysis import direct_logit_attribution
-
-    dla = direct_logit_attribution(
-        compat, cache=cache_c, answer_tokens=t, unit="component", pos=-1
-    )
-    torch.testing.assert_close(dla.attribution, tl_terms)
-    # the raw/compat logit gap is one constant per position: the vocabulary mean of the raw logits
-    gap = logits_raw - logits_c
-    torch.testing.assert_close(
-        gap, logits_raw.mean(-1, keepdim=True).expand_as(gap), rtol=1e-4, atol=1e-5
-    )
-
-
 def test_split_is_exact_on_a_float64_compatibility_mode_model(tok):
     """TL processes float64 weights in float32 (so compat ≠ raw beyond ~1e-9), yet the split of the
     processed model's own logits stays exact: the identity holds for whatever weights are loaded."""
@@ -332,35 +173,6 @@ def test_split_is_exact_on_a_float64_compatibility_mode_model(tok):
     assert (shifted - logits_c).abs().max() < 1e-6
     for unit in A.UNITS:
         assert A.decompose_logit(cache_c, 30, unit=unit).rel_error < 1e-10
-
-
-def test_head_terms_equal_transformer_lens(tok):
-    raw = tiny_bridge(tok, dtype=torch.float32)
-    _, cache_raw = raw.run_with_cache(TOKENS)
-    heads = [f"L{l}H{h}" for l in range(2) for h in range(4)]
-
-    def ours(cache, **kw):
-        split = A.decompose_logit(cache, 30, unit="head", **kw)
-        return split.terms[[split.labels.index(h) for h in heads]]
-
-    # value biases kept on the heads: the per-head terms agree with the raw model's
-    unfolded = tiny_bridge(tok, compatibility=True, fold_value_biases=False)
-    _, cache_u = unfolded.run_with_cache(TOKENS)
-    tl_terms, _, labels = A.transformer_lens_terms(cache_u, 30, unit="head")
-    assert labels == heads
-    torch.testing.assert_close(
-        ours(cache_raw, center_vocab=True), tl_terms, rtol=1e-4, atol=1e-5
-    )
-    # TL's default folds b_V W_O into b_O, which moves that share from the heads to the bias part
-    folded = tiny_bridge(tok, compatibility=True)
-    _, cache_f = folded.run_with_cache(TOKENS)
-    tl_folded, _, _ = A.transformer_lens_terms(cache_f, 30, unit="head")
-    torch.testing.assert_close(ours(cache_f), tl_folded, rtol=1e-5, atol=1e-5)
-    assert (ours(cache_raw, center_vocab=True) - tl_folded).abs().max() > 1e-4
-
-
-# ---------------------------------------------------------------- the algebra, and the seed's
-# variants
 
 
 def test_sympy_identity_is_exact_and_the_seed_variants_are_not():
@@ -401,10 +213,6 @@ def test_identity_variants_only_exact_matches_the_model(tok):
             assert abs(value - truth) > 1e-9 * abs(truth), name
 
 
-# ---------------------------------------------------------------- bad inputs give errors that
-# name the fix
-
-
 def test_bad_inputs_name_the_fix(tok):
     model = tiny_bridge(tok)
     _, cache = model.run_with_cache(TOKENS)
@@ -417,8 +225,6 @@ def test_bad_inputs_name_the_fix(tok):
         match=r"position 6 is out of range for a prompt of 6 tokens; use 0..5",
     ):
         A.decompose_logit(cache, "Ireland", pos=6)
-    with pytest.raises(ValueError, match="position -7 is out of range"):
-        A.logit_lens(cache, "Ireland", pos=-7)
     with pytest.raises(
         ValueError,
         match=r"layer=2 is out of range: the model has 2 layers; use an integer in 0..1",
@@ -432,25 +238,8 @@ def test_bad_inputs_name_the_fix(tok):
         ValueError, match=r"token id 50 is outside the vocabulary \[0, 50\)"
     ):
         A.decompose_logit(cache, 50)
-    with pytest.raises(ValueError, match="enable_compatibility_mode"):
-        A.transformer_lens_terms(cache, "Ireland")
-    with pytest.raises(ValueError, match="scale='final'"):
-        A.logit_lens(cache, scale="final")
     parts, _ = A.residual_parts(cache)
     x = cache["ln_final.hook_in"][:, -1]
     u, _ = A.readout(model, 3)
     with pytest.raises(ValueError, match="do not sum to the final residual"):
         A.split_logit(parts[1:], x, u, 1e-5)
-
-
-def test_next_token_table_ranks_like_the_logits(tok):
-    model = tiny_bridge(tok)
-    table, rank = A.next_token_table(model, "w1 w2 Dublin", " Ireland", k=5)
-    logits = model(model.to_tokens("w1 w2 Dublin", prepend_bos=False))[0, -1]
-    assert table["token"].tolist() == [
-        model.tokenizer.decode([i]) for i in logits.topk(5).indices.tolist()
-    ]
-    assert rank == int((logits > logits[49]).sum())
-    assert (
-        abs(table["prob"].sum() - logits.softmax(-1).topk(5).values.sum().item()) < 1e-6
-    )

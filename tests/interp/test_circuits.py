@@ -1,15 +1,26 @@
+"""QK/OV circuits: score terms, residual components, composition, copying and QK circuits, against
+brute force; and a trained toy that forms the induction circuit."""
+
 import itertools
 import math
 
 import pytest
 import torch
-from builders import brute_forward, perturbed_twin, tiny_config
+from builders import NORMS, brute_forward, dense_effective, perturbed_twin, tiny_config
+from builders import attn_only_bridge as model
+from builders import random_tokens as tokens
 from transformer_lens import FactoredMatrix
 
 from interplib.core.training import LMTrainConfig, train_lm
 from interplib.interp import circuits as C
+from interplib.interp.ablation import ablated_repeat_losses
 from interplib.interp.attribution import head_results
-from interplib.interp.patterns import occurred_before, repeated_random_tokens
+from interplib.interp.patterns import (
+    induction_scores,
+    previous_token_scores,
+    repeat_losses,
+    repeated_random_tokens,
+)
 from interplib.studies.circuits.analysis import InductionProbes, ProbeConfig
 from interplib.studies.circuits.model import (
     AttnOnlyConfig,
@@ -18,33 +29,9 @@ from interplib.studies.circuits.model import (
     to_bridge,
 )
 
-NORMS = [None, "LN", "LNPre"]
-_MODELS = {}
-
-
-def model(norm=None, n_layers=2, **overrides):
-    """A float64 bridge (d_model 24, 3 heads, vocab 40) with non-trivial biases and LN weights;
-    cached."""
-    key = (norm, n_layers, tuple(sorted(overrides.items())))
-    if key not in _MODELS:
-        cfg = tiny_config(normalization=norm, n_layers=n_layers, **overrides)
-        _MODELS[key] = to_bridge(
-            perturbed_twin(cfg, seed=n_layers), dtype=torch.float64
-        ).requires_grad_(False)
-    return _MODELS[key]
-
-
-def tokens(batch=3, pos=16, seed=0, d_vocab=40):
-    return torch.randint(
-        0, d_vocab, (batch, pos), generator=torch.Generator().manual_seed(seed)
-    )
-
 
 def causal(T):
     return torch.ones(T, T, dtype=torch.bool).tril()
-
-
-# --- the score split --------------------------------------------------------------------------
 
 
 @pytest.mark.parametrize("norm", NORMS)
@@ -170,67 +157,6 @@ def test_residual_components_and_head_results_rebuild_the_stream(norm):
         C.residual_components(m, cache, 1, group="heads")
 
 
-# --- head scores on data ------------------------------------------------------------------------
-
-
-def test_previous_token_and_induction_scores_read_the_right_stripes():
-    m = model(None)
-    rt = repeated_random_tokens(
-        40, 6, 4, torch.Generator().manual_seed(0)
-    )  # [BOS, r, r], T = 13
-    _, cache = m.run_with_cache(rt)
-    prev, ind = C.previous_token_scores(m, rt), C.induction_scores(m, rt, 6)
-    for layer, head in itertools.product(range(2), range(3)):
-        A = cache[f"blocks.{layer}.attn.hook_pattern"][:, head]
-        assert prev[layer, head] == pytest.approx(
-            float(torch.stack([A[:, i, i - 1] for i in range(1, 13)]).mean())
-        )
-        # second copy: query 7 + k holds r_k, its earlier copy sits at 1 + k, the token after it
-        # at 2 + k
-        stripe = torch.stack([A[:, 7 + k, 2 + k] for k in range(6)])
-        assert ind[layer, head] == pytest.approx(float(stripe.mean()))
-
-
-def test_repeat_losses_split_the_per_token_loss_by_copy():
-    m = model("LNPre")
-    rt = repeated_random_tokens(40, 6, 4, torch.Generator().manual_seed(1))
-    logits, _ = brute_forward(m, rt)
-    loss = -logits.log_softmax(-1)[:, :-1].gather(-1, rt[:, 1:, None])[..., 0]
-    torch.testing.assert_close(C.per_token_loss(m, rt), loss)
-    rl = C.repeat_losses(m, rt, 6)
-    # targets: first copy at positions 2..6, repeat at 8..12 (first token of each copy left out)
-    assert rl.first == pytest.approx(float(loss[:, 1:6].mean()))
-    assert rl.repeated == pytest.approx(float(loss[:, 7:12].mean()))
-
-
-def test_repeat_scores_refuse_tokens_that_do_not_repeat():
-    m = model(None)
-    with pytest.raises(
-        ValueError, match="do not end in two copies.*repeated_random_tokens"
-    ):
-        C.induction_scores(m, tokens(), 5)
-    with pytest.raises(ValueError, match="at least 2\\*period"):
-        C.repeat_losses(m, tokens(pos=8), 5)
-
-
-# --- weight-based scores ------------------------------------------------------------------------
-
-
-def dense_effective(m, layer):
-    """Effective weights by brute force: LN(x) = (x - mean)/σ * w + b applied to identity rows."""
-    d = m.cfg.d_model
-    W = {n: getattr(m, n)[layer].detach() for n in ("W_Q", "W_K", "W_V", "W_O")}
-    if m.cfg.normalization_type is not None:
-        sd = m.state_dict()
-        w = sd.get(f"blocks.{layer}.ln1.weight", torch.ones(d, dtype=torch.float64))
-        centred = torch.eye(d, dtype=torch.float64) - torch.eye(
-            d, dtype=torch.float64
-        ).mean(-1, keepdim=True)
-        for n in ("W_Q", "W_K", "W_V"):
-            W[n] = torch.einsum("cd,hde->hce", centred * w, W[n])
-    return W
-
-
 @pytest.mark.parametrize("norm", [None, "LN"])
 def test_composition_scores_match_dense_products(norm):
     m = model(norm)
@@ -328,104 +254,7 @@ def test_qk_circuits_match_dense_products_and_eigenvalues(norm):
         C.eigenvalue_score(FactoredMatrix(m.W_E, m.W_E.T[:, :5]))
 
 
-# --- path expansion -----------------------------------------------------------------------------
-
-
-@pytest.mark.parametrize("norm", NORMS)
-@pytest.mark.parametrize("n_layers", [1, 2])
-def test_path_expansion_sums_to_the_logits(norm, n_layers):
-    m, toks = model(norm, n_layers), tokens()
-    expected, _ = brute_forward(m, toks)
-    for sources, n_sources in (("embed", 1), ("split", 2)):
-        pe = C.path_expansion(m, toks, sources)
-        assert len(pe.labels) == n_sources * 4**n_layers + 1 and pe.labels[-1] == "bias"
-        torch.testing.assert_close(pe.logits().sum(0), expected)
-        torch.testing.assert_close(pe.logits(pos=3).sum(0), expected[:, 3:4])
-        torch.testing.assert_close(pe.logits(pos=-1).sum(0), expected[:, -1:])
-
-
-def test_virtual_head_is_the_product_of_patterns_and_ov_circuits():
-    m, toks = model(None), tokens(batch=2)
-    _, cache = m.run_with_cache(toks)
-    pe = C.path_expansion(m, toks)
-    X = m.W_E[toks] + m.W_pos[: toks.shape[1]]
-    A0, A1 = cache["blocks.0.attn.hook_pattern"], cache["blocks.1.attn.hook_pattern"]
-    ov = lambda l, h: m.W_V[l, h] @ m.W_O[l, h]
-    torch.testing.assert_close(pe.logits(["direct"])[0], X @ m.W_U)
-    torch.testing.assert_close(pe.logits(["L1H2"])[0], A1[:, 2] @ X @ ov(1, 2) @ m.W_U)
-    torch.testing.assert_close(
-        pe.logits(["L0H1→L1H2"])[0],
-        A1[:, 2] @ A0[:, 1] @ X @ ov(0, 1) @ ov(1, 2) @ m.W_U,
-    )
-    assert "L0H1→L1H2" in pe.labels and "L1H2→L0H1" not in pe.labels
-    values, ids = pe.top_tokens("L0H1→L1H2", k=5, batch=1, pos=4)
-    dense = pe.logits(["L0H1→L1H2"])[0, 1, 4]
-    torch.testing.assert_close(values, dense.topk(5).values)
-    with pytest.raises(KeyError, match="no path 'L2H0'"):
-        pe.logits(["L2H0"])
-
-
-@pytest.mark.parametrize("norm", [None, "LN"])
-def test_path_ov_circuit_and_top_tokens_match_dense_products(norm):
-    m = model(norm)
-    W_U, _ = C.unembed_weights(m)
-    e, l = dense_effective(m, 0), dense_effective(m, 1)
-    dense = m.W_E @ e["W_V"][2] @ e["W_O"][2] @ l["W_V"][0] @ l["W_O"][0] @ W_U
-    circuit = C.path_ov_circuit(m, [(0, 2), (1, 0)])
-    torch.testing.assert_close(circuit.AB, dense.detach())
-    torch.testing.assert_close(C.path_ov_circuit(m, []).AB, (m.W_E @ W_U).detach())
-    src = torch.tensor([3, 17, 39])
-    values, ids = C.top_promoted_tokens(circuit, src, k=4)
-    torch.testing.assert_close(values, dense[src].topk(4).values.detach())
-    with pytest.raises(ValueError, match="strictly increasing layers"):
-        C.path_ov_circuit(m, [(1, 0), (0, 2)])
-
-
-# --- ablation -------------------------------------------------------------------------------------
-
-
-def brute_ablated(m, toks, heads, kind):
-    """brute_forward with the named heads' z set to 0 or to their mean over batch and positions."""
-    zs = {}
-    brute_forward(m, toks, zs=zs)
-    replace = {lh: (0.0 if kind == "zero" else zs[lh].mean((0, 1))) for lh in heads}
-    return brute_forward(m, toks, replace_z=replace)[0]
-
-
-@pytest.mark.parametrize("kind", ["zero", "mean"])
-def test_ablation_replaces_the_heads_output(kind):
-    m, toks = model("LN"), tokens()
-    heads = [(0, 1), (1, 2)]
-    torch.testing.assert_close(
-        C.ablated_logits(m, toks, heads, kind), brute_ablated(m, toks, heads, kind)
-    )
-    torch.testing.assert_close(C.ablated_logits(m, toks, [], kind), m(toks).detach())
-
-
-def test_zero_ablating_every_head_leaves_embedding_and_output_biases():
-    m, toks = model(None), tokens()
-    every = list(itertools.product(range(2), range(3)))
-    resid = m.W_E[toks] + m.W_pos[: toks.shape[1]] + m.b_O.sum(0)
-    torch.testing.assert_close(
-        C.ablated_logits(m, toks, every, "zero"), (resid @ m.W_U).detach()
-    )
-
-
-def test_single_head_ablations_score_the_repeated_half():
-    m = model(None)
-    rt = repeated_random_tokens(40, 6, 4, torch.Generator().manual_seed(0))
-    for kind in ("zero", "mean"):
-        table = C.single_head_ablations(m, rt, 6, kind)
-        assert table.shape == (2, 3)
-        for layer, head in [(0, 2), (1, 0)]:
-            alone = C.ablated_repeat_losses(m, rt, 6, [(layer, head)], kind).repeated
-            assert table[layer, head] == pytest.approx(alone, rel=1e-6)
-
-
-# --- bad inputs ----------------------------------------------------------------------------------
-
-
-def test_bad_layers_heads_and_tokens_get_errors_that_name_the_fix():
+def test_bad_layers_and_heads_get_errors_that_name_the_fix():
     m = model(None)
     with pytest.raises(
         ValueError,
@@ -439,23 +268,6 @@ def test_bad_layers_heads_and_tokens_get_errors_that_name_the_fix():
         C.attention_score_terms(m, tokens(), 0, 3)
     with pytest.raises(ValueError, match="layer=0.5 is out of range"):
         C.composition_scores(m, "K", earlier=0.5)
-    with pytest.raises(ValueError, match="layer=-1 is out of range"):
-        C.ablated_logits(m, tokens(), [(-1, 0)])
-    with pytest.raises(
-        ValueError, match="but the model's n_ctx=24: truncate to tokens"
-    ):
-        C.path_expansion(m, tokens(pos=30))
-    with pytest.raises(ValueError, match="but the model's n_ctx"):
-        C.previous_token_scores(m, tokens(pos=25))
-    with pytest.raises(ValueError, match="outside the vocabulary 0..39"):
-        C.per_token_loss(m, tokens() + 40)
-    with pytest.raises(ValueError, match="add a batch axis"):
-        C.path_expansion(m, tokens()[0])
-    with pytest.raises(ValueError, match="use 'zero' or 'mean'"):
-        C.ablated_logits(m, tokens(), [(0, 0)], "resample")
-
-
-# --- end to end: a trained toy forms the circuit the chapter describes ---------------------------
 
 
 def periodic_tokens(n, n_ctx, d_vocab, g):
@@ -501,14 +313,14 @@ def test_trained_two_layer_model_forms_an_induction_circuit_one_layer_does_not()
             result.history["icl_score"][-1] < -0.5
         )  # later tokens are predicted better: in-context learning
     two, one = trained[2], trained[1]
-    ind2, ind1 = C.induction_scores(two, rt, 8), C.induction_scores(one, rt, 8)
+    ind2, ind1 = induction_scores(two, rt, 8), induction_scores(one, rt, 8)
     assert ind2[1].max() > 0.5 and ind1.max() < 0.4 and ind2[0].max() < 0.4
-    loss2, loss1 = C.repeat_losses(two, rt, 8), C.repeat_losses(one, rt, 8)
+    loss2, loss1 = repeat_losses(two, rt, 8), repeat_losses(one, rt, 8)
     assert loss2.repeated < 0.5 * loss1.repeated and loss2.repeated < 0.2 * loss2.first
     # the circuit is causal: without layer 0 (previous-token information) or layer 1 the repeat
     # is not copied
     for layer in (0, 1):
-        ablated = C.ablated_repeat_losses(two, rt, 8, [(layer, 0), (layer, 1)], "mean")
+        ablated = ablated_repeat_losses(two, rt, 8, [(layer, 0), (layer, 1)], "mean")
         assert ablated.repeated > 5 * loss2.repeated
     mean, std = C.composition_baseline(two, "K")
     assert C.composition_scores(two, "K").max() > mean + 3 * std
@@ -522,9 +334,6 @@ def test_trained_two_layer_model_forms_an_induction_circuit_one_layer_does_not()
     assert shifted > 0.5
 
 
-# --- helpers of the attention-circuits chapter ----------------------------------------------
-
-
 def test_head_score_table_holds_each_heads_scores():
     m = model("LNPre")
     text = tokens(batch=2, pos=12, seed=3)
@@ -532,8 +341,8 @@ def test_head_score_table_holds_each_heads_scores():
     table = C.head_score_table(m, text, probe, 6)
     assert list(table.index) == [f"L{l}H{h}" for l in range(2) for h in range(3)]
     expected = {
-        "previous-token": C.previous_token_scores(m, text),
-        "induction": C.induction_scores(m, probe, 6),
+        "previous-token": previous_token_scores(m, text),
+        "induction": induction_scores(m, probe, 6),
         "copying": C.copying_scores(m),
         "positive eigenvalues": C.copying_scores(m, "positive_fraction"),
     }
@@ -541,74 +350,3 @@ def test_head_score_table_holds_each_heads_scores():
     for column, scores in expected.items():
         for l, h in itertools.product(range(2), range(3)):
             assert table.loc[f"L{l}H{h}", column] == pytest.approx(float(scores[l, h]))
-
-
-@pytest.mark.parametrize("kind", ["zero", "mean"])
-def test_ablated_loss_is_the_cross_entropy_of_the_brute_force_ablation(kind):
-    m, toks = model("LN"), tokens()
-    heads = [(0, 1), (1, 2)]
-    logits = brute_ablated(m, toks, heads, kind)
-    nll = -logits.log_softmax(-1)[:, :-1].gather(-1, toks[:, 1:, None])[..., 0]
-    assert C.ablated_loss(m, toks, heads, kind) == pytest.approx(float(nll.mean()))
-    clean = float(C.per_token_loss(m, toks).mean())
-    assert C.ablated_loss(m, toks, [], kind) == pytest.approx(clean)
-
-
-def test_path_kinds_count_the_heads_a_path_goes_through():
-    kinds = {
-        "direct": "direct",
-        "token": "token",
-        "position": "position",
-        "bias": "bias",
-        "L0H3": "layer 0 head",
-        "L12H0": "layer 12 head",
-        "token→L1H5": "layer 1 head",
-        "L0H3→L1H5": "virtual",
-        "position→L0H1→L1H2": "virtual",
-    }
-    assert {label: C.path_kind(label) for label in kinds} == kinds
-    paths = C.path_expansion(model(None), tokens(batch=1, pos=4))
-    counts = {
-        k: [C.path_kind(l) for l in paths.labels].count(k) for k in set(kinds.values())
-    }
-    assert counts == {
-        "direct": 1,
-        "bias": 1,
-        "layer 0 head": 3,
-        "layer 1 head": 3,
-        "virtual": 9,
-        "token": 0,
-        "position": 0,
-        "layer 12 head": 0,
-    }
-
-
-def test_target_logit_lift_matches_a_loop_and_sums_to_the_models_lift():
-    g = torch.Generator().manual_seed(0)
-    path_logits = torch.randn(3, 2, 5, 7, generator=g, dtype=torch.float64)
-    toks = torch.randint(0, 7, (2, 5), generator=g)
-    expected = torch.zeros(3, dtype=torch.float64)
-    for n in range(3):
-        lifts = [
-            path_logits[n, b, i, toks[b, i + 1]] - path_logits[n, b, i].mean()
-            for b in range(2)
-            for i in range(4)
-        ]
-        expected[n] = sum(lifts) / len(lifts)
-    torch.testing.assert_close(C.target_logit_lift(path_logits, toks), expected)
-    m, toks = model("LNPre"), tokens(batch=2, pos=10)
-    lift = C.target_logit_lift(C.path_expansion(m, toks).logits(), toks)
-    total = C.target_logit_lift(m(toks).detach()[None], toks)
-    torch.testing.assert_close(lift.sum(0, keepdim=True), total)
-    with pytest.raises(ValueError, match="need path_logits"):
-        C.target_logit_lift(path_logits, toks)
-
-
-def test_occurred_before_matches_a_loop():
-    toks = tokens(batch=4, pos=20, d_vocab=6)
-    seen = occurred_before(toks)
-    for b, i in itertools.product(range(4), range(20)):
-        assert bool(seen[b, i]) == (int(toks[b, i]) in toks[b, :i].tolist())
-    assert not seen[:, 0].any()
-    with pytest.raises(ValueError, match=r"need \[batch, pos\]"):
-        occurred_before(toks[0])

@@ -1,13 +1,24 @@
-"""The induction probe [BOS, r, r] and the stripes and losses read from it, against loops."""
+"""The induction probe [BOS, r, r] and the stripes and losses read from it, against loops and
+against a model's own patterns and loss."""
+
+import itertools
 
 import pytest
 import torch
+from builders import attn_only_bridge as model
+from builders import brute_forward
+from builders import random_tokens as tokens
 
 from interplib.interp.patterns import (
     check_repeat,
+    induction_scores,
     induction_stripe,
+    occurred_before,
+    per_token_loss,
+    previous_token_scores,
     previous_token_stripe,
     repeat_loss,
+    repeat_losses,
     repeated_random_tokens,
 )
 
@@ -98,3 +109,61 @@ def test_ideal_heads_score_one_on_their_own_stripe_and_little_on_the_other():
     assert induction_stripe(induction, period).item() == 1.0
     assert previous_token_stripe(previous).item() == 1.0
     assert previous_token_stripe(induction).item() < 0.5
+
+
+def test_previous_token_and_induction_scores_read_the_right_stripes():
+    m = model(None)
+    rt = repeated_random_tokens(
+        40, 6, 4, torch.Generator().manual_seed(0)
+    )  # [BOS, r, r], T = 13
+    _, cache = m.run_with_cache(rt)
+    prev, ind = previous_token_scores(m, rt), induction_scores(m, rt, 6)
+    for layer, head in itertools.product(range(2), range(3)):
+        A = cache[f"blocks.{layer}.attn.hook_pattern"][:, head]
+        assert prev[layer, head] == pytest.approx(
+            float(torch.stack([A[:, i, i - 1] for i in range(1, 13)]).mean())
+        )
+        # second copy: query 7 + k holds r_k, its earlier copy sits at 1 + k, the token after it
+        # at 2 + k
+        stripe = torch.stack([A[:, 7 + k, 2 + k] for k in range(6)])
+        assert ind[layer, head] == pytest.approx(float(stripe.mean()))
+
+
+def test_repeat_losses_split_the_per_token_loss_by_copy():
+    m = model("LNPre")
+    rt = repeated_random_tokens(40, 6, 4, torch.Generator().manual_seed(1))
+    logits, _ = brute_forward(m, rt)
+    loss = -logits.log_softmax(-1)[:, :-1].gather(-1, rt[:, 1:, None])[..., 0]
+    torch.testing.assert_close(per_token_loss(m, rt), loss)
+    rl = repeat_losses(m, rt, 6)
+    # targets: first copy at positions 2..6, repeat at 8..12 (first token of each copy left out)
+    assert rl.first == pytest.approx(float(loss[:, 1:6].mean()))
+    assert rl.repeated == pytest.approx(float(loss[:, 7:12].mean()))
+
+
+def test_repeat_scores_refuse_tokens_that_do_not_repeat():
+    m = model(None)
+    with pytest.raises(
+        ValueError, match="do not end in two copies.*repeated_random_tokens"
+    ):
+        induction_scores(m, tokens(), 5)
+    with pytest.raises(ValueError, match="at least 2\\*period"):
+        repeat_losses(m, tokens(pos=8), 5)
+
+
+def test_bad_tokens_get_errors_that_name_the_fix():
+    m = model(None)
+    with pytest.raises(ValueError, match="but the model's n_ctx"):
+        previous_token_scores(m, tokens(pos=25))
+    with pytest.raises(ValueError, match="outside the vocabulary 0..39"):
+        per_token_loss(m, tokens() + 40)
+
+
+def test_occurred_before_matches_a_loop():
+    toks = tokens(batch=4, pos=20, d_vocab=6)
+    seen = occurred_before(toks)
+    for b, i in itertools.product(range(4), range(20)):
+        assert bool(seen[b, i]) == (int(toks[b, i]) in toks[b, :i].tolist())
+    assert not seen[:, 0].any()
+    with pytest.raises(ValueError, match=r"need \[batch, pos\]"):
+        occurred_before(toks[0])

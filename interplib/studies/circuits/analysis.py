@@ -36,7 +36,7 @@ def head_pattern_scores(
 ) -> tuple[Float[Tensor, "layer head_index"], Float[Tensor, "layer head_index"]]:
     """``(previous-token score, induction score)`` of every head on ``[..., r, r]`` tokens.
 
-    The statistics of ``circuits.previous_token_scores`` and ``circuits.induction_scores``,
+    The statistics of ``patterns.previous_token_scores`` and ``patterns.induction_scores``,
     read from the twin's patterns without transformer-lens (or from a bridge's cache),
     so a training run can log induction-head formation on a machine without TL.
     """

@@ -8,8 +8,8 @@ Two implementations of one model, with identical state-dict keys:
 
 * :func:`attention_only` builds it as a TransformerLens 4.3 ``TransformerBridge`` with
   ``TransformerBridge.boot_native``, so TL hooks, ``run_with_cache`` and ``FactoredMatrix``
-  views (``model.W_Q``, ``model.OV``...) apply. All analysis (``interplib.interp.circuits``)
-  runs on it.
+  views (``model.W_Q``, ``model.OV``...) apply. All analysis (``interplib.interp.circuits``,
+  ``paths``, ``ablation``, ``patterns``) runs on it.
 * :class:`AttnOnlyTransformer` is the same network in plain torch, for training: importable
   without transformer-lens (the lent GPU machine has none) and about 7 % less CPU time per
   step than the bridge. :func:`to_bridge` turns a trained one into the bridge.

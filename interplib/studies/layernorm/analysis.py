@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from interplib.corpus.grammar import fact_prompts
+from interplib.corpus.rules import fact_prompts
 from interplib.corpus.tokenizer import BOS
 
 if TYPE_CHECKING:
@@ -27,7 +27,7 @@ def fact_recall(
 ) -> pd.DataFrame:
     """Greedy recall of every fact.
 
-    ``prompts`` (default :func:`interplib.corpus.grammar.fact_prompts`) plus ``answer_rank``
+    ``prompts`` (default :func:`interplib.corpus.rules.fact_prompts`) plus ``answer_rank``
     (rank of the answer's first token after ``[BOS] prompt``, 0 = top) and ``recalled`` (every
     answer token is the argmax under teacher forcing, i.e. greedy decoding writes the answer).
     ``model`` maps ``tokens [batch pos]`` to logits (or an HF output); rows are right-padded,

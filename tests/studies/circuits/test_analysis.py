@@ -148,14 +148,14 @@ def test_probes_need_validation_sequences_longer_than_icl_late():
 
 
 def test_twin_pattern_scores_match_the_bridge():
-    from interplib.interp import circuits
+    from interplib.interp import patterns
 
     cfg = tiny_config()
     twin = perturbed_twin(cfg)
     bridge = to_bridge(twin, dtype=torch.float64)
     rt = repeated_random_tokens(cfg.d_vocab, 7, 4, torch.Generator().manual_seed(5))
     prev, ind = head_pattern_scores(twin, rt, 7)
-    torch.testing.assert_close(prev, circuits.previous_token_scores(bridge, rt).float())
-    torch.testing.assert_close(ind, circuits.induction_scores(bridge, rt, 7).float())
+    torch.testing.assert_close(prev, patterns.previous_token_scores(bridge, rt).float())
+    torch.testing.assert_close(ind, patterns.induction_scores(bridge, rt, 7).float())
     prev_b, ind_b = head_pattern_scores(bridge, rt, 7)
     torch.testing.assert_close((prev_b, ind_b), (prev, ind))
