@@ -187,6 +187,7 @@ def recipes() -> dict[str, Recipe]:
 
 
 def get(name: str) -> Recipe:
+    """The recipe named ``name``; a KeyError lists the known ones."""
     table = recipes()
     if name not in table:
         raise KeyError(

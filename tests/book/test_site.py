@@ -1,5 +1,9 @@
 """The Sphinx extension: vendored plotly.js and MathJax, no remote scripts in the site."""
 
+import os
+import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 import yaml
@@ -40,3 +44,53 @@ def test_the_execution_table_says_its_status_in_words():
     site._words_for_status()
     status = execution_tables._key2transform["succeeded"]
     assert (status(True), status(False)) == ("succeeded", "failed")
+
+
+PAGE = """---
+jupytext:
+  text_representation: {extension: .md, format_name: myst, format_version: 0.13}
+kernelspec: {name: python3, display_name: Python 3, language: python}
+---
+# Tiny
+
+```{code-cell} ipython3
+from interplib import book
+from interplib.book import plotting
+
+plotting.show(plotting.line([1.0, 2.0]))
+```
+
+```{code-cell} ipython3
+book.claim(1 + 1 == TWO, "one and one make two")
+```
+"""
+
+
+def build_tiny_book(folder: Path, two: int) -> subprocess.CompletedProcess:
+    """A one-page book with the real _config.yml, built by a plain `jupyter-book build`."""
+    repo = Path(site.__file__).resolve().parents[2]
+    folder.mkdir()
+    for name in ("_config.yml", "references.bib"):
+        shutil.copy(repo / name, folder / name)
+    (folder / "_toc.yml").write_text("format: jb-book\nroot: page\n")
+    (folder / "page.md").write_text(PAGE.replace("TWO", str(two)))
+    env = {k: v for k, v in os.environ.items() if k != "BOOK_BUILD"}
+    jb = Path(sys.executable).parent / "jupyter-book"
+    return subprocess.run(
+        [str(jb), "build", str(folder)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
+
+
+def test_a_plain_build_draws_figures_and_fails_on_a_false_claim(tmp_path):
+    ok = build_tiny_book(tmp_path / "ok", two=2)
+    assert ok.returncode == 0, ok.stdout[-2000:] + ok.stderr[-2000:]
+    html = (tmp_path / "ok" / "_build" / "html" / "page.html").read_text()
+    assert "Plotly.newPlot" in html and "vendor/plotly.min.js" in html
+    bad = build_tiny_book(tmp_path / "bad", two=3)
+    assert bad.returncode != 0
+    log = bad.stdout + bad.stderr
+    assert "page.md" in log and "one and one make two" in log
