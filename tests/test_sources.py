@@ -7,6 +7,8 @@ import jupytext
 import pytest
 import yaml
 
+from interplib.book import site
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -75,3 +77,15 @@ def test_chapter_code_fits_the_page(md):
         f"{md.name}:{n} ({len(line)})" for n, line in code_lines(md) if len(line) > 88
     ]
     assert not long, f"{len(long)} code lines over 88 characters: {long[:5]}"
+
+
+def test_every_chapter_starts_with_the_install_cell_written_from_the_config():
+    """Colab opens a chapter's .ipynb: its first cell installs the library, with the URL of
+    _config.yml (the one place it is written; `python tools/install_cells.py` rewrites)."""
+    url = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]["url"]
+    for md in NOTEBOOKS:
+        first = next(c for c in jupytext.read(md).cells if c.cell_type == "code")
+        assert first.source == site.install_cell(url), (
+            f"{md.name}: run `python tools/install_cells.py` and `make sync`"
+        )
+        assert "remove-cell" in first.metadata.get("tags", []), md.name

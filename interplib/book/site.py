@@ -33,6 +33,7 @@ from sphinx.util import logging
 from interplib.book.plotting import figure_html
 
 __all__ = [
+    "install_cell",
     "VENDOR",
     "plotly_js",
     "mathjax_dir",
@@ -136,6 +137,29 @@ def _build_finished(app: Sphinx, exception: Exception | None) -> None:
         logger.warning(
             f"{page} loads a script from the network ({tags[0]}); the site must render offline"
         )
+
+
+INSTALL_TAG = "remove-cell"  # hidden on the site, kept in the notebook Colab opens
+
+
+def install_cell(repository_url: str) -> str:
+    """The first code cell of every chapter: on Colab, fetch the book (code and artifacts)
+    and install its library with one pip command; elsewhere it does nothing.
+
+    Written from ``_config.yml``'s ``repository.url``, the one place the URL is kept
+    (``tools/install_cells.py`` writes it into the chapters; a test checks them).
+    """
+    return (
+        "# Colab: fetch the book (code and artifacts) and install its library. Colab's\n"
+        "# own torch is kept (interplib asks for torch>=2.6).\n"
+        "import sys\n"
+        "\n"
+        'if "google.colab" in sys.modules:\n'
+        f'    repo = "{repository_url}"\n'
+        "    !git clone -q --depth 1 {repo} /content/book\n"
+        "    %pip install -q -e /content/book\n"
+        "    %cd /content/book/chapters"
+    )
 
 
 class PlotlyMime:
