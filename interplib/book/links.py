@@ -53,6 +53,10 @@ SKIP_DIRS = {
     ".ipynb_checkpoints",
     "artifacts",
     "tests",
+    ".pytest_cache",
+    ".ruff_cache",
+    ".cache",
+    "build",
 }
 
 # A URL ends at whitespace, a quote, angle bracket or backtick; a closing bracket ends it
