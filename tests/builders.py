@@ -249,3 +249,11 @@ def _neox_bridge(parallel, ln_bias, d_model, n_heads, dtype, seed, boot_kwargs):
 def story_texts(n: int = 3000, seed: int = 0) -> tuple[str, ...]:
     """The first ``n`` stories of ``grammar.sample(n, seed)``, cached."""
     return tuple(grammar.sample(n, seed))
+
+
+def tiny_lm_splits() -> dict[str, torch.Tensor]:
+    """``{"train", "val"}`` packed splits of counting sequences (vocab 16) for a recipe's fit."""
+    return {
+        "train": counting_tokens(32, d_vocab=16),
+        "val": counting_tokens(8, d_vocab=16, seed=1),
+    }

@@ -4,7 +4,7 @@ model."""
 import dataclasses
 
 import torch
-from builders import counting_tokens
+from builders import tiny_lm_splits
 
 from interplib.core import recipes
 from interplib.core.artifacts import Artifact
@@ -24,11 +24,8 @@ def test_the_study_registers_a_one_and_a_two_layer_model_on_the_story_vocabulary
 
 
 def test_fit_trains_and_stores_a_loadable_model(monkeypatch):
-    splits = {
-        "train": counting_tokens(32, d_vocab=16),
-        "val": counting_tokens(8, d_vocab=16, seed=1),
-    }
-    monkeypatch.setattr(lmdata, "load_split", lambda split: splits[split])
+    splits = tiny_lm_splits()
+    monkeypatch.setattr(lmdata, "load_split", splits.__getitem__)
     run = next(iter(bilinear_study.RUNS.values()))
     run = dataclasses.replace(
         run,

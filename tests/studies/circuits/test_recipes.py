@@ -5,7 +5,7 @@ import dataclasses
 
 import pytest
 import torch
-from builders import counting_tokens
+from builders import tiny_lm_splits
 
 from interplib.core import recipes
 from interplib.core.artifacts import Artifact
@@ -25,11 +25,8 @@ def test_the_study_registers_a_two_and_a_one_layer_model_on_the_story_vocabulary
 
 
 def test_fit_trains_records_the_probes_and_stores_a_loadable_model(monkeypatch):
-    splits = {
-        "train": counting_tokens(32, d_vocab=16),
-        "val": counting_tokens(8, d_vocab=16, seed=1),
-    }
-    monkeypatch.setattr(lmdata, "load_split", lambda split: splits[split])
+    splits = tiny_lm_splits()
+    monkeypatch.setattr(lmdata, "load_split", splits.__getitem__)
     run = next(iter(circuits_study.RUNS.values()))
     run = dataclasses.replace(
         run,

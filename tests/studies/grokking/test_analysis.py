@@ -2,6 +2,7 @@ import math
 
 import pytest
 import torch
+from builders import tiny_grok_config
 
 from interplib.studies.grokking import analysis as GA
 from interplib.studies.grokking.model import (
@@ -12,17 +13,7 @@ from interplib.studies.grokking.model import (
 )
 from interplib.studies.grokking.task import dataset
 
-CFG = GrokConfig(
-    p=7,
-    d_model=16,
-    n_heads=2,
-    d_head=4,
-    d_mlp=12,
-    epochs=10,
-    log_every=5,
-    seeds=(0,),
-    checkpoints=(),
-)
+CFG = tiny_grok_config()
 
 
 def model_and_bridge(weights: str):
