@@ -12,6 +12,7 @@ without it records the stripes too.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import torch
@@ -41,14 +42,35 @@ def repeated_random_tokens(
     period: int,
     batch: int,
     generator: torch.Generator,
-    bos: int | None = 0,
+    bos: int | None,
+    specials: Sequence[int] = (),
 ) -> Int[Tensor, "batch pos"]:
-    """``[BOS, r, r]`` with ``r`` uniform random tokens of length ``period`` (no BOS if None).
+    """``[BOS, r, r]``: ``r`` is ``period`` tokens drawn uniformly from the ordinary ids.
 
-    Tokens are drawn from ``1..d_vocab-1`` when a BOS is given, so BOS never repeats.
+    Args:
+        d_vocab: ids are ``0..d_vocab-1``.
+        period: the length of the random segment ``r``.
+        batch: the number of sequences.
+        generator: the source of randomness (the same seed gives the same probe).
+        bos: the id the sequences start with, the one the model saw at the start of its
+            training rows (the story tokenizer's ``BOS`` is 1, not 0, which is ``[UNK]``);
+            ``None`` for no start token (``[r, r]``). Always passed: a wrong start token
+            changes the loss on the first copy.
+        specials: ids never drawn into ``r`` (the tokenizer's special tokens); ``bos`` is
+            never drawn either.
+
+    Raises:
+        ValueError: ``bos`` or a special outside the vocabulary, or no ordinary id left.
     """
-    low = 1 if bos is not None else 0
-    r = torch.randint(low, d_vocab, (batch, period), generator=generator)
+    avoid = set(specials) | ({bos} if bos is not None else set())
+    if any(not 0 <= i < d_vocab for i in avoid):
+        raise ValueError(
+            f"bos={bos}, specials={sorted(specials)}: ids must lie in 0..{d_vocab - 1}"
+        )
+    ordinary = torch.tensor([i for i in range(d_vocab) if i not in avoid])
+    if ordinary.numel() == 0:
+        raise ValueError(f"no id of 0..{d_vocab - 1} is left once {sorted(avoid)} go")
+    r = ordinary[torch.randint(len(ordinary), (batch, period), generator=generator)]
     parts = [r, r] if bos is None else [torch.full((batch, 1), bos), r, r]
     return torch.cat(parts, dim=1)
 
@@ -66,7 +88,8 @@ def check_repeat(tokens: Tensor, period: int) -> None:
     if not torch.equal(tokens[:, -period:], tokens[:, -2 * period : -period]):
         raise ValueError(
             f"tokens do not end in two copies of a length-{period} segment: build them with "
-            f"interplib.interp.patterns.repeated_random_tokens(d_vocab, {period}, batch, generator)"
+            f"interplib.interp.patterns.repeated_random_tokens(d_vocab, {period}, batch, "
+            "generator, bos)"
         )
 
 

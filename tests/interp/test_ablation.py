@@ -46,7 +46,7 @@ def test_zero_ablating_every_head_leaves_embedding_and_output_biases():
 
 def test_single_head_ablations_score_the_repeated_half():
     m = model(None)
-    rt = repeated_random_tokens(40, 6, 4, torch.Generator().manual_seed(0))
+    rt = repeated_random_tokens(40, 6, 4, torch.Generator().manual_seed(0), bos=1)
     for kind in ("zero", "mean"):
         table = single_head_ablations(m, rt, 6, kind)
         assert table.shape == (2, 3)

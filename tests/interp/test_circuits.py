@@ -287,7 +287,7 @@ def periodic_tokens(n, n_ctx, d_vocab, g):
 def test_trained_two_layer_model_forms_an_induction_circuit_one_layer_does_not():
     g = torch.Generator().manual_seed(0)
     train, val = periodic_tokens(2000, 24, 32, g), periodic_tokens(64, 24, 32, g)
-    rt = repeated_random_tokens(32, 8, 32, torch.Generator().manual_seed(1))
+    rt = repeated_random_tokens(32, 8, 32, torch.Generator().manual_seed(1), bos=1)
     training = LMTrainConfig(
         steps=400,
         batch_size=16,
@@ -337,7 +337,7 @@ def test_trained_two_layer_model_forms_an_induction_circuit_one_layer_does_not()
 def test_head_score_table_holds_each_heads_scores():
     m = model("LNPre")
     text = tokens(batch=2, pos=12, seed=3)
-    probe = repeated_random_tokens(40, 6, 4, torch.Generator().manual_seed(0))
+    probe = repeated_random_tokens(40, 6, 4, torch.Generator().manual_seed(0), bos=1)
     table = C.head_score_table(m, text, probe, 6)
     assert list(table.index) == [f"L{l}H{h}" for l in range(2) for h in range(3)]
     expected = {

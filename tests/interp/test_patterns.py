@@ -23,13 +23,31 @@ from interplib.interp.patterns import (
 )
 
 
-def test_repeated_random_tokens_have_bos_and_two_copies():
-    toks = repeated_random_tokens(40, 7, 5, torch.Generator().manual_seed(0), bos=0)
-    assert toks.shape == (5, 15) and (toks[:, 0] == 0).all() and (toks[:, 1:] > 0).all()
-    assert torch.equal(toks[:, 1:8], toks[:, 8:])
-    assert repeated_random_tokens(
-        40, 7, 5, torch.Generator().manual_seed(0), bos=None
-    ).shape == (5, 14)
+def test_repeated_random_tokens_start_with_bos_and_draw_no_special_id():
+    g = torch.Generator().manual_seed(0)
+    toks = repeated_random_tokens(12, 50, 40, g, bos=1, specials=range(4))
+    assert toks.shape == (40, 101) and (toks[:, 0] == 1).all()
+    assert torch.equal(toks[:, 1:51], toks[:, 51:])
+    r = toks[:, 1:]
+    assert (r >= 4).all() and (r < 12).all()
+    # every ordinary id is drawn, uniformly enough to see all eight
+    assert set(r.unique().tolist()) == set(range(4, 12))
+    plain = repeated_random_tokens(40, 7, 5, torch.Generator().manual_seed(0), bos=None)
+    assert plain.shape == (5, 14) and torch.equal(plain[:, :7], plain[:, 7:])
+
+
+def test_repeated_random_tokens_never_draw_bos_even_when_not_special():
+    toks = repeated_random_tokens(3, 20, 10, torch.Generator().manual_seed(0), bos=2)
+    assert (toks[:, 1:] != 2).all() and (toks[:, 0] == 2).all()
+
+
+@pytest.mark.parametrize(
+    "bos, specials, message",
+    [(7, (), "ids must lie in 0..4"), (0, range(1, 5), "no id of 0..4 is left")],
+)
+def test_repeated_random_tokens_name_bad_ids(bos, specials, message):
+    with pytest.raises(ValueError, match=message):
+        repeated_random_tokens(5, 3, 2, torch.Generator(), bos=bos, specials=specials)
 
 
 def test_repeat_loss_splits_the_copies_without_their_first_tokens():
@@ -47,7 +65,7 @@ def test_repeat_loss_splits_the_copies_without_their_first_tokens():
 
 def test_check_repeat_accepts_the_probe_and_names_the_fix_otherwise():
     g = torch.Generator().manual_seed(1)
-    toks = repeated_random_tokens(40, 6, 3, g)
+    toks = repeated_random_tokens(40, 6, 3, g, bos=1)
     check_repeat(toks, 6)
     check_repeat(toks[:, 1:], 6)  # without BOS: still two copies at the end
     with pytest.raises(ValueError, match="need period >= 2"):
@@ -113,9 +131,8 @@ def test_ideal_heads_score_one_on_their_own_stripe_and_little_on_the_other():
 
 def test_previous_token_and_induction_scores_read_the_right_stripes():
     m = model(None)
-    rt = repeated_random_tokens(
-        40, 6, 4, torch.Generator().manual_seed(0)
-    )  # [BOS, r, r], T = 13
+    # [BOS, r, r], T = 13
+    rt = repeated_random_tokens(40, 6, 4, torch.Generator().manual_seed(0), bos=1)
     _, cache = m.run_with_cache(rt)
     prev, ind = previous_token_scores(m, rt), induction_scores(m, rt, 6)
     for layer, head in itertools.product(range(2), range(3)):
@@ -131,7 +148,7 @@ def test_previous_token_and_induction_scores_read_the_right_stripes():
 
 def test_repeat_losses_split_the_per_token_loss_by_copy():
     m = model("LNPre")
-    rt = repeated_random_tokens(40, 6, 4, torch.Generator().manual_seed(1))
+    rt = repeated_random_tokens(40, 6, 4, torch.Generator().manual_seed(1), bos=1)
     logits, _ = brute_forward(m, rt)
     loss = -logits.log_softmax(-1)[:, :-1].gather(-1, rt[:, 1:, None])[..., 0]
     torch.testing.assert_close(per_token_loss(m, rt), loss)

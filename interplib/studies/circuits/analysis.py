@@ -19,6 +19,7 @@ from jaxtyping import Float, Int
 from torch import Tensor, nn
 
 from interplib.core.training import TrainResult, per_position_loss
+from interplib.corpus import tokenizer
 from interplib.interp.patterns import (
     check_repeat,
     induction_stripe,
@@ -28,7 +29,7 @@ from interplib.interp.patterns import (
 )
 from interplib.studies.circuits.model import AttnOnlyConfig, AttnOnlyTransformer, Block
 
-__all__ = ["InductionProbes", "ProbeConfig", "head_pattern_scores"]
+__all__ = ["InductionProbes", "ProbeConfig", "head_pattern_scores", "probe_tokens"]
 
 
 def head_pattern_scores(
@@ -84,6 +85,24 @@ class ProbeConfig:
             )
 
 
+def probe_tokens(d_vocab: int, cfg: ProbeConfig) -> Int[Tensor, "batch pos"]:
+    """The repeat probe ``[BOS, r, r]`` of a config, as the training rows start.
+
+    ``[BOS]`` is the story tokenizer's (id 1) and ``r`` is drawn from the ordinary ids,
+    never a special token. Artifacts trained before this fix started their probe with id
+    0, ``[UNK]``, a token absent from training, and drew ``r`` from ids 1 on; their
+    metrics have no ``repeat_probe_start`` (see :meth:`InductionProbes.summary`).
+    """
+    return repeated_random_tokens(
+        d_vocab,
+        cfg.repeat_period,
+        cfg.repeat_batch,
+        torch.Generator().manual_seed(cfg.seed),
+        bos=tokenizer.BOS,
+        specials=range(len(tokenizer.SPECIALS)),
+    )
+
+
 class InductionProbes:
     """The attention-only chapter's ``on_evaluate`` callback for ``train_lm``.
 
@@ -91,9 +110,9 @@ class InductionProbes:
     ``icl_score = loss(icl_late) - loss(icl_early)`` from the loop's per-position validation
     loss (negative: later tokens are predicted better, the model learns in context);
     ``repeat_first`` and ``repeat_second``, the losses on the first and the repeated copy of
-    ``[BOS, r, r]`` random tokens, whose gap opens when induction heads form; and every head's
-    ``prev_token_score`` and ``induction_score`` on that probe (``[layer head_index]`` tensors,
-    :func:`head_pattern_scores`).
+    ``[BOS, r, r]`` random tokens (:func:`probe_tokens`), whose gap opens when induction
+    heads form; and every head's ``prev_token_score`` and ``induction_score`` on that probe
+    (``[layer head_index]`` tensors, :func:`head_pattern_scores`).
 
     Raises:
         ValueError: if the probe does not fit the model's context, or (at the first
@@ -111,12 +130,7 @@ class InductionProbes:
                 f"{(model_cfg.n_ctx - 1) // 2} so [BOS, r, r] fits the context"
             )
         self.cfg = cfg
-        self.tokens = repeated_random_tokens(
-            model_cfg.d_vocab,
-            cfg.repeat_period,
-            cfg.repeat_batch,
-            torch.Generator().manual_seed(cfg.seed),
-        )
+        self.tokens = probe_tokens(model_cfg.d_vocab, cfg)
 
     def __call__(
         self, model: nn.Module, evaluation: dict[str, Any]
@@ -140,9 +154,11 @@ class InductionProbes:
 
     @staticmethod
     def summary(result: TrainResult) -> dict[str, Any]:
-        """``result.summary()`` plus each layer's largest induction and previous-token score."""
+        """``result.summary()``, each layer's largest induction and previous-token score, and
+        the id the repeat probe starts with (``repeat_probe_start``, the tokenizer's BOS)."""
         return {
             **result.summary(),
+            "repeat_probe_start": tokenizer.BOS,
             "max_induction_score_by_layer": result.history["induction_score"][-1]
             .amax(-1)
             .tolist(),

@@ -21,6 +21,13 @@ The configs are sized for a GPU: 8,000 steps of 64 × 256 tokens (131M tokens). 
 ``python -m interplib.train attn-only-l2 attn-only-l1 --device cuda`` trains both; the same
 command with ``--device cpu`` is the CPU path, about 16 times the 2,000 × 16 runs' 54 and 40
 minutes on the book's 2-core CPU.
+
+The repeat probe starts with the tokenizer's ``[BOS]`` and draws its tokens from the ordinary
+ids (:func:`~interplib.studies.circuits.analysis.probe_tokens`). The committed artifacts were
+trained before that fix: their probe started with id 0, ``[UNK]``, so their recorded
+``repeat_first`` is too high. The fix leaves the config and the recipe version alone on
+purpose, so those artifacts still load; a retrained artifact records
+``repeat_probe_start`` in its metrics, and one without it used the old start.
 """
 
 from __future__ import annotations

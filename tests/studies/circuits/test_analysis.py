@@ -8,12 +8,14 @@ import torch
 from builders import perturbed_twin, tiny_config
 
 from interplib.core.training import LMTrainConfig, train_lm
+from interplib.corpus import tokenizer
 from interplib.interp.patterns import repeated_random_tokens
 from interplib.studies.circuits.analysis import (
     InductionProbes,
     ProbeConfig,
     head_pattern_scores,
     initial_attention_spread,
+    probe_tokens,
 )
 from interplib.studies.circuits.model import (
     AttnOnlyTransformer,
@@ -108,6 +110,18 @@ def test_training_records_the_probes_at_every_evaluation():
         summary["icl_score"] == h["icl_score"][-1]
         and len(summary["max_induction_score_by_layer"]) == cfg.n_layers
     )
+    assert summary["repeat_probe_start"] == tokenizer.BOS == 1
+
+
+def test_the_probe_starts_with_bos_and_draws_no_special_token():
+    """The fix for the old probe, which started with id 0 ([UNK]), absent from training."""
+    toks = probe_tokens(4096, ProbeConfig())
+    assert toks.shape == (64, 101)
+    assert (toks[:, 0] == tokenizer.BOS).all() and tokenizer.SPECIALS[1] == "[BOS]"
+    assert (toks[:, 1:] >= len(tokenizer.SPECIALS)).all()
+    assert torch.equal(
+        toks, InductionProbes(tiny_config(n_ctx=256, d_vocab=4096)).tokens
+    )
 
 
 def test_training_also_runs_on_the_bridge():
@@ -153,7 +167,9 @@ def test_twin_pattern_scores_match_the_bridge():
     cfg = tiny_config()
     twin = perturbed_twin(cfg)
     bridge = to_bridge(twin, dtype=torch.float64)
-    rt = repeated_random_tokens(cfg.d_vocab, 7, 4, torch.Generator().manual_seed(5))
+    rt = repeated_random_tokens(
+        cfg.d_vocab, 7, 4, torch.Generator().manual_seed(5), bos=1
+    )
     prev, ind = head_pattern_scores(twin, rt, 7)
     torch.testing.assert_close(prev, patterns.previous_token_scores(bridge, rt).float())
     torch.testing.assert_close(ind, patterns.induction_scores(bridge, rt, 7).float())
