@@ -9,10 +9,21 @@ token at the last position. Each layer has ``H`` **parallel heads** of dimension
            \\text{logits} = x_L W_U .
 
 As in the original code, positions are added to the attention input of every layer rather
-than kept in the residual stream. The **skip switches** remove the residual path or the
-token/position part of the query-key and value inputs; ``head_mask`` and ``dim_mask`` buffers
-switch heads and head dimensions off, so models with fewer heads or a smaller ``d_h`` can be
-trained in one batch with bigger ones (a masked head gets zero gradient and stays inert).
+than kept in the residual stream.
+
+Two architectures. The default is the paper's text: **per-head** maps
+``W_Q^h, W_K^h, W_V^h: d -> d_h`` and ``W_O^h: d_h -> d``. With ``compress=True`` it is the
+paper's final code (``models.py`` at leodana2000/Transformer_Attentional_Memory ``26160e7``):
+whenever ``d != d_h`` one **shared** ``W_C: d -> d_h`` maps the residual into the head space,
+the positions are ``d_h``-dimensional, every head maps ``d_h -> d_h``, and one shared
+``W_D: d_h -> d`` maps the heads' sum back, so the attention output has rank at most ``d_h``
+(not ``H d_h``). With ``d == d_h`` the code skips both maps and the two architectures agree.
+
+The **skip switches** remove the residual path or the token/position part of the query-key
+and value inputs; ``head_mask`` and ``dim_mask`` buffers
+switch heads and head dimensions off and ``width_mask`` switches residual dimensions off, so
+models with fewer heads, a smaller ``d_h`` or a smaller ``d`` train in one batch with bigger
+ones (a masked weight gets zero gradient and stays inert under Adam).
 
 :class:`LowRank` is the **sequence encoder** ``logits = W_U E[z]`` with a free ``d``-vector per
 context: every width-``d`` model above is one, so its optimum lower-bounds theirs.
@@ -23,6 +34,7 @@ Weights use TransformerLens's row layout (``resid @ W``) and hook names.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
@@ -72,6 +84,8 @@ class AoTConfig:
     skip_emb_qk: bool = False  # queries/keys read no token
     skip_pos_ov: bool = False  # values read no position
     skip_emb_ov: bool = False  # values read no token
+    # the paper's code: one shared d -> d_h map before the heads and d_h -> d after them
+    compress: bool = False
 
     def __post_init__(self):
         for name in (
@@ -121,7 +135,8 @@ class Attention(nn.Module):
 
     def __init__(self, cfg: AoTConfig):
         super().__init__()
-        d, h, n = cfg.d_model, cfg.d_head, cfg.n_heads
+        h, n = cfg.d_head, cfg.n_heads
+        d = cfg.d_head if cfg.compress else cfg.d_model  # the space the heads read
         self.W_Q = nn.Parameter(torch.randn(n, d, h) / math.sqrt(d))
         self.W_K = nn.Parameter(torch.randn(n, d, h) / math.sqrt(d))
         self.W_V = nn.Parameter(torch.randn(n, d, h) / math.sqrt(d))
@@ -178,6 +193,9 @@ class Attention(nn.Module):
 
 
 class MLP(nn.Module):
+    hidden_mask: Tensor  # buffers, not saved (older state dicts stay loadable)
+    on: Tensor
+
     def __init__(self, cfg: AoTConfig):
         super().__init__()
         widths = [cfg.d_model] + [cfg.d_mlp] * cfg.mlp_depth + [cfg.d_model]
@@ -185,17 +203,20 @@ class MLP(nn.Module):
             nn.Linear(a, b) for a, b in zip(widths[:-1], widths[1:])
         )
         self.hook_post = HookPoint()
+        self.register_buffer("hidden_mask", torch.ones(cfg.d_mlp), persistent=False)
+        self.register_buffer("on", torch.tensor(1.0), persistent=False)
 
     def forward(
         self, x: Float[Tensor, "batch pos d_model"]
     ) -> Float[Tensor, "batch pos d_model"]:
         for layer in self.layers[:-1]:
-            x = F.gelu(layer(x))
-        return self.layers[-1](self.hook_post(x))
+            x = F.gelu(layer(x)) * self.hidden_mask
+        return self.layers[-1](self.hook_post(x)) * self.on
 
 
 class Block(nn.Module):
-    gates: Tensor  # a buffer
+    gates: Tensor  # buffers
+    width_mask: Tensor
 
     def __init__(self, cfg: AoTConfig):
         super().__init__()
@@ -218,6 +239,8 @@ class Block(nn.Module):
             not cfg.skip_pos_ov,
         ]
         self.register_buffer("gates", torch.tensor(keep, dtype=torch.float32))
+        # not saved: older artifacts' state dicts stay loadable
+        self.register_buffer("width_mask", torch.ones(cfg.d_model), persistent=False)
 
     def _norm(self, x: Tensor) -> Tensor:
         return F.layer_norm(x, x.shape[-1:]) if self.cfg.layernorm else x
@@ -225,34 +248,48 @@ class Block(nn.Module):
     def forward(
         self,
         x: Float[Tensor, "batch pos d_model"],
-        pos: Float[Tensor, "pos d_model"],
+        pos: Float[Tensor, "pos d_in"],
         last_only: bool = False,
+        maps: tuple[Callable, Callable] | None = None,
     ) -> Float[Tensor, "batch query_pos d_model"]:
+        """One layer; ``maps`` are the paper code's shared ``(compress, decompress)``."""
         x = self.hook_resid_pre(x)
         res, emb_qk, pos_qk, emb_ov, pos_ov = self.gates
-        u = self._norm(x)
-        attn_out = self.hook_attn_out(
-            self.attn(emb_qk * u + pos_qk * pos, emb_ov * u + pos_ov * pos, last_only)
-        )
+        u = maps[0](self._norm(x)) if maps else self._norm(x)
+        out = self.attn(emb_qk * u + pos_qk * pos, emb_ov * u + pos_ov * pos, last_only)
+        out = maps[1](out) if maps else out
+        attn_out = self.hook_attn_out(out * self.width_mask)
         x = x[:, -1:] if last_only else x
         x = self.hook_resid_mid(res * x + attn_out)
         if self.mlp is not None:
-            x = x + self.hook_mlp_out(self.mlp(self._norm(x)))
+            x = x + self.hook_mlp_out(self.mlp(self._norm(x)) * self.width_mask)
         return self.hook_resid_post(x)
 
 
 class AttentionOnly(HookedRootModule):
     """The study's transformer; ``forward`` returns the next-token logits at the last position."""
 
+    compress_gate: Tensor  # buffers (compress=True only)
+    eye: Tensor
+
     def __init__(self, cfg: AoTConfig):
         super().__init__()
         self.cfg = cfg
+        d_pos = cfg.d_head if cfg.compress else cfg.d_model
         self.W_E = nn.Parameter(torch.randn(cfg.d_vocab, cfg.d_model))
-        self.W_pos = nn.Parameter(torch.randn(cfg.n_ctx, cfg.d_model))
+        self.W_pos = nn.Parameter(torch.randn(cfg.n_ctx, d_pos))
         self.blocks = nn.ModuleList(Block(cfg) for _ in range(cfg.n_layers))
         self.W_U = nn.Parameter(
             torch.randn(cfg.d_model, cfg.d_vocab) / math.sqrt(cfg.d_model)
         )
+        if cfg.compress:  # made last: a default model draws the same weights as before
+            d, h = cfg.d_model, cfg.d_head
+            self.W_C = nn.Parameter(torch.randn(d, h) / math.sqrt(d))
+            self.W_D = nn.Parameter(torch.randn(h, d) / math.sqrt(h))
+            # 1: the live d differs from the live d_h (the code's compress branch);
+            # 0: identity (``eye`` takes the first d_h coordinates of the residual)
+            self.register_buffer("compress_gate", torch.tensor(float(d != h)))
+            self.register_buffer("eye", torch.eye(d, h), persistent=False)
         self.hook_embed, self.hook_pos_embed, self.hook_final = (
             HookPoint(),
             HookPoint(),
@@ -260,40 +297,82 @@ class AttentionOnly(HookedRootModule):
         )
         self.setup()
 
+    def _maps(self) -> tuple[Callable, Callable] | None:
+        if not self.cfg.compress:
+            return None
+        g = self.compress_gate
+        return (
+            lambda x: g * (x @ self.W_C) + (1 - g) * (x @ self.eye),
+            lambda z: g * (z @ self.W_D) + (1 - g) * (z @ self.eye.T),
+        )
+
     def forward(
         self, tokens: Int[Tensor, "batch pos"]
     ) -> Float[Tensor, "batch d_vocab"]:
-        x = self.hook_embed(self.W_E[tokens])
-        pos = self.hook_pos_embed(self.W_pos[: tokens.shape[-1]])
+        first = self.blocks[0]
+        assert isinstance(first, Block)
+        live = first.attn.dim_mask if self.cfg.compress else first.width_mask
+        x = self.hook_embed(self.W_E[tokens] * first.width_mask)
+        pos = self.hook_pos_embed(self.W_pos[: tokens.shape[-1]] * live)
+        maps = self._maps()
         for i, block in enumerate(self.blocks):
-            x = block(x, pos, last_only=i == len(self.blocks) - 1)
+            x = block(x, pos, last_only=i == len(self.blocks) - 1, maps=maps)
         return self.hook_final(x[:, -1]) @ self.W_U
 
     def set_active(
-        self, n_heads: int | None = None, d_head: int | None = None
+        self,
+        n_heads: int | None = None,
+        d_head: int | None = None,
+        d_model: int | None = None,
+        d_mlp: int | None = None,
     ) -> AttentionOnly:
-        """Use only the first ``n_heads`` heads and ``d_head`` head dimensions.
+        """Use only the first ``n_heads`` heads, ``d_head`` head dimensions, ``d_model``
+        residual dimensions and ``d_mlp`` MLP units (0: no MLP); the rest are masked.
 
-        The rest are masked.
+        Raises:
+            ValueError: a size above the built one, or a smaller ``d_model`` with LayerNorm
+                (its mean and variance would read the masked dimensions).
         """
+        for name, value in (
+            ("n_heads", n_heads),
+            ("d_head", d_head),
+            ("d_model", d_model),
+            ("d_mlp", d_mlp),
+        ):
+            built, low = getattr(self.cfg, name), int(name != "d_mlp")
+            if value is not None and not low <= value <= built:
+                raise ValueError(
+                    f"{name}={value}: the model was built with {name}={built}"
+                )
+        if d_model is not None and d_model < self.cfg.d_model and self.cfg.layernorm:
+            raise ValueError(
+                f"d_model={d_model} < {self.cfg.d_model} with layernorm=True: LayerNorm "
+                "would read the masked dimensions; build the model at its width"
+            )
         for block in self.blocks:
             assert isinstance(block, Block)
             if n_heads is not None:
-                if not 1 <= n_heads <= self.cfg.n_heads:
-                    raise ValueError(
-                        f"n_heads={n_heads}: the model was built with {self.cfg.n_heads} heads"
-                    )
                 block.attn.head_mask.copy_(
                     (torch.arange(self.cfg.n_heads) < n_heads).float()
                 )
             if d_head is not None:
-                if not 1 <= d_head <= self.cfg.d_head:
-                    raise ValueError(
-                        f"d_head={d_head}: the model was built with d_head={self.cfg.d_head}"
-                    )
                 block.attn.dim_mask.copy_(
                     (torch.arange(self.cfg.d_head) < d_head).float()
                 )
+            if d_model is not None:
+                block.width_mask.copy_(
+                    (torch.arange(self.cfg.d_model) < d_model).float()
+                )
+            if d_mlp is not None and block.mlp is not None:
+                block.mlp.hidden_mask.copy_(
+                    (torch.arange(self.cfg.d_mlp) < d_mlp).float()
+                )
+                block.mlp.on.fill_(float(d_mlp > 0))
+        if self.cfg.compress:
+            first = self.blocks[0]
+            assert isinstance(first, Block)
+            live_d, live_h = first.width_mask.sum(), first.attn.dim_mask.sum()
+            self.compress_gate.fill_(float(live_d != live_h))
         return self
 
 
@@ -330,6 +409,7 @@ PARAM_GROUPS = {
     "qkv": ("W_Q", "W_K", "W_V"),
     "out": ("W_O",),
     "unembed": ("W_U",),
+    "compress": ("W_C", "W_D"),
     "mlp": ("mlp.",),
 }
 
@@ -337,8 +417,8 @@ PARAM_GROUPS = {
 def freeze(model: nn.Module, *groups: str) -> list[str]:
     """Stop training the named parameter groups; returns the trainable names.
 
-    The groups are ``embed pos qkv out unembed mlp``. Unlike the original ``freeze(dict)``, a
-    group that is not named stays trainable (no ``KeyError``).
+    The groups are ``embed pos qkv out unembed mlp compress``. Unlike the original
+    ``freeze(dict)``, a group that is not named stays trainable (no ``KeyError``).
     """
     unknown = set(groups) - set(PARAM_GROUPS)
     if unknown:

@@ -1,7 +1,9 @@
 """The memorization study's recipes: the scaling sweeps and the smaller experiments.
 
 * ``memo-scaling-{heads,dhead,width,small}``: the reduced grids, trained on the CPU;
-* ``memo-full-{heads,dhead,width,small}``: the paper's full grids, GPU runs, not committed;
+* ``memo-papercode-{dhead,width}``: Exp 2 and 3 reduced, with the paper code's architecture and
+  protocol, as one stacked run each (:mod:`interplib.studies.memorization.grids`), CPU;
+* ``memo-grid-*``: the paper's Exp 1-6 grids in full, stacked, for a GPU run (not committed);
 * ``memo-dynamics``, ``memo-freezing``, ``memo-skips``, ``memo-inspect``, ``memo-subspace``:
   the original notebook's cells (:mod:`interplib.studies.memorization.experiments`).
 
@@ -17,6 +19,13 @@ from typing import Any
 from interplib.core.recipes import Recipe, register
 from interplib.studies.memorization import experiments as ex
 from interplib.studies.memorization.analysis import model_from_artifact
+from interplib.studies.memorization.grids import (
+    GRID_VERSION,
+    GridConfig,
+    paper_grids,
+    reduced_grids,
+    run_grid,
+)
 from interplib.studies.memorization.sweeps import (
     D_HEAD,
     HEADS,
@@ -24,11 +33,10 @@ from interplib.studies.memorization.sweeps import (
     SWEEP_VERSION,
     WIDTH,
     SweepConfig,
-    full_grid,
     run_sweep,
 )
 
-__all__ = ["STUDY", "smoke_sweep", "smoke_experiment"]
+__all__ = ["STUDY", "smoke_sweep", "smoke_experiment", "smoke_grid"]
 
 STUDY = "memorization"
 
@@ -44,6 +52,19 @@ def smoke_sweep(cfg: SweepConfig) -> SweepConfig:
         batch=32,
         pool_batches=2,
         speedup_steps=min(cfg.speedup_steps, 2),
+    )
+
+
+def smoke_grid(cfg: GridConfig) -> GridConfig:
+    """A grid's smoke version: its first and last points, two seeds, 110 steps of 32."""
+    return replace(
+        cfg,
+        grid=(cfg.grid[0], cfg.grid[-1]),
+        seeds=2,
+        steps=110,
+        batch=32,
+        pool_batches=2,
+        speedup_steps=2,
     )
 
 
@@ -85,18 +106,37 @@ for _cfg in (HEADS, D_HEAD, WIDTH, SMALL):
         )
     )
 
-for _cfg in full_grid():
+# measured wall time on one core of the shared 2-core CPU, seconds
+_GRID_SECONDS = {"memo-papercode-dhead": 600, "memo-papercode-width": 700}
+
+for _name, _cfg in reduced_grids().items():
     register(
         Recipe(
-            name=f"memo-full-{_cfg.name.replace('_', '')}",
+            name=_name,
             study=STUDY,
             config=_cfg,
-            fit=run_sweep,
-            smoke=smoke_sweep,
-            version=SWEEP_VERSION,
+            fit=run_grid,
+            smoke=smoke_grid,
+            version=GRID_VERSION,
+            seconds={"cpu": _GRID_SECONDS[_name]},
+            description=f"{_cfg.name}: {len(_cfg.grid)} points x {_cfg.seeds} seeds, "
+            "one stacked run",
+        )
+    )
+
+for _name, _cfg in paper_grids().items():
+    register(
+        Recipe(
+            name=_name,
+            study=STUDY,
+            config=_cfg,
+            fit=run_grid,
+            smoke=smoke_grid,
+            version=GRID_VERSION,
             gpu=True,
             committed=False,
-            description=f"the paper's full grid over {_cfg.name}, {_cfg.seeds} seeds",
+            description=f"{_cfg.name}: {len(_cfg.grid)} points x {_cfg.seeds} seeds, "
+            f"{_cfg.protocol} protocol, one stacked run (GPU)",
         )
     )
 

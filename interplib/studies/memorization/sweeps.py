@@ -3,13 +3,13 @@
 Each sweep trains every grid point and seed as one batch
 (:func:`interplib.core.batched.train_models`) and returns metrics tables shaped
 ``[config seed]``. The reduced grids (``HEADS``, ``D_HEAD``, ``WIDTH``, ``SMALL``) train in
-about 30 minutes on the book's 2-core CPU; :func:`full_grid` gives the paper's grids, registered
-as GPU recipes.
+about 30 minutes on the book's 2-core CPU; the paper's full grids are
+:mod:`interplib.studies.memorization.grids` (one stacked run each).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 import torch
 from jaxtyping import Float
@@ -32,7 +32,6 @@ from interplib.studies.memorization.training import (
 __all__ = [
     "SweepConfig",
     "run_sweep",
-    "full_grid",
     "HEADS",
     "D_HEAD",
     "WIDTH",
@@ -225,16 +224,6 @@ SMALL = SweepConfig(
     speedup_steps=50,
     seed=300,
 )
-
-
-def full_grid() -> list[SweepConfig]:
-    """The paper's grids (Exp 1, 2, 3, 6) with 5 seeds (20 for Exp 6), for a GPU run."""
-    return [
-        replace(HEADS, grid=tuple((10, 10, h) for h in range(1, 32, 5)), seeds=5),
-        replace(D_HEAD, grid=tuple((10, dh, 20) for dh in range(1, 11)), seeds=5),
-        replace(WIDTH, grid=tuple((d, 10, 20) for d in range(5, 21)), seeds=5),
-        replace(SMALL, seeds=20),
-    ]
 
 
 # 2: the paper's 4096 steps on a fixed reshuffled sample, and its training-batch metric

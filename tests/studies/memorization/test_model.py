@@ -160,3 +160,73 @@ def test_deeper_models_with_mlp_run_and_train():
         m.blocks[0].mlp.layers[0].weight.grad is not None
         and m.blocks[0].attn.W_Q.grad.abs().sum() > 0
     )
+
+
+def paper_code_logits(m, tokens):
+    """The paper code's forward (models.py at 26160e7), with torch's MultiheadAttention.
+
+    One shared compress before the heads and decompress after them when d != d_h, positions
+    in d_h dimensions, one ``MultiheadAttention(d_h, 1, bias=False)`` per head, summed.
+    """
+    d, h = m.cfg.d_model, m.cfg.d_head
+    res, pos = m.W_E[tokens], m.W_pos[None]
+    x = res @ m.W_C + pos if d != h else res + pos
+    mask = torch.tril(torch.ones(2, 2)) == 0
+    a, total = m.blocks[0].attn, 0
+    for j in range(m.cfg.n_heads):
+        mha = torch.nn.MultiheadAttention(h, 1, batch_first=True, bias=False).double()
+        with torch.no_grad():
+            mha.in_proj_weight.copy_(torch.cat([a.W_Q[j].T, a.W_K[j].T, a.W_V[j].T]))
+            mha.out_proj.weight.copy_(a.W_O[j].T)
+        total = total + mha(x, x, x, attn_mask=mask)[0]
+    out = total @ m.W_D if d != h else total
+    return ((out + res) @ m.W_U)[:, -1]
+
+
+@pytest.mark.parametrize("d_model, d_head", [(5, 3), (3, 5), (4, 4)])
+def test_compress_matches_the_paper_code(d_model, d_head):
+    m = tiny(compress=True, d_model=d_model, d_head=d_head, n_heads=3)
+    tokens = torch.randint(7, (11, 2))
+    torch.testing.assert_close(m(tokens), paper_code_logits(m, tokens))
+
+
+def test_compress_caps_the_attention_rank_at_d_head():
+    """Shared maps: the heads' output spans ≤ d_h dimensions; per-head maps span more."""
+    tokens = mem_pairs = torch.cartesian_prod(torch.arange(7), torch.arange(7))
+    ranks = {}
+    for compress in (False, True):
+        m = tiny(compress=compress, d_model=6, d_head=2, n_heads=3)
+        out = m.run_with_cache(mem_pairs)[1]["blocks.0.hook_attn_out"][:, -1]
+        ranks[compress] = int(torch.linalg.matrix_rank(out))
+    assert tokens.shape == (49, 2)
+    assert ranks == {False: 6, True: 2}
+
+
+def test_compress_equals_per_head_when_d_equals_d_head():
+    a = tiny(d_model=4, d_head=4)
+    b = tiny(compress=True, d_model=4, d_head=4)
+    with torch.no_grad():
+        for n, p in a.named_parameters():
+            dict(b.named_parameters())[n].copy_(p)
+    tokens = torch.randint(7, (6, 2))
+    torch.testing.assert_close(a(tokens), b(tokens))
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_masked_width_equals_a_narrower_model(compress):
+    small = tiny(compress=compress, d_model=3, d_head=2)
+    big = tiny(compress=compress, d_model=5, d_head=2)
+    with torch.no_grad():
+        for n, p in big.named_parameters():
+            q = dict(small.named_parameters())[n]
+            p[tuple(slice(0, k) for k in q.shape)] = q
+    big.set_active(d_model=3)
+    tokens = torch.randint(7, (6, 2))
+    torch.testing.assert_close(big(tokens), small(tokens))
+
+
+def test_set_active_refuses_bad_sizes():
+    with pytest.raises(ValueError, match="d_model=6"):
+        tiny().set_active(d_model=6)
+    with pytest.raises(ValueError, match="layernorm"):
+        tiny(layernorm=True).set_active(d_model=3)

@@ -1,0 +1,286 @@
+"""The paper's grids (Exp 1-6) as single stacked runs: every width, head count and seed at once.
+
+A grid point is ``(d_model, d_head, n_heads, d_mlp)``. Every point x seed is built at its own
+size under its own seed, then **padded** into one model of the grid's largest sizes
+(:func:`pad_model`): the extra residual dimensions, head dimensions, heads and MLP units are
+switched off by mask buffers, get zero gradient and never move under Adam, so the stacked run
+computes what training each model alone computes (a test checks this against one-at-a-time
+training). One run then holds Exp 3's eleven widths as easily as Exp 1's seven head counts.
+
+Two protocols (:class:`GridConfig` ``protocol``):
+
+* ``"paper"``: the paper's code draws **one** table and **one** training sample (its
+  ``torch.manual_seed(2222)``) for every grid point; repetitions differ only in the
+  initialisation;
+* ``"ours"``: a new table (and sample) per seed, so the spread also covers the table.
+
+Two architectures (``compress``): the paper code's shared compress/decompress or the per-head
+maps of its text (:mod:`interplib.studies.memorization.model`).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, replace
+from typing import Literal
+
+import torch
+
+from interplib.core.batched import linear_decay, train_models
+from interplib.core.recipes import Trained
+from interplib.studies.memorization.model import AoTConfig, AttentionOnly
+from interplib.studies.memorization.sweeps import paper_accuracy
+from interplib.studies.memorization.training import (
+    adam,
+    law_data,
+    law_evaluator,
+    make_law,
+    make_loss,
+)
+
+__all__ = [
+    "GridConfig",
+    "pad_model",
+    "grid_models",
+    "run_grid",
+    "paper_grids",
+    "reduced_grids",
+    "PAPER_LAW_SEED",
+    "GRID_VERSION",
+]
+
+PAPER_LAW_SEED = 2222  # the paper code's torch.manual_seed before its table and sample
+
+
+@dataclass(frozen=True)
+class GridConfig:
+    """A grid of ``(d_model, d_head, n_heads, d_mlp)`` on look-up tables with ``T0 = N²``."""
+
+    name: str
+    grid: tuple[tuple[int, int, int, int], ...]
+    N: int = 50
+    seeds: int = 5
+    protocol: Literal["paper", "ours"] = "paper"
+    compress: bool = True  # the paper code's architecture (see the module docstring)
+    steps: int = 4096  # the paper's code: 64 epochs x 64 batches
+    batch: int = 256
+    lr: float = 1e-2  # linear decay 1e-2 -> 5e-4, as the paper's code
+    lr_end: float = 5e-4
+    pool_batches: int = 64  # one fixed sample reshuffled each epoch; 0: online
+    speedup_steps: int = (
+        20  # time this many steps of every model alone, in the same run
+    )
+    seed: int = 0
+
+    def __post_init__(self):
+        if not self.grid or any(len(t) != 4 or min(t[:3]) < 1 for t in self.grid):
+            raise ValueError(
+                f"grid={self.grid}: give (d_model, d_head, n_heads, d_mlp) with positive "
+                "sizes (d_mlp = 0: attention only)"
+            )
+        if self.protocol not in ("paper", "ours"):
+            raise ValueError(f"protocol={self.protocol!r}: use 'paper' or 'ours'")
+        if self.seeds < 1 or self.steps < 101 or self.batch < 1:
+            raise ValueError(
+                f"seeds={self.seeds}, steps={self.steps}, batch={self.batch}: need "
+                "seeds ≥ 1, batch ≥ 1 and steps ≥ 101 (the paper's metric averages 100)"
+            )
+
+
+def pad_model(small: AttentionOnly, cfg: AoTConfig) -> AttentionOnly:
+    """``small`` inside a model of the bigger config ``cfg``, the rest switched off.
+
+    Every parameter of ``small`` becomes the leading block of the same parameter of the big
+    model (all other entries are zero); the masks keep only ``small``'s heads, head and
+    residual dimensions and MLP units, so both models compute the same logits.
+
+    Raises:
+        ValueError: if ``cfg`` is smaller than ``small`` anywhere or differs in anything
+            but its sizes.
+    """
+    s = small.cfg
+    sizes = ("d_model", "d_head", "n_heads", "d_mlp")
+    if any(getattr(cfg, k) < getattr(s, k) for k in sizes):
+        raise ValueError(f"cannot pad {s} into the smaller {cfg}")
+    if {k: v for k, v in vars(cfg).items() if k not in sizes} != {
+        k: v for k, v in vars(s).items() if k not in sizes
+    }:
+        raise ValueError(
+            f"pad_model only changes sizes; {s} and {cfg} differ otherwise"
+        )
+    big = AttentionOnly(cfg).to(next(small.parameters()).dtype)
+    small_params = dict(small.named_parameters())
+    with torch.no_grad():
+        for name, p in big.named_parameters():
+            p.zero_()
+            if name in small_params:  # a small model without MLP leaves it at zero
+                q = small_params[name]
+                p[tuple(slice(0, n) for n in q.shape)] = q
+    d_mlp = s.d_mlp if cfg.d_mlp else None
+    return big.set_active(s.n_heads, s.d_head, s.d_model, d_mlp)
+
+
+def _arch(cfg: GridConfig, point: tuple[int, int, int, int]) -> AoTConfig:
+    d, d_h, h, w = point
+    return AoTConfig(
+        d_vocab=cfg.N, d_model=d, d_head=d_h, n_heads=h, d_mlp=w, compress=cfg.compress
+    )
+
+
+def grid_models(cfg: GridConfig) -> tuple[list[AttentionOnly], list[AttentionOnly]]:
+    """Each point x seed at its own size (``1000 point + seed`` seeds the init), and padded.
+
+    Returns ``(small, padded)``, ordered point-major: model ``k`` is point ``k // seeds``.
+    """
+    top = tuple(max(t[i] for t in cfg.grid) for i in range(4))
+    big = _arch(cfg, top)  # type: ignore[arg-type]
+    small = []
+    for i, point in enumerate(cfg.grid):
+        for j in range(cfg.seeds):
+            torch.manual_seed(cfg.seed + 1000 * i + j)
+            small.append(AttentionOnly(_arch(cfg, point)))
+    return small, [pad_model(m, big) for m in small]
+
+
+def _laws(cfg: GridConfig) -> list:
+    if cfg.protocol == "paper":
+        return [make_law("table", cfg.N, PAPER_LAW_SEED)]
+    return [make_law("table", cfg.N, 10_000 + cfg.seed + j) for j in range(cfg.seeds)]
+
+
+def _train(cfg, models, laws, steps, batched, progress, device):
+    per_model = len(laws) > 1
+    job_laws = laws * (len(models) // len(laws)) if per_model else laws
+    data_seed = PAPER_LAW_SEED if cfg.protocol == "paper" else cfg.seed
+    data = law_data(job_laws, cfg.batch, data_seed, per_model, cfg.pool_batches)
+    return train_models(
+        models,
+        make_loss("next_token", 0.0),
+        data,
+        steps,
+        adam(cfg.lr),
+        schedule=linear_decay(cfg.steps, 1.0, cfg.lr_end / cfg.lr),
+        data_in_dims=0 if per_model else None,
+        batched=batched,
+        progress=progress,
+        desc=cfg.name,
+        device=device,
+    )
+
+
+def run_grid(cfg: GridConfig, device: torch.device, progress) -> Trained:
+    """Train the whole grid as one stacked run; exact and paper-metric accuracy per model.
+
+    With ``speedup_steps`` it also times that many steps of every model alone (unpadded, one
+    after the other) on the same device, so the batched speed-up is measured in the run.
+    """
+    small, padded = grid_models(cfg)
+    laws = _laws(cfg)
+    result = _train(cfg, padded, laws, cfg.steps, True, progress, device)
+    job_laws = laws * (len(padded) // len(laws)) if len(laws) > 1 else laws
+    final = law_evaluator(padded[0], job_laws)(result.params, result.buffers)
+    shape = (len(cfg.grid), cfg.seeds)
+    acc = final["accuracy"].reshape(shape)
+    kl = final["kl"].reshape(shape)
+    paper = paper_accuracy(result.history["batch_acc"]).reshape(shape)
+    metrics: dict = {
+        "grid": [list(t) for t in cfg.grid],
+        "accuracy_mean": acc.mean(1).tolist(),
+        "accuracy_sem": _sem(acc),
+        "paper_metric_mean": paper.mean(1).tolist(),
+        "paper_metric_sem": _sem(paper),
+        "T0": cfg.N**2,
+        "models": len(padded),
+        "train_seconds": round(result.seconds, 1),
+        "seconds_per_step_batched": result.seconds / cfg.steps,
+    }
+    if cfg.speedup_steps:
+        per_step = _seconds_alone(cfg, small, laws, device) / cfg.speedup_steps
+        metrics["seconds_per_step_sequential"] = per_step
+        metrics["speedup"] = per_step / metrics["seconds_per_step_batched"]
+    tensors = {
+        "accuracy": acc,
+        "kl": kl,
+        "paper_metric": paper,
+        "grid": torch.tensor(cfg.grid),
+    }
+    return Trained(
+        tensors,
+        metrics,
+        key_metric=("mean accuracy at the last point", float(acc[-1].mean())),
+    )
+
+
+def _seconds_alone(cfg: GridConfig, small, laws, device) -> float:
+    """Wall seconds of ``speedup_steps`` steps of every model alone, one after the other."""
+    start = time.perf_counter()
+    for k, m in enumerate(small):
+        law = [laws[k % len(laws)]]
+        _train(cfg, [m], law, cfg.speedup_steps, False, None, device)
+    return time.perf_counter() - start
+
+
+def _sem(x: torch.Tensor) -> list[float]:
+    """Standard error of the mean over seeds (0 for one seed)."""
+    if x.shape[1] < 2:
+        return [0.0] * x.shape[0]
+    return (x.std(1) / x.shape[1] ** 0.5).tolist()
+
+
+def _att(d: int, d_h: int, heads) -> tuple[tuple[int, int, int, int], ...]:
+    return tuple((d, d_h, h, 0) for h in heads)
+
+
+def paper_grids() -> dict[str, GridConfig]:
+    """The paper's Exp 1-6 (App. B, the ``Data_exp_*.csv`` grids) for a GPU, by recipe name.
+
+    Exp 1-6 with the paper code's architecture and protocol, 5 seeds (20 for Exp 6); Exp 2
+    and 3 also with per-head maps, Exp 1 and 6 also with a table per seed. Exp 5 pairs each
+    ``H``-head model with a 1-head model plus a GELU MLP of width ``2d(H-1)`` (same count).
+    """
+    heads = range(1, 32, 5)
+    exp2 = tuple((10, dh, 20, 0) for dh in range(1, 11))
+    exp3 = tuple((d, 10, 20, 0) for d in range(5, 16))
+    exp5 = tuple(
+        p
+        for d in (7, 10, 13)
+        for h in heads
+        for p in ((d, d, h, 0), (d, d, 1, 2 * d * (h - 1)))
+    )
+    exp6 = _att(2, 2, range(1, 22, 4))
+    grids = {
+        "memo-grid-exp1": GridConfig("exp1", _att(10, 10, heads)),
+        "memo-grid-exp1-ours": GridConfig(
+            "exp1-ours", _att(10, 10, heads), protocol="ours"
+        ),
+        "memo-grid-exp2": GridConfig("exp2", exp2),
+        "memo-grid-exp2-perhead": GridConfig("exp2-perhead", exp2, compress=False),
+        "memo-grid-exp3": GridConfig("exp3", exp3),
+        "memo-grid-exp3-perhead": GridConfig("exp3-perhead", exp3, compress=False),
+        "memo-grid-exp4": GridConfig(
+            "exp4", tuple(p for d in range(3, 14) for p in _att(d, d, heads))
+        ),
+        "memo-grid-exp5": GridConfig("exp5", exp5, N=70),
+        "memo-grid-exp6": GridConfig("exp6", exp6, N=10, seeds=20),
+        "memo-grid-exp6-ours": GridConfig(
+            "exp6-ours", exp6, N=10, seeds=20, protocol="ours"
+        ),
+    }
+    return grids
+
+
+def reduced_grids() -> dict[str, GridConfig]:
+    """Exp 2 and 3 with the paper code's architecture and protocol, every point of the
+    paper's grids but 3 seeds (not 5), to fit one CPU core for about ten minutes each."""
+    full = paper_grids()
+    return {
+        "memo-papercode-dhead": replace(
+            full["memo-grid-exp2"], name="papercode-dhead", seeds=3
+        ),
+        "memo-papercode-width": replace(
+            full["memo-grid-exp3"], name="papercode-width", seeds=3
+        ),
+    }
+
+
+GRID_VERSION = 1

@@ -1,0 +1,97 @@
+"""The stacked grids: padding is exact, and one stacked run equals one-at-a-time training."""
+
+from dataclasses import replace
+
+import pytest
+import torch
+
+from interplib.core.batched import linear_decay, train_models
+from interplib.studies.memorization.grids import GridConfig, grid_models, pad_model
+from interplib.studies.memorization.model import AoTConfig, AttentionOnly
+from interplib.studies.memorization.training import law_data, make_law, make_loss
+
+GRID = ((3, 2, 2, 0), (4, 4, 1, 0), (5, 3, 3, 0))
+
+
+def tiny_grid(**kw) -> GridConfig:
+    return GridConfig(
+        **{"name": "t", "grid": GRID, "N": 6, "seeds": 2, "batch": 16, **kw}
+    )
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_padded_models_compute_the_small_models_logits(compress):
+    small, padded = grid_models(tiny_grid(compress=compress))
+    tokens = torch.randint(6, (9, 2))
+    for s, p in zip(small, padded):
+        torch.testing.assert_close(p(tokens), s(tokens))
+
+
+def test_padding_an_mlp_and_switching_it_off():
+    torch.manual_seed(0)
+    cfg = AoTConfig(d_vocab=6, d_model=3, d_head=3, n_heads=2, d_mlp=4)
+    tokens = torch.randint(6, (5, 2))
+    for small_cfg in (cfg, replace(cfg, d_mlp=0, n_heads=1)):
+        small = AttentionOnly(replace(small_cfg, d_model=2, d_head=2))
+        big = pad_model(small, replace(cfg, d_mlp=7))
+        torch.testing.assert_close(big(tokens), small(tokens))
+
+
+def test_pad_model_refuses_a_smaller_or_different_config():
+    small = AttentionOnly(AoTConfig(d_vocab=6, d_model=4, d_head=2))
+    with pytest.raises(ValueError, match="smaller"):
+        pad_model(small, AoTConfig(d_vocab=6, d_model=3, d_head=2))
+    with pytest.raises(ValueError, match="only changes sizes"):
+        pad_model(small, AoTConfig(d_vocab=7, d_model=4, d_head=2))
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_one_stacked_run_equals_each_model_alone(compress):
+    """Adam on the padded stack = Adam on each unpadded model, in float64, 6 steps."""
+    small, padded = grid_models(tiny_grid(compress=compress))
+    small = [m.double() for m in small]
+    padded = [m.double() for m in padded]
+    data = law_data([make_law("table", 6, 1)], 16, 0, False, pool_batches=2)
+    kw = dict(
+        steps=6,
+        make_optimizer=lambda ps: torch.optim.Adam(ps, lr=1e-2),
+        schedule=linear_decay(6, 1, 0.1),
+    )
+    loss = make_loss("next_token", 0.0)
+    stacked = train_models(padded, loss, data, **kw)
+    for k, m in enumerate(small):
+        alone = train_models([m], loss, data, batched=False, **kw)
+        torch.testing.assert_close(
+            stacked.history["loss"][k], alone.history["loss"][0], rtol=1e-9, atol=1e-12
+        )
+        for n, p in alone.params.items():
+            big = stacked.params[n][k]
+            torch.testing.assert_close(
+                big[tuple(slice(0, s) for s in p[0].shape)], p[0], rtol=1e-9, atol=1e-12
+            )
+
+
+@pytest.mark.parametrize(
+    "kw, match",
+    [
+        ({"grid": ((3, 2, 2),)}, "d_mlp"),
+        ({"protocol": "mine"}, "protocol"),
+        ({"steps": 50}, "steps=50"),
+    ],
+)
+def test_grid_config_errors(kw, match):
+    with pytest.raises(ValueError, match=match):
+        tiny_grid(**kw)
+
+
+@pytest.mark.parametrize("protocol", ["paper", "ours"])
+def test_run_grid_reports_every_point_and_the_speedup(protocol):
+    from interplib.studies.memorization.grids import run_grid
+
+    cfg = tiny_grid(protocol=protocol, steps=101, pool_batches=2, speedup_steps=2)
+    out = run_grid(cfg, torch.device("cpu"), None)
+    assert out.tensors["accuracy"].shape == (3, 2)
+    assert out.tensors["paper_metric"].shape == (3, 2)
+    assert len(out.metrics["accuracy_sem"]) == 3
+    assert out.metrics["speedup"] > 0
+    assert ((out.tensors["accuracy"] >= 0) & (out.tensors["accuracy"] <= 1)).all()
