@@ -6,12 +6,20 @@ drawn by plotly (a ``plot-container``), the page's math typeset by MathJax
 (``mjx-container``) with no MathJax error, and saves a screenshot per page under
 ``_build/offline/`` for a person to look at.
 
+It then does the same for the notebooks the site's download button serves
+(``_sources/chapters/*.ipynb``, written by :mod:`interplib.book.export`): each is laid out
+as a notebook frontend that runs scripts shows it, one window for all outputs, each output's
+``text/html`` in order, with a stand-in for the classic Notebook's require.js, and every
+plotly figure must draw from the copy of plotly.js the notebook carries.
+
     python tools/check_offline.py _build/html [--page chapters/how-to-read.html ...]
 """
 
 from __future__ import annotations
 
 import argparse
+import html
+import json
 import re
 import shutil
 import subprocess
@@ -77,7 +85,17 @@ def main(argv: list[str] | None = None) -> int:
     for page in pages:
         failed += not check_page(args.site, page)
     print(f"check_offline: {len(pages) - failed} of {len(pages)} pages render offline")
-    return 1 if failed else 0
+    notebooks = [
+        args.site / "_sources" / p.relative_to(args.site).with_suffix(".ipynb")
+        for p in pages
+    ]
+    notebooks = [nb for nb in notebooks if nb.exists()]
+    broken = sum(not check_notebook(args.site, nb) for nb in notebooks)
+    print(
+        f"check_offline: {len(notebooks) - broken} of {len(notebooks)} downloadable "
+        "notebooks draw every figure offline"
+    )
+    return 1 if failed or broken else 0
 
 
 def chapter_pages(site: Path) -> list[Path]:
@@ -106,6 +124,47 @@ def check_page(site: Path, page: Path) -> bool:
         + f" (screenshot {shot.relative_to(site.parent)})"
     )
     return all(checks.values())
+
+
+# classic Notebook loads require.js: a UMD bundle such as plotly.js then registers with it
+# instead of defining window.Plotly, unless the loader hides it
+REQUIRE_STANDIN = "<script>window.define=function(){};window.define.amd={};</script>"
+PLOTLY = "application/vnd.plotly.v1+json"
+
+
+def notebook_page(nb: dict) -> tuple[str, int]:
+    """The notebook as one HTML page of its outputs, and how many plotly figures it has."""
+    parts, figures = [REQUIRE_STANDIN], 0
+    for cell in nb["cells"]:
+        if cell["cell_type"] == "markdown":
+            source = "".join(cell["source"])
+            parts.append(f"<pre>{html.escape(source[:200])}</pre>")
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            figures += PLOTLY in data
+            if "text/html" in data:
+                text = data["text/html"]
+                parts.append(text if isinstance(text, str) else "".join(text))
+            elif "text/plain" in data:
+                parts.append(f"<pre>{html.escape(str(data['text/plain']))}</pre>")
+    return "<!doctype html><html><body>" + "\n".join(parts) + "</body></html>", figures
+
+
+def check_notebook(site: Path, path: Path) -> bool:
+    """Every plotly figure of a downloadable notebook draws offline, with no JSON renderer."""
+    page, figures = notebook_page(json.loads(path.read_text()))
+    out = site.parent / "offline" / "notebooks" / f"{path.stem}.html"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(page)
+    dom = render(out, "--dump-dom").stdout
+    render(out, f"--screenshot={out.with_suffix('.png')}")
+    drawn = len(re.findall(r'class="plot-container plotly"', dom))
+    ok = drawn == figures and "{glue" not in path.read_text()
+    print(
+        f"{path.relative_to(site)}: {'ok' if ok else 'FAIL'} {drawn} of {figures} "
+        f"figures drawn offline, MyST roles resolved (page {out.relative_to(site.parent)})"
+    )
+    return ok
 
 
 if __name__ == "__main__":

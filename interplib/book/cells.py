@@ -15,7 +15,16 @@ import torch
 from interplib.book import plotting
 from interplib.core import recipes
 
-__all__ = ["ClaimError", "claim", "plain", "GLUE_PREFIX", "glue", "glue_all", "setup"]
+__all__ = [
+    "ClaimError",
+    "claim",
+    "plain",
+    "GLUE_PREFIX",
+    "glue",
+    "glued",
+    "glue_all",
+    "setup",
+]
 
 
 class ClaimError(AssertionError):
@@ -76,7 +85,22 @@ def glue(key: str, value: Any) -> None:
         shown = _Text(value)
     else:
         shown = plain(value)
+    _GLUED[key] = shown
     _record(key, shown)
+
+
+_GLUED: dict[str, Any] = {}
+
+
+def glued(key: str) -> Any:
+    """What :func:`glue` stored under ``key`` in this kernel, to display it again: the
+    exported notebooks (:mod:`interplib.book.export`) place a glued figure with
+    ``book.cells.glued(key)`` where the prose puts it."""
+    if key not in _GLUED:
+        raise KeyError(
+            f"nothing is glued under {key!r} yet: run the cell that glues it first"
+        )
+    return _GLUED[key]
 
 
 def _record(key: str, obj: Any) -> None:

@@ -8,7 +8,11 @@ Registered in ``_config.yml`` (``sphinx.extra_extensions``). At the end of an HT
   installed versions;
 * writes ``.nojekyll`` so GitHub Pages serves the ``_static`` folders;
 * makes the downloadable executed notebooks (``_sources/**/*.ipynb``) complete and identical
-  from build to build (see :func:`publishable_notebooks`);
+  from build to build (see :func:`publishable_notebooks`), and readable outside the book:
+  MyST resolved and figures that draw offline (:mod:`interplib.book.export`, with the
+  references resolved by this build's Sphinx environment, :class:`SphinxResolver`);
+* points the Binder and Colab buttons at ``notebooks/<chapter>.ipynb`` once that reader
+  notebook is committed (``make notebooks``), else at the chapter's own ``.ipynb``;
 * warns (an error under ``-W``) if any page still loads a script from the network.
 
 It also gives myst-nb a renderer for plotly's JSON output (:class:`PlotlyMime`, registered
@@ -25,11 +29,14 @@ import re
 import shutil
 from pathlib import Path
 from typing import Any
+from urllib.parse import urljoin
 
 from docutils import nodes
+from sphinx import addnodes
 from sphinx.application import Sphinx
 from sphinx.util import logging
 
+from interplib.book import export
 from interplib.book.plotting import figure_html
 
 __all__ = [
@@ -40,6 +47,9 @@ __all__ = [
     "copy_assets",
     "remote_scripts",
     "publishable_notebooks",
+    "SphinxResolver",
+    "reader_notebooks",
+    "READER_DIR",
     "PlotlyMime",
     "setup",
 ]
@@ -127,11 +137,129 @@ def publishable_notebooks(outdir: Path, cache_path: Path) -> None:
         nbformat.write(nb, path)
 
 
+# reference roles: the Sphinx domain and type that resolve them
+XREF = {
+    "numref": ("std", "numref"),
+    "ref": ("std", "ref"),
+    "doc": ("std", "doc"),
+    "eq": ("math", "eq"),
+    "cite": ("cite", "p"),
+    "cite:p": ("cite", "p"),
+    "cite:t": ("cite", "t"),
+    "cite:ps": ("cite", "ps"),
+    "cite:ts": ("cite", "ts"),
+}
+EXPLICIT = re.compile(r"^(?P<title>.*?)\s*<(?P<target>[^<>]+)>$", re.S)
+
+
+class SphinxResolver:
+    """:class:`interplib.book.export.Resolver` for one page of a finished Sphinx build: each
+    role is resolved by the domain that resolved it on the page, so the notebook says what
+    the page says (``Fig. 3``, ``(2)``, ``[Elhage et al., 2021]``)."""
+
+    def __init__(self, app: Sphinx, docname: str):
+        self.app, self.docname = app, docname
+        self.page_url = urljoin(_base_url(app), f"{docname}.html")
+
+    def xref(self, role: str, content: str) -> tuple[str, str | None] | None:
+        domain, typ = XREF[role]
+        explicit = EXPLICIT.match(content) if domain == "std" else None
+        target = explicit["target"] if explicit else content
+        node = addnodes.pending_xref(
+            "",
+            refdomain=domain,
+            reftype=typ,
+            reftarget=target,
+            refexplicit=explicit is not None,
+            refdoc=self.docname,
+        )
+        contnode = nodes.inline("", explicit["title"] if explicit else target)
+        node += contnode
+        env = self.app.env
+        found = env.get_domain(domain).resolve_xref(
+            env, self.docname, self.app.builder, typ, target, node, contnode
+        )
+        if found is None:
+            return None
+        refs = [found] if "refuri" in found else list(found.findall(nodes.reference))
+        uri = refs[0].get("refuri", "") if refs else ""
+        url = None if not uri or uri.startswith("#") else urljoin(self.page_url, uri)
+        if domain == "cite":  # a citation's link goes to the References of the notebook
+            url = None
+        return found.astext(), url
+
+    def reference(self, key: str) -> str:
+        citations = self.app.env.get_domain("cite").citations  # type: ignore[attr-defined]
+        for citation in citations:
+            if citation.key == key:
+                text = citation.formatted_entry.text.render_as("markdown")
+                return " ".join(text.split())
+        return key
+
+
+def _base_url(app: Sphinx) -> str:
+    return (app.config.html_baseurl or "").rstrip("/") + "/"
+
+
+def reader_notebooks(app: Sphinx) -> list[str]:
+    """Rewrite every downloadable executed notebook as a reader's notebook
+    (:func:`interplib.book.export.export_notebook`); the problems met, by page."""
+    from plotly.offline import get_plotlyjs_version
+
+    outdir = Path(app.outdir)
+    macros = app.config.mathjax3_config.get("tex", {}).get("macros", {})
+    cdn = f"https://cdn.plot.ly/plotly-{get_plotlyjs_version()}.min.js"
+    plotly = plotly_js().read_bytes()
+    problems = []
+    for path in sorted((outdir / "_sources").rglob("*.ipynb")):
+        docname = path.relative_to(outdir / "_sources").with_suffix("").as_posix()
+        if docname not in app.env.found_docs:
+            continue
+        resolver = SphinxResolver(app, docname)
+        nb = json.loads(path.read_text())
+        reader, found = export.export_notebook(
+            nb,
+            resolver,
+            page_url=resolver.page_url,
+            plotly_js=plotly,
+            cdn=cdn,
+            macros=macros,
+        )
+        path.write_text(json.dumps(reader, indent=1, ensure_ascii=False) + "\n")
+        problems += [f"{docname}: {p}" for p in found]
+    return problems
+
+
+READER_DIR = (
+    "notebooks"  # the reader notebooks Binder and Colab open (`make notebooks`)
+)
+
+
+def _launch_reader_notebooks(
+    app: Sphinx, pagename: str, templatename: str, context: dict, doctree: Any
+) -> None:
+    """Binder and Colab open ``notebooks/<chapter>.ipynb`` (MyST resolved, no outputs)
+    when it is committed; until then the chapter's own ``.ipynb``."""
+    name = Path(pagename).name
+    if not (Path(app.srcdir) / READER_DIR / f"{name}.ipynb").exists():
+        return
+    for group in context.get("header_buttons", []):
+        if group.get("label") != "launch-buttons":
+            continue
+        for button in group["buttons"]:
+            if "url" in button:
+                button["url"] = button["url"].replace(
+                    f"{pagename}.ipynb", f"{READER_DIR}/{name}.ipynb"
+                )
+
+
 def _build_finished(app: Sphinx, exception: Exception | None) -> None:
     if exception is not None or app.builder.format != "html":
         return
     outdir = Path(app.outdir)
     publishable_notebooks(outdir, outdir.parent / ".jupyter_cache")
+    for problem in reader_notebooks(app):
+        logger.warning(f"reader notebook: {problem}")
     copy_assets(outdir)
     for page, tags in remote_scripts(outdir).items():
         logger.warning(
@@ -203,4 +331,6 @@ def _words_for_status() -> None:
 def setup(app: Sphinx) -> dict:
     _words_for_status()
     app.connect("build-finished", _build_finished)
+    # after sphinx-book-theme's launch buttons (501), before the page is rendered
+    app.connect("html-page-context", _launch_reader_notebooks, priority=502)
     return {"parallel_read_safe": True, "parallel_write_safe": True, "version": "1"}

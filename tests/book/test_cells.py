@@ -53,3 +53,10 @@ def test_glue_writes_the_record_myst_nb_reads(monkeypatch):
 def test_glue_outside_a_kernel_does_nothing(monkeypatch):
     monkeypatch.setattr("IPython.get_ipython", lambda: None)
     book.glue("x", torch.tensor(3))  # no kernel, no record, no error
+
+
+def test_glued_gives_back_what_was_glued_for_display_elsewhere():
+    book.glue("answer", np.float64(0.5))
+    assert cells.glued("answer") == 0.5
+    with pytest.raises(KeyError, match="run the cell that glues it"):
+        cells.glued("never-glued")
