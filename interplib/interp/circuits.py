@@ -449,6 +449,36 @@ def eigenvalue_score(circuit: FactoredMatrix) -> float:
     return float(lam.real.sum() / lam.abs().sum())
 
 
+def diagonal_ranks(
+    circuit: FactoredMatrix, rows: Int[Tensor, " row"] | None = None, chunk: int = 512
+) -> Int[Tensor, " row"]:
+    """The rank of each row's diagonal entry within its row (0: the row's largest entry).
+
+    For a full OV circuit (rows: source token, columns: logits) rank 0 means the head
+    raises the attended token's own logit above every other: ``(ranks < k).mean()`` is the
+    fraction of tokens it copies into its top k, a rank-based copying measure that, unlike
+    the eigenvalue score, ignores how large the other entries are. For a QK circuit
+    (rows: query token) rank 0 means the query prefers the key that matches it; for the
+    K-composed circuit of :func:`qk_circuit` that is the induction rule, and
+    ``(ranks == 0).mean()`` its diagonal accuracy. ``rows`` picks the rows (default all);
+    ``chunk`` rows are formed at a time, never the whole square matrix.
+
+    Raises:
+        ValueError: a circuit that is not square.
+    """
+    if circuit.ldim != circuit.rdim:
+        raise ValueError(
+            f"circuit is {circuit.ldim}×{circuit.rdim}: a diagonal needs a square circuit"
+        )
+    idx = torch.arange(circuit.ldim) if rows is None else rows
+    out = []
+    for part in idx.split(chunk):
+        block = circuit.A[part] @ circuit.B  # [chunk d_vocab]
+        own = block.gather(1, part[:, None].to(block.device))
+        out.append((block > own).sum(1).cpu())
+    return torch.cat(out)
+
+
 def _composition(ov: FactoredMatrix, right: FactoredMatrix) -> Tensor:
     left = ov.unsqueeze(1)  # [head_earlier, 1, d, d] against [1, head_later, d, d]
     right = right.unsqueeze(0)
@@ -487,25 +517,57 @@ def composition_scores(
 
 
 def composition_baseline(
-    model, kind: Literal["Q", "K", "V"] = "K", n_samples: int = 200, seed: int = 0
+    model,
+    kind: Literal["Q", "K", "V"] = "K",
+    n_samples: int = 200,
+    seed: int = 0,
+    method: Literal["gaussian", "permuted"] = "gaussian",
+    earlier: int = 0,
+    later: int = 1,
 ) -> tuple[float, float]:
-    """Mean and std of the composition score between random heads of this model's shapes.
+    """Mean and std of the composition score of pairs that share no circuit.
 
-    Each factor (W_Q, W_K, W_V, W_O) is i.i.d. Gaussian; the score does not depend on its
-    scale. Close to ``1/sqrt(d_model)`` (0.0624 ± 0.0015 at d_model 256, d_head 32).
+    ``"gaussian"``: every factor (W_Q, W_K, W_V, W_O) i.i.d. Gaussian; the score does not
+    depend on its scale; close to ``1/sqrt(d_model)`` (0.0624 ± 0.0015 at d_model 256,
+    d_head 32). ``"permuted"``: the model's own trained heads, a random earlier head's OV
+    against a random later head's circuit whose residual coordinates are randomly
+    permuted: the spectra (low rank, uneven singular values) stay those of trained heads,
+    only the alignment between the pair goes. Trained low-rank matrices score above
+    Gaussian ones, so this is the fairer baseline for a trained pair.
     """
     if kind not in ("Q", "K", "V"):
         raise ValueError(f"kind={kind!r}: use 'Q', 'K' or 'V'")
-    d, dh = model.cfg.d_model, model.cfg.d_head
     g = torch.Generator().manual_seed(seed)
-    W = {
-        n: torch.randn(n_samples, *s, generator=g, dtype=torch.float64)
-        for n, s in (("V1", (d, dh)), ("O1", (dh, d)), ("A", (d, dh)), ("B", (dh, d)))
-    }
-    ov = FactoredMatrix(W["V1"], W["O1"])
-    right = FactoredMatrix(
-        W["A"], W["B"]
-    )  # any rank-d_head product: Q, K and V are alike in law
+    if method == "permuted":
+        e, l = layer_weights(model, earlier), layer_weights(model, later)
+        d, H = model.cfg.d_model, model.cfg.n_heads
+        pick = torch.randint(H, (2, n_samples), generator=g)
+        perm = torch.stack([torch.randperm(d, generator=g) for _ in range(n_samples)])
+        later_left = {"Q": l.W_Q, "K": l.W_K, "V": l.W_V}[kind][pick[1]]
+        later_right = {
+            "Q": l.W_K.transpose(-1, -2),
+            "K": l.W_Q.transpose(-1, -2),
+            "V": l.W_O,
+        }[kind][pick[1]]
+        rows = perm[:, :, None].expand(-1, -1, later_left.shape[-1])
+        ov = FactoredMatrix(e.W_V[pick[0]], e.W_O[pick[0]])
+        right = FactoredMatrix(later_left.gather(1, rows), later_right)
+    elif method == "gaussian":
+        d, dh = model.cfg.d_model, model.cfg.d_head
+        W = {
+            n: torch.randn(n_samples, *s, generator=g, dtype=torch.float64)
+            for n, s in (
+                ("V1", (d, dh)),
+                ("O1", (dh, d)),
+                ("A", (d, dh)),
+                ("B", (dh, d)),
+            )
+        }
+        ov = FactoredMatrix(W["V1"], W["O1"])
+        # any rank-d_head product: Q, K and V are alike in law
+        right = FactoredMatrix(W["A"], W["B"])
+    else:
+        raise ValueError(f"method={method!r}: use 'gaussian' or 'permuted'")
     scores = (ov @ right).norm() / (ov.norm() * right.norm())
     return float(scores.mean()), float(scores.std())
 
@@ -551,6 +613,7 @@ __all__ = [
     "composition_baseline",
     "composition_scores",
     "copying_scores",
+    "diagonal_ranks",
     "eigenvalue_score",
     "head_score_table",
     "layer_weights",

@@ -25,6 +25,8 @@ from interplib.core.training import per_position_loss
 __all__ = [
     "RepeatLoss",
     "check_repeat",
+    "current_token_scores",
+    "current_token_stripe",
     "induction_scores",
     "induction_stripe",
     "occurred_before",
@@ -34,6 +36,7 @@ __all__ = [
     "repeat_loss",
     "repeat_losses",
     "repeated_random_tokens",
+    "standard_error",
 ]
 
 
@@ -93,43 +96,89 @@ def check_repeat(tokens: Tensor, period: int) -> None:
         )
 
 
+def _over_queries(
+    stripe: Float[Tensor, "layer batch head_index query_pos"], by_sequence: bool
+) -> Tensor:
+    # [layer batch head_index] per sequence (for error bars), else [layer head_index]
+    return stripe.mean(-1) if by_sequence else stripe.mean((1, 3))
+
+
 def previous_token_stripe(
     patterns: Float[Tensor, "layer batch head_index query_pos key_pos"],
+    by_sequence: bool = False,
 ) -> Float[Tensor, "layer head_index"]:
-    """Mean attention from each position to the one before it (``pattern.diagonal(-1)``)."""
-    return patterns.diagonal(-1, -2, -1).mean((1, 3))
+    """Mean attention from each position to the one before it (``pattern.diagonal(-1)``).
+
+    ``by_sequence=True`` keeps the batch axis: ``[layer batch head_index]``, one score per
+    sequence, for error bars.
+    """
+    return _over_queries(patterns.diagonal(-1, -2, -1), by_sequence)
+
+
+def current_token_stripe(
+    patterns: Float[Tensor, "layer batch head_index query_pos key_pos"],
+    by_sequence: bool = False,
+) -> Float[Tensor, "layer head_index"]:
+    """Mean attention from each position to itself (``pattern.diagonal(0)``).
+
+    A **current-token head** puts most of its weight there: it moves the current token
+    into its own output subspace, where later heads read it. ``by_sequence`` as in
+    :func:`previous_token_stripe`.
+    """
+    return _over_queries(patterns.diagonal(0, -2, -1), by_sequence)
 
 
 def induction_stripe(
-    patterns: Float[Tensor, "layer batch head_index query_pos key_pos"], period: int
+    patterns: Float[Tensor, "layer batch head_index query_pos key_pos"],
+    period: int,
+    by_sequence: bool = False,
 ) -> Float[Tensor, "layer head_index"]:
     """Mean attention on the induction stripe of tokens ending in ``[r, r]``, ``len(r) = period``.
 
     A query in the second copy at position i attends to i − period + 1: the token after
     the previous occurrence of its own token (TL's and ARENA's induction score).
+    ``by_sequence`` as in :func:`previous_token_stripe`.
     """
     T = patterns.shape[-1]
     queries = torch.arange(T - period, T, device=patterns.device)
-    return patterns[..., queries, queries - period + 1].mean((1, 3))
+    return _over_queries(patterns[..., queries, queries - period + 1], by_sequence)
+
+
+def standard_error(x: Float[Tensor, " sample"]) -> float:
+    """The standard error of the mean of independent samples: ``std / sqrt(n)``."""
+    if x.numel() < 2:
+        raise ValueError(f"{x.numel()} sample(s): a standard error needs at least 2")
+    return float(x.double().std() / x.numel() ** 0.5)
 
 
 @dataclass
 class RepeatLoss:
-    """Mean loss on the first and on the repeated copy of ``r`` (first token of each excluded)."""
+    """Mean loss on the first and on the repeated copy of ``r`` (first token of each excluded).
+
+    ``first_se`` and ``repeated_se`` are the standard errors over sequences (each
+    sequence's mean is one sample; the random segments are independent).
+    """
 
     first: float
     repeated: float
+    first_se: float = float("nan")
+    repeated_se: float = float("nan")
 
 
 def repeat_loss(loss: Float[Tensor, "batch pos_minus_1"], period: int) -> RepeatLoss:
     """Split per-token losses of tokens ending in ``[r, r]`` by copy; the first token of each copy
-    is left out, since nothing in the context predicts it."""
+    is left out, since nothing in the context predicts it. Standard errors need 2 sequences."""
     T = loss.shape[1] + 1
-    first = loss[
-        :, T - 2 * period : T - period - 1
-    ]  # targets 2..period of the first copy
-    repeated = loss[:, T - period : T - 1]  # targets 2..period of the repeat
-    return RepeatLoss(float(first.mean()), float(repeated.mean()))
+    first = loss[:, T - 2 * period : T - period - 1].mean(
+        1
+    )  # targets 2..period, copy 1
+    repeated = loss[:, T - period : T - 1].mean(1)  # targets 2..period of the repeat
+    se = (
+        (standard_error(first), standard_error(repeated))
+        if loss.shape[0] > 1
+        else (float("nan"),) * 2
+    )
+    return RepeatLoss(float(first.mean()), float(repeated.mean()), *se)
 
 
 def occurred_before(tokens: Int[Tensor, "batch pos"]) -> Bool[Tensor, "batch pos"]:
@@ -158,21 +207,28 @@ def _patterns(
 
 
 def previous_token_scores(
-    model, tokens: Int[Tensor, "batch pos"]
+    model, tokens: Int[Tensor, "batch pos"], by_sequence: bool = False
 ) -> Float[Tensor, "layer head_index"]:
     """Mean attention from each position to the one before it (``pattern.diagonal(-1)``)."""
-    return previous_token_stripe(_patterns(model, tokens))
+    return previous_token_stripe(_patterns(model, tokens), by_sequence)
+
+
+def current_token_scores(
+    model, tokens: Int[Tensor, "batch pos"], by_sequence: bool = False
+) -> Float[Tensor, "layer head_index"]:
+    """Mean attention from each position to itself (:func:`current_token_stripe`)."""
+    return current_token_stripe(_patterns(model, tokens), by_sequence)
 
 
 def induction_scores(
-    model, tokens: Int[Tensor, "batch pos"], period: int
+    model, tokens: Int[Tensor, "batch pos"], period: int, by_sequence: bool = False
 ) -> Float[Tensor, "layer head_index"]:
     """Mean attention on the induction stripe of tokens ending in ``[r, r]``.
 
     ``len(r) = period``; see :func:`interplib.interp.patterns.induction_stripe`.
     """
     check_repeat(tokens, period)
-    return induction_stripe(_patterns(model, tokens), period)
+    return induction_stripe(_patterns(model, tokens), period, by_sequence)
 
 
 def per_token_loss(

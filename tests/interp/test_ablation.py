@@ -1,6 +1,7 @@
 """Head ablation against a brute-force forward pass with the heads' outputs replaced."""
 
 import itertools
+import math
 
 import pytest
 import torch
@@ -9,9 +10,12 @@ from builders import brute_forward
 from builders import random_tokens as tokens
 
 from interplib.interp.ablation import (
+    PATH_SIDES,
     ablated_logits,
     ablated_loss,
     ablated_repeat_losses,
+    path_ablated_logits,
+    path_ablation_losses,
     single_head_ablations,
 )
 from interplib.interp.patterns import per_token_loss, repeated_random_tokens
@@ -72,3 +76,78 @@ def test_bad_heads_and_kinds_get_errors_that_name_the_fix():
         ablated_logits(m, tokens(), [(-1, 0)])
     with pytest.raises(ValueError, match="use 'zero' or 'mean'"):
         ablated_logits(m, tokens(), [(0, 0)], "resample")
+
+
+def brute_path_ablated(m, toks, sender, receiver, side):
+    """A 2-layer forward from the raw weights in which only ``receiver``'s ``side`` reads
+    the residual with ``sender``'s z replaced by its mean over batch and positions."""
+    sd, cfg, T = m.state_dict(), m.cfg, toks.shape[1]
+    zs = {}
+    brute_forward(m, toks, zs=zs)
+
+    def ln(x, prefix):
+        if cfg.normalization_type is None:
+            return x
+        x = x - x.mean(-1, keepdim=True)
+        x = x / (x.pow(2).mean(-1, keepdim=True) + cfg.eps).sqrt()
+        if cfg.normalization_type == "LN":
+            x = x * sd[f"{prefix}.weight"] + sd[f"{prefix}.bias"]
+        return x
+
+    def block_out(l, z):  # [batch pos d_model] written by head h's z
+        sl = slice(z[1] * cfg.d_head, (z[1] + 1) * cfg.d_head)
+        return z[0] @ sd[f"blocks.{l}.attn.o.weight"][:, sl].T
+
+    x0 = sd["embed.weight"][toks] + sd["pos_embed.weight"][:T]
+    x1 = x0 + sd["blocks.0.attn.o.bias"]
+    x1 = x1 + sum(block_out(0, (zs[(0, h)], h)) for h in range(cfg.n_heads))
+    hs = sender[1]
+    changed = x1 + block_out(0, (zs[(0, hs)].mean((0, 1)) - zs[(0, hs)], hs))
+    clean_in, changed_in = ln(x1, "blocks.1.ln1"), ln(changed, "blocks.1.ln1")
+    out = x1 + sd["blocks.1.attn.o.bias"]
+    for h in range(cfg.n_heads):
+        sl = slice(h * cfg.d_head, (h + 1) * cfg.d_head)
+        q, k, v = (
+            (changed_in if (h == receiver[1] and n == side) else clean_in)
+            @ sd[f"blocks.1.attn.{n}.weight"][sl].T
+            + sd[f"blocks.1.attn.{n}.bias"][sl]
+            for n in "qkv"
+        )
+        s = q @ k.transpose(-1, -2) / math.sqrt(cfg.d_head)
+        s = s.masked_fill(torch.ones(T, T, dtype=torch.bool).triu(1), float("-inf"))
+        out = out + block_out(1, (s.softmax(-1) @ v, h))
+    return ln(out, "ln_final") @ sd["unembed.weight"].T + sd["unembed.bias"]
+
+
+@pytest.mark.parametrize("norm", [None, "LNPre", "LN"])
+@pytest.mark.parametrize("side", PATH_SIDES)
+def test_path_ablation_changes_one_input_of_one_head(norm, side):
+    m, toks = model(norm), tokens()
+    got = path_ablated_logits(m, toks, (0, 1), (1, 2), side)
+    torch.testing.assert_close(got, brute_path_ablated(m, toks, (0, 1), (1, 2), side))
+    assert not torch.allclose(got, m(toks).detach())
+
+
+def test_path_ablation_losses_fill_the_side_sender_receiver_table():
+    m = model("LNPre")
+    rt = repeated_random_tokens(40, 6, 4, torch.Generator().manual_seed(0), bos=1)
+    table = path_ablation_losses(m, rt, 6, [(0, 0), (0, 2)], [(1, 1)])
+    assert table.shape == (3, 2, 1)
+    logits = path_ablated_logits(m, rt, (0, 2), (1, 1), "k")
+    loss = torch.nn.functional.cross_entropy(
+        logits[:, :-1].transpose(1, 2), rt[:, 1:], reduction="none"
+    )
+    assert table[1, 1, 0] == pytest.approx(loss[:, 7:12].mean().item(), rel=1e-6)
+
+
+@pytest.mark.parametrize(
+    "sender, receiver, side, message",
+    [
+        ((0, 1), (1, 2), "o", "use one of"),
+        ((1, 1), (1, 2), "q", "earlier layer"),
+        ((0, 5), (1, 2), "q", "head"),
+    ],
+)
+def test_path_ablation_names_bad_requests(sender, receiver, side, message):
+    with pytest.raises(ValueError, match=message):
+        path_ablated_logits(model(None), tokens(), sender, receiver, side)

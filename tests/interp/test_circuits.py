@@ -350,3 +350,45 @@ def test_head_score_table_holds_each_heads_scores():
     for column, scores in expected.items():
         for l, h in itertools.product(range(2), range(3)):
             assert table.loc[f"L{l}H{h}", column] == pytest.approx(float(scores[l, h]))
+
+
+@pytest.mark.parametrize("kind", "QKV")
+def test_permuted_baseline_is_the_mean_over_trained_pairs_with_shuffled_coordinates(
+    kind,
+):
+    m = model(None)
+    e, l = dense_effective(m, 0), dense_effective(m, 1)
+    fro = torch.linalg.matrix_norm
+    g = torch.Generator().manual_seed(3)
+    pick = torch.randint(3, (2, 5), generator=g)
+    perms = [torch.randperm(24, generator=g) for _ in range(5)]
+    scores = []
+    for s, perm in enumerate(perms):
+        h0, h1 = int(pick[0, s]), int(pick[1, s])
+        ov = e["W_V"][h0] @ e["W_O"][h0]
+        right = {
+            "Q": l["W_Q"][h1] @ l["W_K"][h1].T,
+            "K": l["W_K"][h1] @ l["W_Q"][h1].T,
+            "V": l["W_V"][h1] @ l["W_O"][h1],
+        }[kind][perm]
+        scores.append(float(fro(ov @ right) / (fro(ov) * fro(right))))
+    mean, std = C.composition_baseline(m, kind, 5, seed=3, method="permuted")
+    assert mean == pytest.approx(float(torch.tensor(scores).mean()), rel=1e-6)
+    assert std == pytest.approx(float(torch.tensor(scores).std()), rel=1e-5)
+    with pytest.raises(ValueError, match="use 'gaussian' or 'permuted'"):
+        C.composition_baseline(m, kind, method="shuffled")
+
+
+def test_diagonal_ranks_match_a_dense_sort():
+    g = torch.Generator().manual_seed(0)
+    A, B = torch.randn(7, 3, generator=g), torch.randn(3, 7, generator=g)
+    dense = A @ B
+    brute = torch.tensor([int((dense[i] > dense[i, i]).sum()) for i in range(7)])
+    fm = FactoredMatrix(A, B)
+    torch.testing.assert_close(C.diagonal_ranks(fm, chunk=3), brute)
+    rows = torch.tensor([4, 1])
+    torch.testing.assert_close(C.diagonal_ranks(fm, rows), brute[rows])
+    eye = FactoredMatrix(torch.eye(5), torch.eye(5))
+    assert (C.diagonal_ranks(eye) == 0).all()
+    with pytest.raises(ValueError, match="square"):
+        C.diagonal_ranks(FactoredMatrix(A, torch.randn(3, 4)))

@@ -2,7 +2,9 @@
 against a model's own patterns and loss."""
 
 import itertools
+import math
 
+import numpy as np
 import pytest
 import torch
 from builders import attn_only_bridge as model
@@ -11,6 +13,8 @@ from builders import random_tokens as tokens
 
 from interplib.interp.patterns import (
     check_repeat,
+    current_token_scores,
+    current_token_stripe,
     induction_scores,
     induction_stripe,
     occurred_before,
@@ -20,6 +24,7 @@ from interplib.interp.patterns import (
     repeat_loss,
     repeat_losses,
     repeated_random_tokens,
+    standard_error,
 )
 
 
@@ -135,8 +140,12 @@ def test_previous_token_and_induction_scores_read_the_right_stripes():
     rt = repeated_random_tokens(40, 6, 4, torch.Generator().manual_seed(0), bos=1)
     _, cache = m.run_with_cache(rt)
     prev, ind = previous_token_scores(m, rt), induction_scores(m, rt, 6)
+    current = current_token_scores(m, rt)
     for layer, head in itertools.product(range(2), range(3)):
         A = cache[f"blocks.{layer}.attn.hook_pattern"][:, head]
+        assert current[layer, head] == pytest.approx(
+            float(torch.stack([A[:, i, i] for i in range(13)]).mean())
+        )
         assert prev[layer, head] == pytest.approx(
             float(torch.stack([A[:, i, i - 1] for i in range(1, 13)]).mean())
         )
@@ -184,3 +193,38 @@ def test_occurred_before_matches_a_loop():
     assert not seen[:, 0].any()
     with pytest.raises(ValueError, match=r"need \[batch, pos\]"):
         occurred_before(toks[0])
+
+
+def test_current_token_stripe_is_the_mean_diagonal():
+    A = random_patterns()
+    brute = torch.stack([A[..., i, i] for i in range(A.shape[-1])], -1).mean((1, 3))
+    torch.testing.assert_close(current_token_stripe(A), brute)
+
+
+@pytest.mark.parametrize(
+    "stripe",
+    [
+        previous_token_stripe,
+        current_token_stripe,
+        lambda A, by_sequence=False: induction_stripe(A, 4, by_sequence),
+    ],
+)
+def test_scores_by_sequence_average_to_the_pooled_score(stripe):
+    A = random_patterns(batch=5)
+    per = stripe(A, by_sequence=True)
+    assert per.shape == (2, 5, 4)
+    torch.testing.assert_close(per.mean(1), stripe(A))
+
+
+def test_standard_error_and_the_repeat_loss_errors_match_numpy():
+    x = torch.tensor([1.0, 2.0, 4.0, 7.0])
+    assert standard_error(x) == pytest.approx(np.std(x.numpy(), ddof=1) / 2)
+    with pytest.raises(ValueError, match="at least 2"):
+        standard_error(torch.ones(1))
+    loss = torch.randn(
+        6, 12, generator=torch.Generator().manual_seed(0), dtype=torch.float64
+    )
+    rl = repeat_loss(loss, 6)
+    assert rl.first_se == pytest.approx(standard_error(loss[:, 1:6].mean(1)))
+    assert rl.repeated_se == pytest.approx(standard_error(loss[:, 7:12].mean(1)))
+    assert math.isnan(repeat_loss(loss[:1], 6).first_se)

@@ -196,4 +196,87 @@ def initial_attention_spread(
     return float(x.std()), float(scores.std())
 
 
-__all__ += ["initial_attention_spread"]
+def story_positions(
+    tokens: Int[Tensor, "batch pos"], bos: int = tokenizer.BOS
+) -> tuple[Int[Tensor, "batch pos"], Int[Tensor, "batch pos"]]:
+    """``(position within its story, story number within the row)`` of every token.
+
+    A story starts at its ``[BOS]`` (position 0). Tokens before a row's first ``[BOS]``
+    belong to a story cut by the packing, whose start is unknown: position and number -1.
+    """
+    starts = tokens == bos
+    story = starts.long().cumsum(1) - 1  # -1 before the first BOS
+    index = torch.arange(tokens.shape[1]).expand_as(tokens)
+    last_start = torch.where(starts, index, torch.full_like(index, -1)).cummax(1).values
+    position = torch.where(story >= 0, index - last_start, torch.full_like(index, -1))
+    return position, story
+
+
+def in_context_scores(
+    loss: Float[Tensor, "batch pos_minus_1"],
+    tokens: Int[Tensor, "batch pos"],
+    early: tuple[int, int],
+    late: tuple[int, int],
+    bos: int = tokenizer.BOS,
+) -> Float[Tensor, " story"]:
+    """Per story, mean loss on the targets at story positions ``late`` minus ``early``.
+
+    Windows are half-open ``(first, end)`` ranges of positions within a story
+    (:func:`story_positions`), so a score never compares two stories; ``loss[:, j]`` is the
+    loss of target ``tokens[:, j+1]``. Only stories with every position of both windows in
+    their row count. Negative: the later tokens of a story are predicted better, the
+    model uses its context. A window of several positions averages away the noise of a
+    single position.
+
+    Raises:
+        ValueError: empty or overlapping windows, or no story that covers both.
+    """
+    (a, b), (c, d) = early, late
+    if not (0 <= a < b <= c < d):
+        raise ValueError(
+            f"early={early}, late={late}: need 0 <= early start < early end <= late "
+            "start < late end"
+        )
+    position, story = (t[:, 1:] for t in story_positions(tokens, bos))
+    n_story = int(story.max()) + 1
+    key = story.clamp(min=0) + n_story * torch.arange(tokens.shape[0])[:, None]
+    sums, counts = [], []
+    for lo, hi in (early, late):
+        inside = (position >= lo) & (position < hi) & (story >= 0)
+        flat = torch.zeros(n_story * tokens.shape[0], dtype=torch.float64)
+        count = torch.zeros_like(flat)
+        flat.index_add_(0, key[inside], loss[inside].double())
+        count.index_add_(
+            0, key[inside], torch.ones_like(loss[inside], dtype=torch.float64)
+        )
+        sums.append(flat)
+        counts.append(count)
+    full = (counts[0] == b - a) & (counts[1] == d - c)
+    if not full.any():
+        raise ValueError(
+            f"no story covers positions {a}..{d - 1}: use shorter windows or longer rows"
+        )
+    return (sums[1][full] / (d - c) - sums[0][full] / (b - a)).float()
+
+
+def windowed_in_context_score(
+    loss_by_pos: Float[Tensor, "... pos_minus_1"],
+    early: tuple[int, int],
+    late: tuple[int, int],
+) -> Float[Tensor, "..."]:
+    """Mean loss over row positions ``late`` minus over ``early`` (half-open ranges).
+
+    For curves logged as loss per *row* position (``val_loss_by_pos``): rows are packed
+    stories, so the windows usually fall in different stories; prefer
+    :func:`in_context_scores` wherever the tokens are at hand.
+    """
+    (a, b), (c, d) = early, late
+    return loss_by_pos[..., c:d].mean(-1) - loss_by_pos[..., a:b].mean(-1)
+
+
+__all__ += [
+    "in_context_scores",
+    "initial_attention_spread",
+    "story_positions",
+    "windowed_in_context_score",
+]

@@ -14,8 +14,11 @@ from interplib.studies.circuits.analysis import (
     InductionProbes,
     ProbeConfig,
     head_pattern_scores,
+    in_context_scores,
     initial_attention_spread,
     probe_tokens,
+    story_positions,
+    windowed_in_context_score,
 )
 from interplib.studies.circuits.model import (
     AttnOnlyTransformer,
@@ -175,3 +178,40 @@ def test_twin_pattern_scores_match_the_bridge():
     torch.testing.assert_close(ind, patterns.induction_scores(bridge, rt, 7).float())
     prev_b, ind_b = head_pattern_scores(bridge, rt, 7)
     torch.testing.assert_close((prev_b, ind_b), (prev, ind))
+
+
+def test_story_positions_count_from_each_bos_and_mark_cut_stories():
+    toks = torch.tensor([[5, 6, 1, 7, 8, 1, 9], [1, 4, 4, 4, 1, 4, 4]])
+    position, story = story_positions(toks)
+    assert position.tolist() == [[-1, -1, 0, 1, 2, 0, 1], [0, 1, 2, 3, 0, 1, 2]]
+    assert story.tolist() == [[-1, -1, 0, 0, 0, 1, 1], [0, 0, 0, 0, 1, 1, 1]]
+
+
+def test_in_context_scores_match_a_loop_over_stories():
+    g = torch.Generator().manual_seed(0)
+    toks = torch.randint(4, 20, (6, 40), generator=g)
+    toks[toks % 7 == 0] = tokenizer.BOS
+    loss = torch.rand(6, 39, generator=g)
+    early, late = (1, 3), (6, 9)
+    brute = []
+    for b in range(6):
+        starts = [j for j in range(40) if toks[b, j] == tokenizer.BOS] + [40]
+        for s, e in zip(starts, starts[1:]):
+            # target at story position p sits at s + p and its loss at s + p - 1
+            if s + late[1] - 1 < e:
+                at = [loss[b, s + p - 1] for p in range(*late)]
+                before = [loss[b, s + p - 1] for p in range(*early)]
+                brute.append(torch.stack(at).mean() - torch.stack(before).mean())
+    got = in_context_scores(loss, toks, early, late)
+    torch.testing.assert_close(got, torch.stack(brute))
+    with pytest.raises(ValueError, match="need 0 <= early start"):
+        in_context_scores(loss, toks, (3, 3), late)
+    with pytest.raises(ValueError, match="no story covers"):
+        in_context_scores(loss, toks, (1, 2), (30, 39))
+
+
+def test_windowed_score_on_logged_curves_is_a_difference_of_window_means():
+    by_pos = torch.arange(20.0).expand(3, 20)
+    torch.testing.assert_close(
+        windowed_in_context_score(by_pos, (2, 4), (10, 14)), torch.full((3,), 9.0)
+    )
