@@ -12,6 +12,13 @@ same vector for both inputs, and its correct logit scales with ``|cos(w(a-b)/2)|
   pairs. Near 1 for a Clock, near 0 for a Pizza.
 * :func:`gradient_symmetricity` -- the cosine between the answer logit's gradients with respect
   to the two input embeddings. Near 1 for a Pizza, near 0 (on average) for a Clock.
+* :func:`distance_share` -- the share of the correct logit's variance that ``a - b`` explains
+  (its class means): 1 for a Pizza, 0 for an ideal Clock.
+* :func:`pizza_fit` -- the share explained by the Pizza form ``Σ_k α_k |cos(w_k(a-b)/2)|``
+  fitted by least squares; at most :func:`distance_share`.
+
+These rank a model between two idealized algorithms; what a real Clock- or Pizza-trained model
+scores is measured only on such models (Zhong et al.'s attention rate 1 and 0).
 """
 
 from __future__ import annotations
@@ -23,7 +30,13 @@ import torch.nn.functional as F
 from jaxtyping import Float, Int
 from torch import Tensor
 
-__all__ = ["correct_logits", "distance_irrelevance", "gradient_symmetricity"]
+__all__ = [
+    "correct_logits",
+    "distance_irrelevance",
+    "distance_share",
+    "gradient_symmetricity",
+    "pizza_fit",
+]
 
 
 def correct_logits(logits: Float[Tensor, "a b c"]) -> Float[Tensor, "a b"]:
@@ -60,6 +73,48 @@ def distance_irrelevance(correct: Float[Tensor, "a b"]) -> float:
         a[:, None], (a[:, None] - a[None, :]) % p
     ]  # [a, d]: the pair (a, a - d)
     return float(shifted.double().std(dim=0, unbiased=False).mean() / total)
+
+
+def _by_distance(correct: Float[Tensor, "a b"]) -> Float[Tensor, "a d"]:
+    """The grid rearranged so column ``d`` holds the pairs ``(a, a - d)``."""
+    p = correct.shape[0]
+    if correct.shape != (p, p):
+        raise ValueError(
+            f"correct must be a square [p, p] grid, got shape {tuple(correct.shape)}"
+        )
+    a = torch.arange(p, device=correct.device)
+    return correct[a[:, None], (a[:, None] - a[None, :]) % p].double()
+
+
+def distance_share(correct: Float[Tensor, "a b"]) -> float:
+    """Share of the correct logit's variance explained by ``a - b``: between-class variance of
+    the ``p`` classes ``a - b ≡ d`` over the total (equal classes, population variances)."""
+    shifted = _by_distance(correct)
+    total = shifted.var(unbiased=False)
+    if total == 0:
+        raise ValueError("the correct logit is the same for every pair: no variance")
+    return float(shifted.mean(0).var(unbiased=False) / total)
+
+
+def pizza_fit(correct: Float[Tensor, "a b"], freqs: list[int]) -> float:
+    """R² of the Pizza form ``c + Σ_k α_k |cos(w_k (a - b) / 2)|`` fitted to the correct logit.
+
+    ``freqs`` are the model's key frequencies, ``w_k = 2πk/p``; least squares over every pair.
+    """
+    shifted = _by_distance(correct)
+    p = shifted.shape[0]
+    if not freqs or any(not 1 <= k <= (p - 1) // 2 for k in freqs):
+        raise ValueError(f"freqs={freqs}: use frequencies in 1..{(p - 1) // 2}")
+    d = torch.arange(p, dtype=torch.float64, device=shifted.device)
+    k = torch.tensor(freqs, dtype=torch.float64, device=shifted.device)
+    features = torch.cos(torch.pi * k[None, :] * d[:, None] / p).abs()  # [d k]
+    X = torch.cat([torch.ones(p, 1, dtype=torch.float64), features], dim=-1)
+    y = shifted.T  # [d a]: every a of class d shares the features of d
+    X_all = X.repeat_interleave(p, dim=0)
+    coef = torch.linalg.lstsq(X_all, y.reshape(-1, 1)).solution
+    residual = y.reshape(-1) - (X_all @ coef).squeeze(-1)
+    centred = y.reshape(-1) - y.mean()
+    return float(1 - residual.pow(2).sum() / centred.pow(2).sum())
 
 
 def gradient_symmetricity(

@@ -92,3 +92,42 @@ def test_gradient_symmetricity_of_a_pizza_is_one():
     torch.testing.assert_close(got, torch.ones(10, dtype=torch.float64))
     with pytest.raises(ValueError, match="one answer per input row"):
         clockpizza.gradient_symmetricity(lambda x: x[:, -1], x, torch.arange(3))
+
+
+def test_distance_share_against_a_loop_over_classes():
+    grid = torch.randn(P, P, dtype=torch.float64)
+    values = [[] for _ in range(P)]
+    for a in range(P):
+        for b in range(P):
+            values[(a - b) % P].append(float(grid[a, b]))
+    mean = float(grid.mean())
+    between = sum((sum(v) / len(v) - mean) ** 2 * len(v) for v in values)
+    total = float(((grid - mean) ** 2).sum())
+    assert clockpizza.distance_share(grid) == pytest.approx(between / total)
+    a = torch.arange(P)
+    only_difference = torch.cos(2 * math.pi * ((a[:, None] - a[None, :]) % P) / P)
+    only_sum = torch.cos(2 * math.pi * ((a[:, None] + a[None, :]) % P) / P)
+    assert clockpizza.distance_share(only_difference) == pytest.approx(1)
+    assert clockpizza.distance_share(only_sum) == pytest.approx(0, abs=1e-12)
+    with pytest.raises(ValueError, match="no variance"):
+        clockpizza.distance_share(torch.ones(P, P))
+
+
+def test_pizza_fit_is_one_for_the_pizza_form_and_matches_least_squares():
+    a = torch.arange(P, dtype=torch.float64)
+    d = (a[:, None] - a[None, :]) % P
+    pizza = 2.0 * torch.cos(math.pi * 2 * d / P).abs() - 0.5
+    assert clockpizza.pizza_fit(pizza, [2]) == pytest.approx(1)
+    grid = torch.randn(P, P, dtype=torch.float64)
+    X = torch.stack(
+        [torch.ones(P * P, dtype=torch.float64)]
+        + [torch.cos(math.pi * k * d.flatten() / P).abs() for k in (1, 3)],
+        dim=-1,
+    )
+    coef = torch.linalg.lstsq(X, grid.flatten()[:, None]).solution
+    resid = grid.flatten() - (X @ coef).flatten()
+    r2 = 1 - resid.pow(2).sum() / (grid - grid.mean()).pow(2).sum()
+    assert clockpizza.pizza_fit(grid, [1, 3]) == pytest.approx(float(r2))
+    assert clockpizza.pizza_fit(grid, [1, 3]) <= clockpizza.distance_share(grid) + 1e-12
+    with pytest.raises(ValueError, match="frequencies in 1..3"):
+        clockpizza.pizza_fit(grid, [4])
