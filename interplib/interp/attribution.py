@@ -24,8 +24,10 @@ number per position, the logit of token ``t`` is **exactly**
 The denominator is computed from the *full* final residual and shared by every term (it is
 TransformerLens's ``ln_final.hook_scale`` times √N); the terms are direct attributions
 under that frozen scale, not causal effects (removing a writer changes the scale:
-:func:`logit_without`). The seed notebook's version of this identity had two mistakes;
-``notes/layernorm-attribution.md`` states them with the corrected formulas.
+:func:`logit_without`). The seed notebook's version had four mistakes (its LayerNorm helper's
+uncentred variance and ``−ε``, a centring that adds the mean, ε for Nε, and γ, β and the
+centring left out of the stated identity); ``notes/layernorm-attribution.md`` §2 states them
+with the corrected formulas.
 
 The functions read a ``TransformerBridge`` ``run_with_cache`` cache (``cache.model`` is the
 bridge) and work on a raw bridge (Hugging Face weights, γ and β live in ``ln_final``) and
@@ -511,13 +513,15 @@ def decompose_logit(
 
 
 @torch.no_grad()
-def block_residual_gap(cache, layer: int) -> tuple[float, float]:
-    """``(max gap, max allowed)`` of one block's residual update and its outputs.
+def block_residual_gap(cache, layer: int) -> tuple[float, float, float]:
+    """``(max gap, bound there, worst ratio)`` of one block's residual update and its outputs.
 
-    The gap is between ``resid_post − resid_pre`` and ``attn_out + mlp_out``. The allowed gap is
-    :func:`residual_rounding_bound`, evaluated elementwise; the check passes when every
-    element's gap is within its own bound (returned as the worst ratio's numbers). A parallel
-    block (Pythia) has no ``resid_mid``, so only the sum can be checked.
+    The gap is ``|(resid_post − resid_pre) − (attn_out + mlp_out)|`` elementwise over every
+    batch row, position and dimension. Returns its true maximum, the rounding bound
+    :func:`residual_rounding_bound` at the element where that maximum sits, and the largest
+    ratio gap / bound over all elements (the check passes when it is at most 1; the element
+    with the worst ratio need not be the one with the largest gap). A parallel block (Pythia)
+    has no ``resid_mid``, so only the sum can be checked.
     """
     layer = check_layer(layer, cache.model.cfg.n_layers)
     pre, post = (
@@ -528,10 +532,11 @@ def block_residual_gap(cache, layer: int) -> tuple[float, float]:
         cache[f"blocks.{layer}.hook_attn_out"],
         cache[f"blocks.{layer}.hook_mlp_out"],
     )
-    gap = ((post - pre) - (attn + mlp)).abs()
-    bound = residual_rounding_bound(pre, post, attn, mlp)
-    worst = (gap / bound.clamp_min(torch.finfo(gap.dtype).tiny)).flatten().argmax()
-    return gap.flatten()[worst].item(), bound.flatten()[worst].item()
+    gap = ((post - pre) - (attn + mlp)).abs().flatten()
+    bound = residual_rounding_bound(pre, post, attn, mlp).flatten()
+    at_max = gap.argmax()
+    ratio = gap / bound.clamp_min(torch.finfo(gap.dtype).tiny)
+    return gap[at_max].item(), bound[at_max].item(), ratio.max().item()
 
 
 # ------------------------------------------------------------ the seed's variants, for the chapter

@@ -6,7 +6,10 @@ attribution, and the next-token table.
 (the running sum of :func:`~interplib.interp.attribution.decompose_logit`'s split).
 :func:`transformer_lens_terms` is TransformerLens's route to the same split, for comparison;
 :func:`pad_prompts` batches prompts of different lengths and :func:`next_token_table` shows
-what ``test_prompt`` prints. The inputs are those of :mod:`interplib.interp.attribution`: a
+what ``test_prompt`` prints. :func:`split_readings` makes the reference point of a split
+explicit: softmax ignores a shift shared by every token, so a single logit's split depends on
+what it is measured against (nothing, the vocabulary mean, or the top rival; IOI and ARENA
+split the logit *difference*). The inputs are those of :mod:`interplib.interp.attribution`: a
 ``TransformerBridge`` ``run_with_cache`` cache.
 """
 
@@ -22,17 +25,31 @@ from torch import Tensor
 
 from interplib.core.checks import check_position
 from interplib.interp.attribution import (
+    LogitSplit,
+    Unit,
     _at,
     _final_norm,
     _folded_unembed,
+    _model_logits,
     _token_ids,
     answer_token,
     center,
+    decompose_logit,
     layer_norm,
     readout,
 )
 
-__all__ = ["logit_lens", "next_token_table", "pad_prompts", "transformer_lens_terms"]
+__all__ = [
+    "READINGS",
+    "logit_lens",
+    "next_token_table",
+    "pad_prompts",
+    "split_readings",
+    "top_rival",
+    "transformer_lens_terms",
+]
+
+READINGS: tuple[str, ...] = ("raw", "centred", "margin")
 
 
 @torch.no_grad()
@@ -199,3 +216,56 @@ def next_token_table(
         return df, None
     t = answer_token(model, answer)
     return df, int((logits > logits[t]).sum())
+
+
+def top_rival(
+    logits: Float[Tensor, "batch d_vocab"], tokens: Int[Tensor, " batch"]
+) -> Int[Tensor, " batch"]:
+    """The highest-logit token other than ``tokens[b]`` in each row.
+
+    For a correct prediction it is the runner-up; for a wrong one, the model's choice.
+
+    Raises:
+        ValueError: if ``tokens`` is not one id per row.
+    """
+    if tokens.shape != logits.shape[:1]:
+        raise ValueError(
+            f"tokens {tuple(tokens.shape)} must be one id per row of logits "
+            f"{tuple(logits.shape)}; expand a shared answer with .expand(batch)"
+        )
+    rows = torch.arange(logits.shape[0], device=logits.device)
+    masked = logits.clone()
+    masked[rows, tokens.to(logits.device)] = -torch.inf
+    return masked.argmax(-1)
+
+
+@torch.no_grad()
+def split_readings(
+    cache,
+    tokens: int | str | Int[Tensor, " batch"],
+    pos: int | Int[Tensor, " batch"] = -1,
+    unit: Unit = "component",
+) -> tuple[dict[str, LogitSplit], Int[Tensor, " batch"]]:
+    """The answer's logit split under three reference points, and the rival used.
+
+    * ``"raw"``: the logit itself (:func:`.decompose_logit` as is). It includes whatever a
+      writer adds to every token alike, which softmax ignores.
+    * ``"centred"``: minus the vocabulary mean (``center_vocab=True``): TransformerLens's
+      processed logit, the seed's 20.87.
+    * ``"margin"``: minus the top rival's logit (``baseline=`` :func:`top_rival`): the logit
+      difference that decides whether the answer is chosen; positive iff it is the argmax.
+
+    Each split is exact (its terms plus bias equal its own logit). Returns the splits keyed
+    by :data:`READINGS` and the rival ids ``[batch]``.
+    """
+    final = cache["ln_final.hook_in"]
+    pos_t = check_position(pos, final.shape[1])
+    logits = _at(_model_logits(cache), pos_t)  # [batch d_vocab]
+    answer = _token_ids(cache.model, tokens, logits.device).expand(logits.shape[0])
+    rival = top_rival(logits, answer)
+    splits = {
+        "raw": decompose_logit(cache, answer, pos, unit),
+        "centred": decompose_logit(cache, answer, pos, unit, center_vocab=True),
+        "margin": decompose_logit(cache, answer, pos, unit, baseline=rival),
+    }
+    return splits, rival

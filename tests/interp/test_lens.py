@@ -13,9 +13,12 @@ from builders import neox_tokenizer
 
 from interplib.interp import attribution as A
 from interplib.interp.lens import (
+    READINGS,
     logit_lens,
     next_token_table,
     pad_prompts,
+    split_readings,
+    top_rival,
     transformer_lens_terms,
 )
 
@@ -165,3 +168,35 @@ def test_next_token_table_ranks_like_the_logits(tok):
     assert (
         abs(table["prob"].sum() - logits.softmax(-1).topk(5).values.sum().item()) < 1e-6
     )
+
+
+def test_top_rival_is_the_best_token_but_the_answer():
+    logits = torch.tensor([[0.0, 3.0, 2.0, 1.0], [5.0, 1.0, 4.0, 9.0]])
+    answers = torch.tensor([1, 2])
+    assert top_rival(logits, answers).tolist() == [2, 3]
+    with pytest.raises(ValueError, match="one id per row"):
+        top_rival(logits, torch.tensor([1]))
+
+
+def test_each_reading_splits_its_own_logit_exactly(tok):
+    model = tiny_bridge(tok, dtype=torch.float64)
+    logits, cache = model.run_with_cache(TOKENS)
+    t = model.to_single_token("Ireland")
+    splits, rival = split_readings(cache, "Ireland", unit="head")
+    last = logits[:, -1]
+    assert list(splits) == list(READINGS)
+    want = {
+        "raw": last[:, t],
+        "centred": last[:, t] - last.mean(-1),
+        "margin": last[:, t] - last.gather(1, rival[:, None])[:, 0],
+    }
+    for reading, split in splits.items():
+        torch.testing.assert_close(split.logit, want[reading])
+        torch.testing.assert_close(split.total, want[reading])
+    brute = last.clone()
+    brute[:, t] = -torch.inf
+    assert rival.tolist() == brute.argmax(-1).tolist()
+    # the readings differ by what each writer adds to every token alike (centred) or to the
+    # rival (margin): raw - centred = the vocabulary mean of each part's terms
+    U = splits["raw"].terms - splits["centred"].terms
+    assert U.abs().max() > 1e-6

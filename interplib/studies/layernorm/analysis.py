@@ -1,6 +1,7 @@
-"""What the LayerNorm chapter measures on its model besides the logit split: fact recall,
-and the small readers of a split it applies to every fact (heads as a grid, the largest
-writer)."""
+"""What the LayerNorm chapter measures on its model besides the logit split: fact recall
+(on the grammar's own phrasings and on phrasings the grammar never writes), and the small
+readers of a split it applies to every fact (heads as a grid, the largest writer and its
+table under each reading)."""
 
 from __future__ import annotations
 
@@ -12,31 +13,111 @@ import numpy as np
 import pandas as pd
 import torch
 
+from interplib.corpus import lexicon as L
 from interplib.corpus.rules import fact_prompts
 from interplib.corpus.tokenizer import BOS
 
 if TYPE_CHECKING:
     from interplib.interp.attribution import LogitSplit
 
-__all__ = ["fact_recall", "answer_first_tokens", "head_grid", "largest_writer"]
+__all__ = [
+    "HELD_OUT_PHRASINGS",
+    "fact_recall",
+    "held_out_fragments",
+    "held_out_prompts",
+    "answer_first_tokens",
+    "head_grid",
+    "largest_writer",
+    "writer_table",
+]
+
+# Phrasings of the four relations that no frame of the grammar writes (interplib.corpus.grammar
+# ``fact`` and the episodes): (relation, phrasing, prompt template). The chapter checks that no
+# prompt made from them occurs in the training split.
+HELD_OUT_PHRASINGS: tuple[tuple[str, str, str], ...] = (
+    ("country", "X is a big city in", "{capital} is a big city in"),
+    ("country", "The city of X is in", "The city of {capital} is in"),
+    ("capital", "In Y, the capital city is", "In {ref}, the capital city is"),
+    ("capital", "The capital city in Y is", "The capital city in {ref} is"),
+    ("continent", "Y is a big country in", "{Ref} is a big country in"),
+    ("language", "The people in Y speak", "The people in {ref} speak"),
+)
+
+
+def held_out_fragments() -> dict[str, str]:
+    """The longest fixed part of each held-out phrasing (the template without its slots).
+
+    A prompt in that phrasing contains its fragment, so a fragment that never occurs in the
+    training split proves that no prompt in that phrasing does.
+    """
+    return {
+        phrasing: max(
+            (part.strip(" ,") for part in re.split(r"\{\w+\}", template)), key=len
+        )
+        for _, phrasing, template in HELD_OUT_PHRASINGS
+    }
+
+
+def held_out_prompts() -> pd.DataFrame:
+    """Cloze prompts in the phrasings of :data:`HELD_OUT_PHRASINGS`, one row per country.
+
+    Columns as :func:`interplib.corpus.rules.fact_prompts` (country, relation, phrasing,
+    prompt, answer); the answers are the fact table's.
+    """
+    rows = []
+    for c in L.COUNTRIES:
+        values = {
+            "country": c.ref,
+            "capital": c.capital,
+            "continent": c.continent,
+            "language": c.language,
+        }
+        for relation, phrasing, template in HELD_OUT_PHRASINGS:
+            prompt = template.format(capital=c.capital, ref=c.ref, Ref=c.Ref)
+            rows.append(
+                dict(
+                    country=c.name,
+                    relation=relation,
+                    phrasing=phrasing,
+                    prompt=prompt,
+                    answer=values[relation],
+                )
+            )
+    return pd.DataFrame(rows)
 
 
 @torch.no_grad()
 def fact_recall(
-    model, tokenizer, prompts: pd.DataFrame | None = None, batch_size: int = 128
+    model,
+    tokenizer,
+    prompts: pd.DataFrame | None = None,
+    batch_size: int = 128,
+    bos: int | None = BOS,
+    prefix: str = "",
 ) -> pd.DataFrame:
     """Greedy recall of every fact.
 
-    ``prompts`` (default :func:`interplib.corpus.rules.fact_prompts`) plus ``answer_rank``
-    (rank of the answer's first token after ``[BOS] prompt``, 0 = top) and ``recalled`` (every
-    answer token is the argmax under teacher forcing, i.e. greedy decoding writes the answer).
+    Returns ``prompts`` (default :func:`interplib.corpus.rules.fact_prompts`) plus:
+    ``answer_rank`` (rank of the answer's first token after ``[bos] prefix + prompt``,
+    0 = top), ``recalled`` (every answer token is the argmax under teacher forcing, i.e.
+    greedy decoding writes the answer), ``n_answer_tokens`` (the answer's length in tokens:
+    above 1, the decomposed token is only a first piece) and ``copyable`` (the answer's first
+    token already occurs in the prompt, so copying could produce it).
+
     ``model`` maps ``tokens [batch pos]`` to logits (or an HF output); rows are right-padded,
-    which causal attention makes exact at the positions read."""
+    which causal attention makes exact at the positions read. The defaults fit the book's
+    tokenizer (every story starts with ``[BOS]``); for Pythia pass ``bos=None, prefix=" "``
+    (no BOS, as the seed's call, and a byte-level BPE whose words carry a leading space).
+    """
     prompts = fact_prompts() if prompts is None else prompts
     device = next(model.parameters()).device
     encode = lambda text: tokenizer(text, add_special_tokens=False)["input_ids"]  # noqa: E731
-    contexts = [[BOS, *encode(p)] for p in prompts["prompt"]]
+    start_ids = [] if bos is None else [bos]
+    contexts = [[*start_ids, *encode(prefix + p)] for p in prompts["prompt"]]
     targets = [encode(" " + a) for a in prompts["answer"]]
+    if min(map(len, targets)) == 0:
+        raise ValueError("an answer encodes to no token; drop empty answers")
+    pad = tokenizer.pad_token_id if tokenizer.pad_token_id is not None else 0
     ranks, recalled = [], []
     for start in range(0, len(contexts), batch_size):
         chunk = list(
@@ -46,9 +127,7 @@ def fact_recall(
             )
         )
         rows = [context + target for context, target in chunk]
-        tokens = torch.full(
-            (len(rows), max(map(len, rows))), tokenizer.pad_token_id, dtype=torch.long
-        )
+        tokens = torch.full((len(rows), max(map(len, rows))), pad, dtype=torch.long)
         for i, row in enumerate(rows):
             tokens[i, : len(row)] = torch.tensor(row)
         out = model(tokens.to(device))
@@ -59,7 +138,12 @@ def fact_recall(
             ]  # [answer_token vocab]
             ranks.append(int((read[0] > read[0, target[0]]).sum()))
             recalled.append(bool((read.argmax(-1) == torch.tensor(target)).all()))
-    return prompts.assign(answer_rank=ranks, recalled=recalled)
+    return prompts.assign(
+        answer_rank=ranks,
+        recalled=recalled,
+        n_answer_tokens=[len(t) for t in targets],
+        copyable=[t[0] in c for c, t in zip(contexts, targets)],
+    )
 
 
 def answer_first_tokens(model, answers: Sequence[str]) -> torch.Tensor:
@@ -119,3 +203,34 @@ def largest_writer(
     keep = [i for i, label in enumerate(split.labels) if label not in exclude]
     best = split.terms[keep].argmax(0)  # [batch]
     return [split.labels[keep[i]] for i in best.tolist()]
+
+
+def writer_table(
+    splits: dict[str, LogitSplit], groups: Sequence[str], rows=None
+) -> pd.DataFrame:
+    """How often each part is the largest writer, per reading and group.
+
+    ``splits`` maps a reading name to a split (e.g. ``lens.split_readings``'s); ``groups``
+    labels each batch row (e.g. the relation); ``rows`` selects batch rows (a boolean mask,
+    all by default). Returns counts: one row per part that is ever the largest writer, one
+    column per ``(reading, group)``, zeros where it never is.
+    """
+    labels = np.asarray(groups)
+    keep = np.ones(len(labels), bool) if rows is None else np.asarray(rows, bool)
+    tables = {}
+    for reading, split in splits.items():
+        if split.terms.shape[1] != len(labels):
+            raise ValueError(
+                f"the {reading!r} split has {split.terms.shape[1]} rows but groups has "
+                f"{len(labels)}; pass one group label per batch row"
+            )
+        largest = np.asarray(largest_writer(split))
+        tables[reading] = pd.crosstab(
+            pd.Series(largest[keep], name="largest writer"),
+            pd.Series(labels[keep], name="group"),
+        )
+    table = pd.concat(tables, axis=1, names=["reading"]).fillna(0).astype(int)
+    order = [
+        label for label in next(iter(splits.values())).labels if label in table.index
+    ]
+    return table.loc[order]

@@ -19,7 +19,9 @@ biases are not decayed there either).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -27,8 +29,11 @@ from transformers import GPTNeoXConfig, GPTNeoXForCausalLM
 
 __all__ = [
     "NeoXConfig",
+    "PYTHIA_70M",
     "hf_config",
     "build_model",
+    "byte_level_bpe",
+    "save_random_pythia",
     "drop_layernorm_bias",
     "jitter_affine",
 ]
@@ -91,6 +96,12 @@ class NeoXConfig:
     @property
     def rotary_dim(self) -> int:
         return int(self.d_head * self.rotary_pct)
+
+
+# EleutherAI/pythia-70m-deduped's config.json: vocabulary padded to 50,304, context 2048
+PYTHIA_70M = NeoXConfig(
+    d_vocab=50304, d_model=512, n_layers=6, n_heads=8, d_mlp=2048, n_ctx=2048
+)
 
 
 def hf_config(
@@ -172,3 +183,70 @@ def jitter_affine(
             elif pname == "bias":
                 p.copy_(bias * noise)
     return model
+
+
+def byte_level_bpe(texts: Sequence[str], vocab_size: int = 512):
+    """A byte-level BPE tokenizer of Pythia's kind, trained on ``texts`` (offline, seconds).
+
+    Like the GPT-NeoX-20B tokenizer: bytes mapped to printable characters, words carry their
+    leading space (" Ireland" is one token ``ĠIreland`` when frequent enough), no prefix space
+    is added, ``<|endoftext|>`` is id 0 (BOS, EOS and UNK) and ``<|padding|>`` id 1. Returns a
+    ``PreTrainedTokenizerFast`` that ``save_pretrained`` writes as ``tokenizer.json``.
+    """
+    from tokenizers import Tokenizer, decoders, models, pre_tokenizers, trainers
+    from transformers import PreTrainedTokenizerFast
+
+    if not texts:
+        raise ValueError(
+            "texts is empty: pass the sentences the merges are learned from"
+        )
+    tok = Tokenizer(models.BPE())
+    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    tok.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=vocab_size,
+        special_tokens=["<|endoftext|>", "<|padding|>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    tok.train_from_iterator(texts, trainer)
+    end = "<|endoftext|>"
+    return PreTrainedTokenizerFast(
+        tokenizer_object=tok,
+        bos_token=end,
+        eos_token=end,
+        unk_token=end,
+        pad_token="<|padding|>",
+    )
+
+
+def save_random_pythia(
+    directory: str | Path,
+    texts: Sequence[str],
+    cfg: NeoXConfig = PYTHIA_70M,
+    vocab_size: int = 512,
+) -> Path:
+    """A randomly initialised GPT-NeoX of ``cfg`` (default: Pythia-70m's exact shape) and a
+    :func:`byte_level_bpe` tokenizer trained on ``texts``, saved as a local Hugging Face
+    directory (``config.json``, ``model.safetensors``, ``tokenizer.json``) that
+    ``TransformerBridge.boot_transformers(directory)`` loads as it loads the real Pythia.
+
+    The weights are random, so the predictions mean nothing; the directory exercises the
+    real model's path offline: byte-level BPE with leading-space tokens, no BOS, a
+    vocabulary padded beyond the tokenizer's, Pythia's sizes. Cost at the default shape:
+    about 2 s to build and 280 MB on disk (float32).
+
+    Raises:
+        ValueError: if the tokenizer would be larger than ``cfg.d_vocab``.
+    """
+    if vocab_size > cfg.d_vocab:
+        raise ValueError(
+            f"vocab_size={vocab_size} exceeds the model's d_vocab={cfg.d_vocab}; "
+            "the embedding needs a row per token"
+        )
+    directory = Path(directory)
+    tokenizer = byte_level_bpe(texts, vocab_size)
+    model = build_model(cfg, bos_token_id=0, eos_token_id=0)
+    model.save_pretrained(directory)
+    tokenizer.save_pretrained(directory)
+    return directory

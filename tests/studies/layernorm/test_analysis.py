@@ -72,3 +72,83 @@ def test_answer_first_tokens_reads_the_first_token_of_the_spaced_answer():
 
     got = analysis.answer_first_tokens(Model(), ["Paris", "the United Kingdom"])
     assert got.dtype == torch.long and got.tolist() == [5, 7]
+
+
+def test_writer_table_counts_the_largest_writer_per_reading_and_group():
+    a, b = head_split(batch=6, seed=2), head_split(batch=6, seed=3)
+    groups = ["x", "y", "x", "y", "x", "x"]
+    rows = [True, True, False, True, True, True]
+    table = analysis.writer_table({"raw": a, "margin": b}, groups, rows)
+    for name, split in (("raw", a), ("margin", b)):
+        largest = analysis.largest_writer(split)
+        for group in ("x", "y"):
+            for label in table.index:
+                want = sum(
+                    1
+                    for i in range(6)
+                    if rows[i] and groups[i] == group and largest[i] == label
+                )
+                assert table.loc[label, (name, group)] == want
+    assert table.values.sum() == 2 * sum(rows)
+    order = [a.labels.index(label) for label in table.index]
+    assert order == sorted(order)  # rows in the order of the parts
+    with pytest.raises(ValueError, match="one group label per batch row"):
+        analysis.writer_table({"raw": a}, groups[:3])
+
+
+def test_held_out_prompts_are_phrasings_the_grammar_never_writes():
+    from interplib.corpus import grammar
+    from interplib.corpus.rules import fact_prompts
+
+    held = analysis.held_out_prompts()
+    train = fact_prompts()
+    assert set(held["answer"]) <= set(train["answer"])
+    assert not set(held["prompt"]) & set(train["prompt"])
+    assert set(held["relation"]) == set(train["relation"])
+    fragments = analysis.held_out_fragments()
+    assert set(fragments) == set(held["phrasing"])
+    for phrasing, fragment in fragments.items():
+        for prompt in held.loc[held["phrasing"] == phrasing, "prompt"]:
+            assert fragment in prompt
+    text = " ".join(grammar.sample(500, seed=3))
+    assert not any(fragment in text for fragment in fragments.values())
+
+
+class _WordTokenizer:
+    """Word-level ids over a fixed list, the interface fact_recall reads."""
+
+    pad_token_id = 0
+
+    def __init__(self, words):
+        self.ids = {w: i + 2 for i, w in enumerate(words)}
+
+    def __call__(self, text, add_special_tokens=False):
+        return {"input_ids": [self.ids[w] for w in text.split()]}
+
+
+def test_fact_recall_flags_multi_token_and_copyable_answers():
+    import pandas as pd
+
+    words = ["a", "b", "c", "d", "e"]
+    tok = _WordTokenizer(words)
+    prompts = pd.DataFrame({"prompt": ["a b", "c d", "a"], "answer": ["c", "e a", "a"]})
+
+    class Oracle(torch.nn.Module):
+        """Predicts, at each position, the next token of the right answer for prompt 0."""
+
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(1))
+
+        def forward(self, tokens):
+            logits = torch.zeros(*tokens.shape, 8)
+            logits[..., tok.ids["c"]] = 1.0
+            return logits
+
+    got = analysis.fact_recall(Oracle(), tok, prompts, bos=None)
+    assert got["n_answer_tokens"].tolist() == [1, 2, 1]
+    assert got["copyable"].tolist() == [False, False, True]
+    assert got["recalled"].tolist() == [True, False, False]
+    assert got["answer_rank"].tolist() == [0, 1, 1]
+    with_bos = analysis.fact_recall(Oracle(), tok, prompts, bos=1)
+    assert with_bos["recalled"].tolist() == got["recalled"].tolist()
