@@ -7,7 +7,7 @@ STAMP  := $(VENV)/.installed
 export PYTHONHASHSEED := 0
 JB     := $(BIN)/jupyter-book build . -W -n --keep-going
 
-.PHONY: venv lint test book site serve sync check-offline check-pages check-install measure-build artifacts clean
+.PHONY: venv lint test book site serve sync notebooks check-notebooks check-offline check-pages check-install measure-build artifacts clean
 
 venv: $(STAMP)
 
@@ -38,7 +38,13 @@ serve: site                    ## preview the deployed folder on http://localhos
 sync: $(STAMP)                 ## rewrite each chapter's .ipynb from its .md (run after editing a chapter)
 	$(BIN)/jupytext --sync chapters/*.md
 
-check-offline: $(STAMP)        ## headless Chromium, network off: figures drawn and math typeset
+notebooks: book                ## notebooks/: the reader notebooks Binder and Colab open (MyST resolved, no outputs), from the build; commit them
+	$(BIN)/python tools/export_notebooks.py _build/html notebooks
+
+check-notebooks: $(STAMP)      ## notebooks/ is what the last build makes of every chapter (else: make notebooks)
+	$(BIN)/python tools/export_notebooks.py _build/html notebooks --check
+
+check-offline: $(STAMP)        ## headless Chromium, network off: figures drawn and math typeset, on the pages and in the downloadable notebooks
 	command -v chromium >/dev/null || (apt-get update -qq && apt-get install -y -qq chromium >/dev/null)
 	$(BIN)/python tools/check_offline.py _build/html
 

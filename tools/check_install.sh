@@ -3,8 +3,9 @@
 # into a fresh virtual environment, used from a folder outside the book.
 #   1. `python -m interplib.train --list` outside any checkout names the two fixes (exit 2)
 #      and writes nothing; with INTERPLIB_ARTIFACTS it lists every artifact as valid;
-#   2. two chapter notebooks execute with nbconvert there, and every figure carries a mime
-#      type a notebook frontend renders (plotly's JSON and an HTML fallback).
+#   2. two chapter notebooks (the ones Binder and Colab open: notebooks/ once committed)
+#      execute with nbconvert there, and every figure carries a mime type a notebook
+#      frontend renders (plotly's JSON and an HTML fallback).
 #   bash tools/check_install.sh [VENV_DIR]
 set -euo pipefail
 repo="$(cd "$(dirname "$0")/.." && pwd)"
@@ -37,8 +38,11 @@ if awk 'NR > 1 && $3 != "valid" && $3 != "missing"' list.txt | grep -q .; then
 fi
 
 for chapter in how-to-read layernorm-logits; do
-  echo "check_install: executing $chapter.ipynb outside the repository"
-  cp "$repo/chapters/$chapter.ipynb" .
+  # the notebook Binder and Colab open: the reader notebook once committed (make notebooks)
+  source="$repo/notebooks/$chapter.ipynb"
+  test -e "$source" || source="$repo/chapters/$chapter.ipynb"
+  echo "check_install: executing ${source#"$repo/"} outside the repository"
+  cp "$source" .
   "$venv/bin/jupyter" nbconvert --to notebook --execute --inplace \
     --ExecutePreprocessor.timeout=1800 "$chapter.ipynb"
   "$venv/bin/python" - "$chapter.ipynb" <<'PY'

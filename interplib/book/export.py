@@ -115,7 +115,7 @@ class Export:
             else:
                 out.append(piece)
         return [
-            p.strip() if isinstance(p, str) else p
+            re.sub(r"\n{3,}", "\n\n", p.strip()) if isinstance(p, str) else p
             for p in out
             if not (isinstance(p, str) and not p.strip())
         ]
@@ -185,6 +185,8 @@ class Export:
             ]
         if name == "solution-end":
             return ["\n"]
+        if name == "bibliography":  # the notebook ends with the works it cites
+            return ["\n"]
         if name == "nb-exec-table":
             return ["\n*The table of executed notebooks is on the online page.*\n\n"]
         self.problems.append(f"no reader form for the directive {{{name}}}")
@@ -217,10 +219,6 @@ class Export:
         if role == "math":
             return f"${content}$"
         if role in XREF_ROLES:
-            if role.startswith("cite"):
-                for key in (k.strip() for k in content.split(",")):
-                    if key not in self.cited:
-                        self.cited.append(key)
             found = self.resolver.xref(role, content)
             if found is None:
                 why = {"doc": "unknown document", "cite": "citation not found"}
@@ -228,6 +226,10 @@ class Export:
                     f"{{{role}}}`{content}`: {why.get(role[:4], 'undefined label')}"
                 )
                 return content
+            if role.startswith("cite"):
+                for key in (k.strip() for k in content.split(",")):
+                    if key not in self.cited:
+                        self.cited.append(key)
             text, url = found
             return f"[{text}]({url})" if url else text
         self.problems.append(f"no reader form for the role {{{role}}}")
@@ -363,7 +365,8 @@ def export_notebook(
     if cells and cells[0]["cell_type"] == "markdown":
         cells.insert(1, _markdown_cell(_preface(page_url)))
     if export.cited:
-        entries = [f"- {resolver.reference(key)}" for key in export.cited]
+        # by key (first author's name, year), as the book's bibliography
+        entries = [f"- {resolver.reference(key)}" for key in sorted(export.cited)]
         cells.append(_markdown_cell("## References\n\n" + "\n".join(entries)))
     _offline_figures(cells, plotly_js, cdn=cdn, page=page_url)
     for i, cell in enumerate(cells):
@@ -425,9 +428,9 @@ def _placement(key: str, bundle: dict[str, Any]) -> dict[str, Any]:
 
 def _preface(page_url: str) -> str:
     return (
-        f"*This notebook is the chapter [as the book shows it]({page_url}), executed: "
-        "its numbers, references and citations were filled in when the book was built, "
-        "and each `claim` cell checks them again when you run it.*"
+        f"*This notebook is the chapter [of the online book]({page_url}). Its numbers, "
+        "references and citations were filled in when the book was built; run it to "
+        "compute them again, and each `claim` checks that the prose still holds.*"
     )
 
 

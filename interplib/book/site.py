@@ -163,6 +163,10 @@ class SphinxResolver:
 
     def xref(self, role: str, content: str) -> tuple[str, str | None] | None:
         domain, typ = XREF[role]
+        if domain == "cite":
+            cited = {c.key for c in _citations(self.app)}
+            if not all(k.strip() in cited for k in content.split(",")):
+                return None  # in no {bibliography} of the book
         explicit = EXPLICIT.match(content) if domain == "std" else None
         target = explicit["target"] if explicit else content
         node = addnodes.pending_xref(
@@ -189,12 +193,17 @@ class SphinxResolver:
         return found.astext(), url
 
     def reference(self, key: str) -> str:
-        citations = self.app.env.get_domain("cite").citations  # type: ignore[attr-defined]
-        for citation in citations:
+        for citation in _citations(self.app):
             if citation.key == key:
                 text = citation.formatted_entry.text.render_as("markdown")
-                return " ".join(text.split())
+                # as the site's tooltips: a \\url{...} field shows as the bare address
+                return " ".join(text.replace("\\\\url ", "").split())
         return key
+
+
+def _citations(app: Sphinx) -> list[Any]:
+    """sphinxcontrib-bibtex's citations: one per key listed by a ``{bibliography}``."""
+    return app.env.get_domain("cite").citations  # type: ignore[attr-defined]
 
 
 def _base_url(app: Sphinx) -> str:
@@ -248,8 +257,10 @@ def _launch_reader_notebooks(
             continue
         for button in group["buttons"]:
             if "url" in button:
-                button["url"] = button["url"].replace(
-                    f"{pagename}.ipynb", f"{READER_DIR}/{name}.ipynb"
+                button["url"] = re.sub(
+                    rf"/{re.escape(pagename)}\.(ipynb|md)$",
+                    f"/{READER_DIR}/{name}.ipynb",
+                    button["url"],
                 )
 
 

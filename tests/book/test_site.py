@@ -1,5 +1,6 @@
 """The Sphinx extension: vendored plotly.js and MathJax, no remote scripts in the site."""
 
+import json
 import os
 import shutil
 import subprocess
@@ -62,6 +63,22 @@ plotting.show(plotting.line([1.0, 2.0]))
 
 ```{code-cell} ipython3
 book.claim(1 + 1 == TWO, "one and one make two")
+book.glue("two", 2)
+book.glue("fig_line", plotting.line([2.0, 1.0]))
+```
+
+$$ x = 1 $$ (eq-one)
+
+Two is {glue:text}`two:.1f`, by {eq}`eq-one`, as {numref}`fig-line` shows
+{cite:p}`elhage2021framework`.
+
+```{glue:figure} fig_line
+:name: fig-line
+
+A line.
+```
+
+```{bibliography}
 ```
 """
 
@@ -74,6 +91,8 @@ def build_tiny_book(folder: Path, two: int) -> subprocess.CompletedProcess:
         shutil.copy(repo / name, folder / name)
     (folder / "_toc.yml").write_text("format: jb-book\nroot: page\n")
     (folder / "page.md").write_text(PAGE.replace("TWO", str(two)))
+    (folder / site.READER_DIR).mkdir()  # a committed reader notebook (`make notebooks`)
+    (folder / site.READER_DIR / "page.ipynb").write_text("{}")
     env = {k: v for k, v in os.environ.items() if k != "BOOK_BUILD"}
     jb = Path(sys.executable).parent / "jupyter-book"
     return subprocess.run(
@@ -88,8 +107,26 @@ def build_tiny_book(folder: Path, two: int) -> subprocess.CompletedProcess:
 def test_a_plain_build_draws_figures_and_fails_on_a_false_claim(tmp_path):
     ok = build_tiny_book(tmp_path / "ok", two=2)
     assert ok.returncode == 0, ok.stdout[-2000:] + ok.stderr[-2000:]
+    assert "reader notebook" not in ok.stdout + ok.stderr  # nothing left unresolved
     html = (tmp_path / "ok" / "_build" / "html" / "page.html").read_text()
     assert "Plotly.newPlot" in html and "vendor/plotly.min.js" in html
+    # Colab opens the reader notebook once it is committed
+    assert "blob/main/notebooks/page.ipynb" in html
+    # the download button serves the reader notebook: MyST resolved, figures offline
+    served = json.loads(
+        (tmp_path / "ok" / "_build" / "html" / "_sources" / "page.ipynb").read_text()
+    )
+    text = "\n".join(
+        c["source"] for c in served["cells"] if c["cell_type"] == "markdown"
+    )
+    assert "Two is 2.0, by (1), as Fig. 1 shows\n[Elhage et al., 2021]." in text
+    assert "$$ x = 1\n\\tag{1}\n$$" in text
+    assert "- Nelson Elhage, Neel Nanda" in text and "**Fig. 1.** A line." in text
+    figures = [o for c in served["cells"] for o in c.get("outputs", []) if "data" in o]
+    htmls = [
+        o["data"]["text/html"] for o in figures if site.PlotlyMime.MIME in o["data"]
+    ]
+    assert len(htmls) == 2 and "interplibPlotly=" in htmls[0]
     bad = build_tiny_book(tmp_path / "bad", two=3)
     assert bad.returncode != 0
     log = bad.stdout + bad.stderr
