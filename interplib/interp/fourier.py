@@ -197,13 +197,11 @@ def neuron_frequency_fractions(
     """
     F = fourier_2d(acts.double())
     F[..., 0, 0] = 0
-    energy = F.pow(2)
-    total = energy.sum((-2, -1))
-    fractions = []
-    for k in range(1, n_freqs(acts.shape[-1]) + 1):
-        idx = torch.tensor([0, 2 * k - 1, 2 * k], device=acts.device)
-        fractions.append(energy[..., idx, :][..., :, idx].sum((-2, -1)) / total)
-    return torch.stack(fractions, dim=-1)
+    E = energy_by_frequency(F)  # cells (k, 0), (0, k), (k, k) are frequency k's
+    total = E.sum((-2, -1), keepdim=True)[..., 0]
+    return (
+        E[..., 1:, 0] + E[..., 0, 1:] + E[..., 1:, 1:].diagonal(dim1=-2, dim2=-1)
+    ) / total
 
 
 def frequency_terms(

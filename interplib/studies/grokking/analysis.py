@@ -21,6 +21,8 @@ from torch import Tensor
 
 from interplib.book import plotting
 from interplib.interp import clockpizza, fourier
+from interplib.studies.grokking import controls
+from interplib.studies.grokking.emergence import logit_scale
 from interplib.studies.grokking.model import (
     GrokConfig,
     GrokTransformer,
@@ -282,6 +284,12 @@ def summarize(
     (``cluster_freqs``). The gradient symmetricity is Zhong et al.'s (2023, their Def. 4.1): the
     mean over every pair (a, b), each with an output c drawn at random (seeded), of the cosine
     between the gradients of logit c with respect to the two input embeddings.
+
+    Beside each transfer measure sits its control (:mod:`.controls`): the input-to-neuron
+    path's key share (``ov_key_share``) beside the same share after a Gaussian matrix
+    (``ov_random_share``), ``W_L``'s frequencies and share beside the unembedding's alone
+    (``unembed_*``), and the neuron ablations (``keep``/``remove`` the key frequencies) beside
+    removing as many non-key ones (``remove_control``).
     """
     p = cfg.p
     bridge = to_bridge(cfg, effective_state_dict(model))
@@ -289,6 +297,8 @@ def summarize(
     W_E = bridge.W_E[:p].double()
     freqs = fourier.key_frequencies(W_E)
     clusters = neuron_clusters(cache.neurons, threshold)
+    used = sorted(clusters["sizes"])
+    W_U = bridge.W_U.double()  # [d_model c]
     W_L = (bridge.W_out[0] @ bridge.W_U).double()  # [neuron c]
     tokens, labels = dataset(p)
     embedded = model.embedded(tokens)
@@ -296,26 +306,46 @@ def summarize(
     sym = clockpizza.gradient_symmetricity(
         lambda x: model.from_embedded(x)[:, -1], embedded, outputs
     )
+    ov = einops.rearrange(
+        ov_neuron_circuit(bridge, p), "head x neuron -> x (head neuron)"
+    )
+    # a control set: as many frequencies as the key set, none of them key (seeded); a
+    # model whose every frequency is key (an untrained one on a small p) has none
+    others = [k for k in range(1, p // 2 + 1) if k not in freqs]
+    pick = torch.randperm(len(others), generator=torch.Generator().manual_seed(0))
+    control = sorted(others[i] for i in pick[: len(freqs)].tolist())
+    sets = {"keep": (freqs, True), "remove": (freqs, False)}
+    if len(control) == len(freqs):
+        sets["remove_control"] = (control, False)
+    ablations = controls.neuron_frequency_ablation(model, sets)
+    ablations.setdefault("remove_control", {"loss": math.nan, "accuracy": math.nan})
+    correct = clockpizza.correct_logits(cache.logits)
+    _, pc_share = controls.component_frequencies(W_E, min(2 * len(freqs), p - 1))
     return {
         "key_freqs": freqs,
         "n_key_freqs": len(freqs),
-        "cluster_freqs": list(clusters["sizes"]),
-        "n_cluster_freqs": len(clusters["sizes"]),
+        "cluster_freqs": used,
+        "n_cluster_freqs": len(used),
         "logit_map_freqs": fourier.key_frequencies(W_L.T),
+        "unembed_freqs": fourier.key_frequencies(W_U.T),
         "embed_key_share": fourier.frequency_share(W_E, freqs),
+        "embed_pc_wave_share": float(pc_share.mean()),
         "neurons_explained": clusters["explained"],
         "dead_neurons": clusters["dead"],
         "logit_map_key_share": fourier.frequency_share(W_L.T, freqs),
-        "ov_key_share": fourier.frequency_share(
-            einops.rearrange(
-                ov_neuron_circuit(bridge, p), "head x neuron -> x (head neuron)"
-            ),
-            freqs,
+        "unembed_key_share": fourier.frequency_share(W_U.T, freqs),
+        "logit_map_rank_residual": controls.residual_norm_share(W_L, 2 * len(used)),
+        "ov_key_share": fourier.frequency_share(ov, freqs),
+        "ov_random_share": float(
+            controls.random_map_share(W_E, freqs, ov.shape[-1], draws=3).mean()
         ),
+        **{f"{k}_loss": v["loss"] for k, v in ablations.items()},
+        **{f"{k}_accuracy": v["accuracy"] for k, v in ablations.items()},
         "cos_sum_fraction": fourier.cos_sum_fraction(cache.logits, freqs),
-        "distance_irrelevance": clockpizza.distance_irrelevance(
-            clockpizza.correct_logits(cache.logits)
-        ),
+        "distance_irrelevance": clockpizza.distance_irrelevance(correct),
+        "distance_share": clockpizza.distance_share(correct),
+        "pizza_fit": clockpizza.pizza_fit(correct, freqs),
         "gradient_symmetricity": float(sym.mean()),
         "attention_to_a_std": float(cache.pattern[..., 0].std(dim=(1, 2)).mean()),
+        **{f"logit_{k}": v for k, v in logit_scale(model).items()},
     }

@@ -92,16 +92,17 @@ def component_frequencies(
 
 @torch.no_grad()
 def neuron_frequency_ablation(
-    model: GrokTransformer, freqs: list[int], keep: bool
-) -> dict[str, float]:
+    model: GrokTransformer, ablations: dict[str, tuple[list[int], bool]]
+) -> dict[str, dict[str, float]]:
     """Loss and accuracy over all pairs with the neurons' key ``w_k(a+b)`` parts kept or removed.
 
     The neurons at ``=`` are functions on the ``(a, b)`` grid; their projection on the
-    orthonormal ``cos/sin w_k(a+b)`` directions of ``freqs`` (:func:`sum_directions`) is the
-    clock's part. ``keep=True`` replaces each neuron by its grid mean plus that part;
-    ``keep=False`` subtracts it. The ablated neurons then go through the (effective) output
-    matrix and the unembedding beside the unchanged residual stream. Nanda et al. (2023,
-    §4.4): keeping only the key parts lowers the loss, removing them sends it above chance.
+    orthonormal ``cos/sin w_k(a+b)`` directions of some frequencies (:func:`sum_directions`)
+    is the clock's part. ``ablations[name] = (freqs, keep)``: ``keep=True`` replaces each
+    neuron by its grid mean plus that part, ``keep=False`` subtracts it. The ablated neurons
+    then go through the (effective) output matrix and the unembedding beside the unchanged
+    residual stream; one forward pass serves every ablation. Nanda et al. (2023, §4.4):
+    keeping only the key parts lowers the loss, removing them sends it above chance.
     """
     p = model.unembed.out_features
     tokens, labels = dataset(p)
@@ -113,17 +114,25 @@ def neuron_frequency_ablation(
     mlp_in = getattr(block.mlp, "in")
     acts = torch.relu(mlp_in(resid.to(mlp_in.weight.dtype))).double()
     grid = einops.rearrange(acts, "(a b) neuron -> neuron a b", a=p)
-    dirs = sum_directions(p, freqs)  # [direction a b]
-    coeffs = einops.einsum(grid, dirs, "neuron a b, direction a b -> neuron direction")
-    clock = einops.einsum(coeffs, dirs, "neuron direction, direction a b -> neuron a b")
     mean = grid.mean((-2, -1), keepdim=True)
-    ablated = mean + clock if keep else grid - clock
-    ablated = einops.rearrange(ablated, "neuron a b -> (a b) neuron")
     out = block.mlp.out
-    final = resid + ablated @ out.effective_weight().double().T + out.bias.double()
-    logits = final @ model.unembed.weight.double().T + model.unembed.bias.double()
-    logprobs = logits.log_softmax(-1)
-    return {
-        "loss": float(-logprobs.gather(-1, labels[:, None]).mean()),
-        "accuracy": float((logits.argmax(-1) == labels).double().mean()),
-    }
+    W_out, b_out = out.effective_weight().double(), out.bias.double()
+    results = {}
+    for name, (freqs, keep) in ablations.items():
+        dirs = sum_directions(p, freqs)  # [direction a b]
+        coeffs = einops.einsum(
+            grid, dirs, "neuron a b, direction a b -> neuron direction"
+        )
+        clock = einops.einsum(
+            coeffs, dirs, "neuron direction, direction a b -> neuron a b"
+        )
+        ablated = einops.rearrange(
+            mean + clock if keep else grid - clock, "neuron a b -> (a b) neuron"
+        )
+        final = resid + ablated @ W_out.T + b_out
+        logits = final @ model.unembed.weight.double().T + model.unembed.bias.double()
+        results[name] = {
+            "loss": float(-logits.log_softmax(-1).gather(-1, labels[:, None]).mean()),
+            "accuracy": float((logits.argmax(-1) == labels).double().mean()),
+        }
+    return results

@@ -105,11 +105,22 @@ def test_summary_of_a_random_model_has_every_measure_in_range():
         "ov_key_share",
         "cos_sum_fraction",
         "distance_irrelevance",
+        "distance_share",
+        "pizza_fit",
+        "unembed_key_share",
+        "ov_random_share",
+        "logit_map_rank_residual",
+        "embed_pc_wave_share",
+        "keep_accuracy",
+        "remove_accuracy",
     )
     for name in fractions:
         assert 0 <= summary[name] <= 1 + 1e-9, name
     assert -1 <= summary["gradient_symmetricity"] <= 1
     assert summary["n_key_freqs"] == len(summary["key_freqs"]) >= 1
+    assert summary["pizza_fit"] <= summary["distance_share"] + 1e-9
+    assert min(summary[f"{k}_loss"] for k in ("keep", "remove")) > 0
+    assert math.isnan(summary["remove_control_loss"])  # p = 7: every frequency is key
 
 
 def test_jaccard_and_frequency_overlap_against_hand_counts():

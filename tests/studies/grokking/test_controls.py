@@ -77,7 +77,7 @@ def reference_ablation(model, freqs, keep):
 def test_neuron_frequency_ablation_against_least_squares(weights, keep):
     torch.manual_seed(0)
     model = GrokTransformer(tiny_grok_config(weights=weights)).double()
-    got = controls.neuron_frequency_ablation(model, [1, 3], keep=keep)
+    got = controls.neuron_frequency_ablation(model, {"x": ([1, 3], keep)})["x"]
     assert got["loss"] == pytest.approx(reference_ablation(model, [1, 3], keep))
     assert 0 <= got["accuracy"] <= 1
 
@@ -85,7 +85,7 @@ def test_neuron_frequency_ablation_against_least_squares(weights, keep):
 def test_neuron_frequency_ablation_refuses_a_bad_frequency():
     model = GrokTransformer(tiny_grok_config())
     with pytest.raises(ValueError, match="out of range"):
-        controls.neuron_frequency_ablation(model, [9], keep=True)
+        controls.neuron_frequency_ablation(model, {"x": ([9], True)})
 
 
 def test_random_map_share_is_near_the_source_share_for_noise():
