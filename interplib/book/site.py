@@ -126,7 +126,12 @@ def publishable_notebooks(outdir: Path, cache_path: Path) -> None:
 
     cache = get_cache(str(cache_path)) if cache_path.is_dir() else None
     for path in sorted((outdir / "_sources").rglob("*.ipynb")):
-        nb = nbformat.read(path, as_version=4)
+        # from myst-nb's copy, not the file the last build left here (already a reader
+        # notebook when the page was not rewritten): every build starts from the source
+        executed = (
+            outdir.parent / "jupyter_execute" / path.relative_to(outdir / "_sources")
+        )
+        nb = nbformat.read(executed if executed.exists() else path, as_version=4)
         if cache is not None:
             # not cached (e.g. executed with execution_mode: force): keep it as it is
             with contextlib.suppress(KeyError):

@@ -131,3 +131,23 @@ def test_a_plain_build_draws_figures_and_fails_on_a_false_claim(tmp_path):
     assert bad.returncode != 0
     log = bad.stdout + bad.stderr
     assert "page.md" in log and "one and one make two" in log
+
+
+def test_downloadable_notebooks_start_from_myst_nbs_copy_on_every_build(tmp_path):
+    """A page not rewritten by an incremental build keeps last build's reader notebook in
+    _sources; the next build must not export it a second time."""
+    import nbformat
+
+    outdir = tmp_path / "html"
+    (outdir / "_sources").mkdir(parents=True)
+    (tmp_path / "jupyter_execute").mkdir()
+    source = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell("# Source")])
+    nbformat.write(source, tmp_path / "jupyter_execute" / "page.ipynb")
+    stale = nbformat.v4.new_notebook(
+        cells=[nbformat.v4.new_markdown_cell("# Exported")]
+    )
+    nbformat.write(stale, outdir / "_sources" / "page.ipynb")
+    site.publishable_notebooks(outdir, tmp_path / "no-cache")
+    served = nbformat.read(outdir / "_sources" / "page.ipynb", as_version=4)
+    assert [c.source for c in served.cells] == ["# Source"]
+    assert served.cells[0].id == "cell-0"
