@@ -1,6 +1,7 @@
 """Check the executed chapters for what a reader should never see, after a book build.
 
-Reads the executed notebooks the site offers for download (``_build/html/_sources``) and
+Reads the executed chapters as the build leaves them, before they are made into the reader
+notebooks the site offers for download (``_build/executed``, next to ``_build/html``), and
 fails on
 
 * a **stray output**: a cell whose visible result is only a bare number, a bare boolean or
@@ -75,15 +76,14 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("site", type=Path, help="the built site, e.g. _build/html")
     args = parser.parse_args(argv)
-    notebooks = sorted((args.site / "_sources").rglob("*.ipynb"))
+    executed = args.site.parent / "executed"
+    notebooks = sorted(executed.rglob("*.ipynb"))
     if not notebooks:
-        sys.exit(
-            f"check_pages: no executed notebooks under {args.site}/_sources; build first"
-        )
+        sys.exit(f"check_pages: no executed notebooks under {executed}; build first")
     problems = []
     for path in notebooks:
         nb = json.loads(path.read_text())
-        name = path.relative_to(args.site / "_sources")
+        name = path.relative_to(executed)
         problems += [f"{name}: stray output in {s}" for s in stray_outputs(nb)]
         problems += [
             f"{name}: glued key {k!r} is never used in the prose"

@@ -46,6 +46,7 @@ __all__ = [
     "mathjax_dir",
     "copy_assets",
     "remote_scripts",
+    "EXECUTED",
     "publishable_notebooks",
     "SphinxResolver",
     "reader_notebooks",
@@ -114,23 +115,30 @@ def remote_scripts(outdir: Path) -> dict[str, list[str]]:
     return found
 
 
-def publishable_notebooks(outdir: Path, cache_path: Path) -> None:
-    """Give every downloadable notebook its outputs and stable cell ids.
+EXECUTED = (
+    "executed"  # _build/executed/: the executed chapters, as check_pages reads them
+)
+
+
+def publishable_notebooks(outdir: Path, cache_path: Path) -> list[Path]:
+    """Write every downloadable chapter, executed, with its outputs and stable cell ids to
+    ``outdir/../executed/`` (:func:`reader_notebooks` makes the download from it); return
+    the files written.
 
     myst-nb 1.4 writes a notebook that was served from the jupyter-cache *without* outputs
     (it saves the parsed notebook, not the merged one), and nbformat gives cells random ids,
     so the download button would serve an unexecuted notebook that differs on every build.
+    Each build starts from myst-nb's copy (``jupyter_execute/``), never from what the last
+    build left in ``_sources`` (a reader notebook, when the page was not rewritten).
     """
     import nbformat
     from jupyter_cache import get_cache
 
     cache = get_cache(str(cache_path)) if cache_path.is_dir() else None
+    written = []
     for path in sorted((outdir / "_sources").rglob("*.ipynb")):
-        # from myst-nb's copy, not the file the last build left here (already a reader
-        # notebook when the page was not rewritten): every build starts from the source
-        executed = (
-            outdir.parent / "jupyter_execute" / path.relative_to(outdir / "_sources")
-        )
+        rel = path.relative_to(outdir / "_sources")
+        executed = outdir.parent / "jupyter_execute" / rel
         nb = nbformat.read(executed if executed.exists() else path, as_version=4)
         if cache is not None:
             # not cached (e.g. executed with execution_mode: force): keep it as it is
@@ -139,7 +147,11 @@ def publishable_notebooks(outdir: Path, cache_path: Path) -> None:
         for i, cell in enumerate(nb.cells):
             if "id" in cell:
                 cell["id"] = f"cell-{i}"
-        nbformat.write(nb, path)
+        target = outdir.parent / EXECUTED / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        nbformat.write(nb, target)
+        written.append(target)
+    return written
 
 
 # reference roles: the Sphinx domain and type that resolve them
@@ -215,9 +227,10 @@ def _base_url(app: Sphinx) -> str:
     return (app.config.html_baseurl or "").rstrip("/") + "/"
 
 
-def reader_notebooks(app: Sphinx) -> list[str]:
-    """Rewrite every downloadable executed notebook as a reader's notebook
-    (:func:`interplib.book.export.export_notebook`); the problems met, by page."""
+def reader_notebooks(app: Sphinx, executed: list[Path]) -> list[str]:
+    """Serve each ``executed`` chapter (from :func:`publishable_notebooks`) as a reader's
+    notebook (:func:`interplib.book.export.export_notebook`) at ``_sources/<page>.ipynb``,
+    where the download button points; the problems met, by page."""
     from plotly.offline import get_plotlyjs_version
 
     outdir = Path(app.outdir)
@@ -225,8 +238,8 @@ def reader_notebooks(app: Sphinx) -> list[str]:
     cdn = f"https://cdn.plot.ly/plotly-{get_plotlyjs_version()}.min.js"
     plotly = plotly_js().read_bytes()
     problems = []
-    for path in sorted((outdir / "_sources").rglob("*.ipynb")):
-        docname = path.relative_to(outdir / "_sources").with_suffix("").as_posix()
+    for path in executed:
+        docname = path.relative_to(outdir.parent / EXECUTED).with_suffix("").as_posix()
         if docname not in app.env.found_docs:
             continue
         resolver = SphinxResolver(app, docname)
@@ -239,7 +252,8 @@ def reader_notebooks(app: Sphinx) -> list[str]:
             cdn=cdn,
             macros=macros,
         )
-        path.write_text(json.dumps(reader, indent=1, ensure_ascii=False) + "\n")
+        served = outdir / "_sources" / f"{docname}.ipynb"
+        served.write_text(json.dumps(reader, indent=1, ensure_ascii=False) + "\n")
         problems += [f"{docname}: {p}" for p in found]
     return problems
 
@@ -273,8 +287,8 @@ def _build_finished(app: Sphinx, exception: Exception | None) -> None:
     if exception is not None or app.builder.format != "html":
         return
     outdir = Path(app.outdir)
-    publishable_notebooks(outdir, outdir.parent / ".jupyter_cache")
-    for problem in reader_notebooks(app):
+    executed = publishable_notebooks(outdir, outdir.parent / ".jupyter_cache")
+    for problem in reader_notebooks(app, executed):
         logger.warning(f"reader notebook: {problem}")
     copy_assets(outdir)
     for page, tags in remote_scripts(outdir).items():

@@ -135,7 +135,7 @@ def test_a_plain_build_draws_figures_and_fails_on_a_false_claim(tmp_path):
 
 def test_downloadable_notebooks_start_from_myst_nbs_copy_on_every_build(tmp_path):
     """A page not rewritten by an incremental build keeps last build's reader notebook in
-    _sources; the next build must not export it a second time."""
+    _sources; the next build starts again from myst-nb's copy, not from it."""
     import nbformat
 
     outdir = tmp_path / "html"
@@ -147,7 +147,8 @@ def test_downloadable_notebooks_start_from_myst_nbs_copy_on_every_build(tmp_path
         cells=[nbformat.v4.new_markdown_cell("# Exported")]
     )
     nbformat.write(stale, outdir / "_sources" / "page.ipynb")
-    site.publishable_notebooks(outdir, tmp_path / "no-cache")
-    served = nbformat.read(outdir / "_sources" / "page.ipynb", as_version=4)
+    (written,) = site.publishable_notebooks(outdir, tmp_path / "no-cache")
+    assert written == tmp_path / site.EXECUTED / "page.ipynb"
+    served = nbformat.read(written, as_version=4)
     assert [c.source for c in served.cells] == ["# Source"]
     assert served.cells[0].id == "cell-0"
