@@ -128,7 +128,7 @@ def memorized_bits(accuracy: float, T0: int, N: int) -> float:
     A uniformly random next token carries ``log2 N`` bits, so a table recalled at
     ``accuracy`` holds about ``(acc - 1/N) T0 / (1 - 1/N) · log2 N`` bits.
     """
-    return max(mem.associations(accuracy, T0, N), 0.0) * math.log2(N)
+    return max(float(mem.associations(accuracy, T0, N)), 0.0) * math.log2(N)
 
 
 def logit_margin(
