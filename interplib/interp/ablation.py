@@ -18,7 +18,7 @@ from jaxtyping import Float, Int
 from torch import Tensor
 
 from interplib.core.checks import check_layer_head, check_tokens
-from interplib.interp.circuits import Head, _norm_kind, layer_weights
+from interplib.interp.circuits import Head, _norm_kind, layer_weights, unembed_weights
 from interplib.interp.patterns import RepeatLoss, check_repeat, repeat_loss
 
 __all__ = [
@@ -27,7 +27,8 @@ __all__ = [
     "ablated_loss",
     "ablated_repeat_losses",
     "path_ablated_logits",
-    "path_ablation_losses",
+    "path_ablation_effects",
+    "receiver_direct_logits",
     "single_head_ablations",
 ]
 
@@ -147,6 +148,55 @@ def ablated_loss(
     return float(F.cross_entropy(logits[:, :-1].transpose(1, 2), tokens[:, 1:]))
 
 
+def _check_path(model, sender: Head, receiver: Head, side: str) -> None:
+    if side not in PATH_SIDES:
+        raise ValueError(f"side={side!r}: use one of {PATH_SIDES}")
+    check_layer_head(model, *sender)
+    check_layer_head(model, *receiver)
+    if sender[0] >= receiver[0]:
+        raise ValueError(
+            f"sender {sender}, receiver {receiver}: the sender must sit in an earlier "
+            "layer than the receiver"
+        )
+
+
+def _path_run(model, tokens, sender, receiver, side, mean_z, cache):
+    """The forward pass of :func:`path_ablated_logits` from a clean cache: ``(logits,
+    the receiver's output divided by the final LN scale [batch pos d_model])``."""
+    (ls, hs), (lr, hr) = sender, receiver
+    z = cache[f"blocks.{ls}.attn.hook_z"][:, :, hs]
+    W_O = model.blocks[ls].attn.W_O.detach()[hs]
+    x = cache[f"blocks.{lr}.hook_resid_pre"] + (mean_z - z) @ W_O
+    if _norm_kind(model) is not None:  # the scale of the changed residual
+        centred = x - x.mean(-1, keepdim=True)
+        x = x / (centred.pow(2).mean(-1, keepdim=True) + model.cfg.eps).sqrt()
+    W = layer_weights(model, lr)
+    weight, bias = getattr(W, f"W_{side.upper()}"), getattr(W, f"b_{side.upper()}")
+    new = x @ weight[hr] + bias[hr]  # [batch pos d_head]
+    seen: dict[str, Tensor] = {}
+
+    def patch(act, hook):
+        act = act.clone()
+        act[:, :, hr] = new.to(act.dtype)
+        return act
+
+    def keep(name):
+        def hook(act, hook):
+            seen[name] = act.detach()
+
+        return hook
+
+    z_name = f"blocks.{lr}.attn.hook_z"
+    hooks = [(f"blocks.{lr}.attn.hook_{side}", patch), (z_name, keep(z_name))]
+    if _norm_kind(model) is not None:
+        hooks.append(("ln_final.hook_scale", keep("ln_final.hook_scale")))
+    logits = model.run_with_hooks(tokens, fwd_hooks=hooks).detach()
+    out = seen[f"blocks.{lr}.attn.hook_z"][:, :, hr] @ model.blocks[lr].attn.W_O[hr]
+    if _norm_kind(model) is not None:
+        out = out / seen["ln_final.hook_scale"]
+    return logits, out.detach()
+
+
 def path_ablated_logits(
     model,
     tokens: Int[Tensor, "batch pos"],
@@ -167,61 +217,77 @@ def path_ablated_logits(
     Raises:
         ValueError: a side other than q, k, v, or a sender not in an earlier layer.
     """
-    if side not in PATH_SIDES:
-        raise ValueError(f"side={side!r}: use one of {PATH_SIDES}")
-    (ls, hs), (lr, hr) = sender, receiver
-    check_layer_head(model, ls, hs)
-    check_layer_head(model, lr, hr)
-    if ls >= lr:
-        raise ValueError(
-            f"sender {sender}, receiver {receiver}: the sender must sit in an earlier "
-            "layer than the receiver"
-        )
+    _check_path(model, sender, receiver, side)
     check_tokens(model, tokens)
-    mean_z = _z_means(model, tokens if reference is None else reference, [ls])[ls][hs]
-    names = (f"blocks.{ls}.attn.hook_z", f"blocks.{lr}.hook_resid_pre")
-    _, cache = model.run_with_cache(tokens, names_filter=lambda n: n in names)
-    z = cache[names[0]][:, :, hs]
-    W_O = model.blocks[ls].attn.W_O.detach()[hs]
-    x = cache[names[1]] + (mean_z - z) @ W_O
-    if _norm_kind(model) is not None:  # the scale of the changed residual
-        centred = x - x.mean(-1, keepdim=True)
-        x = x / (centred.pow(2).mean(-1, keepdim=True) + model.cfg.eps).sqrt()
-    W = layer_weights(model, lr)
-    weight, bias = getattr(W, f"W_{side.upper()}"), getattr(W, f"b_{side.upper()}")
-    new = x @ weight[hr] + bias[hr]  # [batch pos d_head]
-
-    def hook(act, hook):
-        act = act.clone()
-        act[:, :, hr] = new.to(act.dtype)
-        return act
-
-    hooks = [(f"blocks.{lr}.attn.hook_{side}", hook)]
-    return model.run_with_hooks(tokens, fwd_hooks=hooks).detach()
+    ls = sender[0]
+    mean_z = _z_means(model, tokens if reference is None else reference, [ls])[ls]
+    _, cache = model.run_with_cache(tokens)
+    return _path_run(model, tokens, sender, receiver, side, mean_z[sender[1]], cache)[0]
 
 
-def path_ablation_losses(
+def path_ablation_effects(
     model,
     tokens: Int[Tensor, "batch pos"],
     period: int,
     senders: Sequence[Head],
     receivers: Sequence[Head],
     reference: Tensor | None = None,
-) -> Float[Tensor, "side sender receiver"]:
-    """Loss on the repeat of ``[..., r, r]`` for every (side, sender, receiver) path ablation.
+) -> tuple[
+    Float[Tensor, "side sender receiver"], Float[Tensor, "side sender receiver"]
+]:
+    """Every (side, sender, receiver) path ablation on ``[..., r, r]``: two measures.
 
-    One :func:`path_ablated_logits` per entry (``3 × senders × receivers`` forward passes);
-    sides in the order of ``PATH_SIDES`` (q, k, v). Compare with the clean
-    :func:`~interplib.interp.patterns.repeat_losses`.
+    ``(loss on the repeat, receiver's direct logit on the repeat)``. The second is how far
+    the receiver's own output raises the correct next token's logit above the mean logit
+    (through the unembedding, final LN scale of the same run), averaged over the repeat's
+    targets 2..period: it shows a path into one receiver even when other heads make up
+    for the loss. Sides in the order of ``PATH_SIDES``; one forward pass per entry
+    (``3 × senders × receivers``). :func:`receiver_direct_logits` gives the clean values.
     """
     check_repeat(tokens, period)
-    out = torch.empty(len(PATH_SIDES), len(senders), len(receivers))
+    for s, r in itertools.product(senders, receivers):
+        _check_path(model, s, r, "q")
+    layers = sorted({l for l, _ in senders})
+    means = _z_means(model, tokens if reference is None else reference, layers)
+    _, cache = model.run_with_cache(tokens)
+    W_U, _ = unembed_weights(model)
+    loss_out = torch.empty(len(PATH_SIDES), len(senders), len(receivers))
+    logit_out = torch.empty_like(loss_out)
     for (i, side), (j, s), (k, r) in itertools.product(
         enumerate(PATH_SIDES), enumerate(senders), enumerate(receivers)
     ):
-        logits = path_ablated_logits(model, tokens, s, r, side, reference)
+        logits, out = _path_run(model, tokens, s, r, side, means[s[0]][s[1]], cache)
         loss = F.cross_entropy(
             logits[:, :-1].transpose(1, 2), tokens[:, 1:], reduction="none"
         )
-        out[i, j, k] = repeat_loss(loss, period).repeated
-    return out
+        loss_out[i, j, k] = repeat_loss(loss, period).repeated
+        logit_out[i, j, k] = _direct_logit(out, W_U, tokens, period)
+    return loss_out, logit_out
+
+
+def _direct_logit(out: Tensor, W_U: Tensor, tokens: Tensor, period: int) -> float:
+    """Mean of ``out @ W_U`` at the correct next token minus its mean over the vocabulary,
+    over the repeat's targets 2..period (positions T - period .. T - 2 predict them)."""
+    T = tokens.shape[1]
+    at = out[:, T - period : T - 1]  # [batch period-1 d_model]
+    logits = at @ W_U
+    target = tokens[:, T - period + 1 :, None]
+    return float((logits.gather(-1, target)[..., 0] - logits.mean(-1)).mean())
+
+
+def receiver_direct_logits(
+    model, tokens: Int[Tensor, "batch pos"], period: int, receivers: Sequence[Head]
+) -> Float[Tensor, " receiver"]:
+    """Each receiver's direct logit on the repeat in the clean model (see
+    :func:`path_ablation_effects`)."""
+    check_repeat(tokens, period)
+    _, cache = model.run_with_cache(tokens)
+    W_U, _ = unembed_weights(model)
+    out = []
+    for l, h in receivers:
+        check_layer_head(model, l, h)
+        res = cache[f"blocks.{l}.attn.hook_z"][:, :, h] @ model.blocks[l].attn.W_O[h]
+        if _norm_kind(model) is not None:
+            res = res / cache["ln_final.hook_scale"]
+        out.append(_direct_logit(res.detach(), W_U, tokens, period))
+    return torch.tensor(out)

@@ -15,7 +15,8 @@ from interplib.interp.ablation import (
     ablated_loss,
     ablated_repeat_losses,
     path_ablated_logits,
-    path_ablation_losses,
+    path_ablation_effects,
+    receiver_direct_logits,
     single_head_ablations,
 )
 from interplib.interp.patterns import per_token_loss, repeated_random_tokens
@@ -78,9 +79,12 @@ def test_bad_heads_and_kinds_get_errors_that_name_the_fix():
         ablated_logits(m, tokens(), [(0, 0)], "resample")
 
 
-def brute_path_ablated(m, toks, sender, receiver, side):
+def brute_path_ablated(m, toks, sender, receiver, side, receiver_logits=False):
     """A 2-layer forward from the raw weights in which only ``receiver``'s ``side`` reads
-    the residual with ``sender``'s z replaced by its mean over batch and positions."""
+    the residual with ``sender``'s z replaced by its mean over batch and positions.
+
+    With ``receiver_logits``: the logits the receiver's output alone writes through the
+    final LayerNorm (its scale from the whole residual, no LN bias) and the unembedding."""
     sd, cfg, T = m.state_dict(), m.cfg, toks.shape[1]
     zs = {}
     brute_forward(m, toks, zs=zs)
@@ -104,7 +108,7 @@ def brute_path_ablated(m, toks, sender, receiver, side):
     hs = sender[1]
     changed = x1 + block_out(0, (zs[(0, hs)].mean((0, 1)) - zs[(0, hs)], hs))
     clean_in, changed_in = ln(x1, "blocks.1.ln1"), ln(changed, "blocks.1.ln1")
-    out = x1 + sd["blocks.1.attn.o.bias"]
+    out, written = x1 + sd["blocks.1.attn.o.bias"], {}
     for h in range(cfg.n_heads):
         sl = slice(h * cfg.d_head, (h + 1) * cfg.d_head)
         q, k, v = (
@@ -115,7 +119,17 @@ def brute_path_ablated(m, toks, sender, receiver, side):
         )
         s = q @ k.transpose(-1, -2) / math.sqrt(cfg.d_head)
         s = s.masked_fill(torch.ones(T, T, dtype=torch.bool).triu(1), float("-inf"))
-        out = out + block_out(1, (s.softmax(-1) @ v, h))
+        written[h] = block_out(1, (s.softmax(-1) @ v, h))
+        out = out + written[h]
+    if receiver_logits:
+        mine = written[receiver[1]]
+        if cfg.normalization_type is not None:
+            centred = out - out.mean(-1, keepdim=True)
+            sigma = (centred.pow(2).mean(-1, keepdim=True) + cfg.eps).sqrt()
+            mine = (mine - mine.mean(-1, keepdim=True)) / sigma
+            if cfg.normalization_type == "LN":
+                mine = mine * sd["ln_final.weight"]
+        return mine @ sd["unembed.weight"].T
     return ln(out, "ln_final") @ sd["unembed.weight"].T + sd["unembed.bias"]
 
 
@@ -128,16 +142,31 @@ def test_path_ablation_changes_one_input_of_one_head(norm, side):
     assert not torch.allclose(got, m(toks).detach())
 
 
-def test_path_ablation_losses_fill_the_side_sender_receiver_table():
+@pytest.mark.parametrize("norm", [None, "LN"])
+def test_path_ablation_effects_hold_the_repeat_loss_and_the_receivers_logit(norm):
+    m = model(norm)
+    rt = repeated_random_tokens(40, 6, 4, torch.Generator().manual_seed(0), bos=1)
+    loss, logit = path_ablation_effects(m, rt, 6, [(0, 0), (0, 2)], [(1, 1)])
+    assert loss.shape == logit.shape == (3, 2, 1)
+    full = brute_path_ablated(m, rt, (0, 2), (1, 1), "k")
+    ce = torch.nn.functional.cross_entropy(
+        full[:, :-1].transpose(1, 2), rt[:, 1:], reduction="none"
+    )
+    assert loss[1, 1, 0] == pytest.approx(ce[:, 7:12].mean().item(), rel=1e-6)
+    mine = brute_path_ablated(m, rt, (0, 2), (1, 1), "k", receiver_logits=True)
+    at = mine[:, 7:12]  # positions 7..11 predict tokens 8..12 (2..6 of the repeat)
+    lift = at.gather(-1, rt[:, 8:, None])[..., 0] - at.mean(-1)
+    assert logit[1, 1, 0] == pytest.approx(lift.mean().item(), rel=1e-6)
+
+
+def test_receiver_direct_logits_are_the_clean_path_values():
     m = model("LNPre")
     rt = repeated_random_tokens(40, 6, 4, torch.Generator().manual_seed(0), bos=1)
-    table = path_ablation_losses(m, rt, 6, [(0, 0), (0, 2)], [(1, 1)])
-    assert table.shape == (3, 2, 1)
-    logits = path_ablated_logits(m, rt, (0, 2), (1, 1), "k")
-    loss = torch.nn.functional.cross_entropy(
-        logits[:, :-1].transpose(1, 2), rt[:, 1:], reduction="none"
-    )
-    assert table[1, 1, 0] == pytest.approx(loss[:, 7:12].mean().item(), rel=1e-6)
+    clean = receiver_direct_logits(m, rt, 6, [(1, 0), (1, 1)])
+    # a path ablation whose mean equals the clean output changes nothing: a constant z
+    _, logit = path_ablation_effects(m, rt, 6, [(0, 0)], [(1, 0), (1, 1)])
+    assert clean.shape == (2,) and torch.isfinite(clean).all()
+    assert not torch.allclose(logit[0, 0], clean)  # the ablation moved something
 
 
 @pytest.mark.parametrize(
