@@ -1,9 +1,9 @@
 """Notebooks that read well outside the book: the executed chapters with MyST resolved.
 
-A chapter's Markdown cells speak MyST (``{glue:text}`key```, ``{numref}`fig-x```,
-``{cite:p}`key```, ```` ```{note} ````, ``$$ … $$ (eq-label)``), which Jupyter, VS Code and
-Colab show as raw text, and its figures are glued into the prose rather than shown by the
-cell that makes them. :func:`export_notebook` turns an executed chapter into a notebook that
+A chapter's Markdown cells speak MyST (the roles ``glue:text``, ``numref``, ``eq``,
+``cite:p``, ..., directives such as ``note`` or ``glue:figure``, equations labelled as
+``$$ … $$ (eq-label)``), which Jupyter, VS Code and Colab show as raw text, and its
+figures are glued into the prose rather than shown by the cell that makes them. :func:`export_notebook` turns an executed chapter into a notebook that
 reads as the page does:
 
 * glued values are pasted as text, formatted as the role asks (myst-nb's own formatter);
@@ -16,10 +16,7 @@ reads as the page does:
   ``<details>``, tables and figures with their numbered captions;
 * a glued figure is placed where the prose puts it, in a code cell that shows it again
   (``book.cells.glued(key)``) and holds the build's output;
-* every plotly output draws with no network: its ``text/html`` uses the page's plotly.js,
-  and the notebook's first figure carries plotly.js itself, gzipped (a later figure in a
-  frontend that isolates outputs, such as Colab, loads it from plotly's CDN). Where no
-  script runs (GitHub) the HTML says where the figure is drawn.
+* every plotly output draws with no network (:mod:`interplib.book.offline`).
 
 Resolving references needs the book's build: a :class:`Resolver` answers for the roles
 (:mod:`interplib.book.site` gives one from the Sphinx environment). Anything without a
@@ -28,28 +25,23 @@ reader form is reported in ``problems``, never passed through silently.
 
 from __future__ import annotations
 
-import base64
 import copy
-import gzip
 import json
 import re
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from interplib.book.cells import GLUE_PREFIX
-from interplib.book.plotting import figure_id
+from interplib.book.offline import offline_figures
 
 __all__ = [
     "Resolver",
     "Figure",
     "Export",
     "expand_macros",
-    "plotly_loader",
-    "figure_html",
     "export_notebook",
 ]
 
-PLOTLY = "application/vnd.plotly.v1+json"
 ROLE = re.compile(r"\{(?P<role>[a-z][a-z:-]*)\}`(?P<content>[^`]*)`")
 FENCE = re.compile(r"^(?P<fence>`{3,}|:{3,})\{(?P<name>[^}]+)\}[ \t]*(?P<arg>.*)$")
 LABELLED_MATH = re.compile(r"\$\$(?P<body>.+?)\$\$[ \t]*\((?P<label>[^)\s]+)\)", re.S)
@@ -288,49 +280,6 @@ def expand_macros(math: str, macros: dict[str, Any]) -> str:
     return math
 
 
-def plotly_loader(plotly_js: bytes) -> str:
-    """A script that defines ``window.interplibPlotly``: a promise of ``window.Plotly``
-    from this copy of plotly.js (gzipped, base64), decompressed in the browser."""
-    packed = base64.b64encode(gzip.compress(plotly_js, mtime=0)).decode()
-    return (
-        "<script>window.interplibPlotly=window.interplibPlotly||(async function(){"
-        f'var b=Uint8Array.from(atob("{packed}"),function(c){{return c.charCodeAt(0);}});'
-        "var s=new Blob([b]).stream().pipeThrough(new DecompressionStream('gzip'));"
-        "var code=await new Response(s).text();"
-        "var d=window.define;window.define=undefined;"  # require.js would capture plotly
-        "try{(0,eval)(code);}finally{window.define=d;}"
-        "return window.Plotly;})();</script>\n"
-    )
-
-
-def figure_html(spec: dict[str, Any], *, cdn: str, page: str, suffix: str = "") -> str:
-    """HTML that draws plotly's ``spec`` with the page's plotly.js, else the notebook's
-    copy (:func:`plotly_loader`), else plotly.js from ``cdn``; until then (or where no
-    script runs) it says where the figure is drawn."""
-    div_id = figure_id(spec) + suffix
-    args = ", ".join(
-        json.dumps(spec.get(k, {}), sort_keys=True)
-        for k in ("data", "layout", "config")
-    )
-    height = spec.get("layout", {}).get("height", 450)
-    draw = (
-        f"function draw(){{var gd=document.getElementById({json.dumps(div_id)});"
-        f'gd.textContent="";gd.style.height="{height}px";Plotly.newPlot(gd, {args});}}'
-    )
-    load = (
-        "function cdn(){var s=document.createElement('script');"
-        f"s.src={json.dumps(cdn)};s.onload=draw;document.head.appendChild(s);}}"
-    )
-    return (
-        f'<div id="{div_id}" class="plotly-graph-div" style="width:100%">'
-        f"<p><em>An interactive plotly figure: it draws where the notebook may run "
-        f'scripts, and on the <a href="{page}">online page</a>.</em></p></div>\n'
-        f"<script>(function(){{{draw}{load}"
-        "if(window.Plotly){draw();}else if(window.interplibPlotly)"
-        "{window.interplibPlotly.then(draw,cdn);}else{cdn();}})();</script>"
-    )
-
-
 def export_notebook(
     nb: dict[str, Any],
     resolver: Resolver,
@@ -368,7 +317,7 @@ def export_notebook(
         # by key (first author's name, year), as the book's bibliography
         entries = [f"- {resolver.reference(key)}" for key in sorted(export.cited)]
         cells.append(_markdown_cell("## References\n\n" + "\n".join(entries)))
-    _offline_figures(cells, plotly_js, cdn=cdn, page=page_url)
+    offline_figures(cells, plotly_js, cdn=cdn, page=page_url)
     for i, cell in enumerate(cells):
         cell["id"] = f"cell-{i}"
     metadata = {
@@ -432,20 +381,3 @@ def _preface(page_url: str) -> str:
         "references and citations were filled in when the book was built; run it to "
         "compute them again, and each `claim` checks that the prose still holds.*"
     )
-
-
-def _offline_figures(
-    cells: list[dict[str, Any]], plotly_js: bytes, *, cdn: str, page: str
-) -> None:
-    """Give every plotly output an HTML that draws offline; the first carries plotly.js."""
-    count = 0
-    for cell in cells:
-        for out in cell.get("outputs", []):
-            spec = out.get("data", {}).get(PLOTLY)
-            if spec is None:
-                continue
-            count += 1
-            html = figure_html(spec, cdn=cdn, page=page, suffix=f"-{count}")
-            if count == 1:
-                html = plotly_loader(plotly_js) + html
-            out["data"]["text/html"] = html

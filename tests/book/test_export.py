@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from interplib.book import export
+from interplib.book import export, offline
 from interplib.book.cells import GLUE_PREFIX
 
 PAGE = "https://book.example/chapters/page.html"
@@ -67,7 +67,7 @@ def notebook(*markdown, outputs=()):
             glue_output("acc", {"text/plain": "0.91234"}),
             glue_output("head", {"text/markdown": "L0H3", "text/plain": "L0H3"}),
             glue_output("table", {"text/markdown": "| a |\n| - |\n| 1 |"}),
-            glue_output("fig_a", {export.PLOTLY: FIGURE, "text/plain": "<fig>"}),
+            glue_output("fig_a", {offline.PLOTLY: FIGURE, "text/plain": "<fig>"}),
             *outputs,
         ],
     }
@@ -174,44 +174,10 @@ def test_a_glued_figure_is_placed_where_the_prose_puts_it():
     assert kinds[i + 1] == ("markdown", "**Fig. 1.** The caption.")
     assert kinds[i + 2] == ("markdown", "After.")
     (shown,) = nb["cells"][i]["outputs"]
-    assert shown["data"][export.PLOTLY] == FIGURE
+    assert shown["data"][offline.PLOTLY] == FIGURE
     # the glue records are gone from the cell that made them
     assert nb["cells"][0]["outputs"] == []
     assert problems == []
-
-
-def test_figures_draw_offline_with_one_copy_of_plotly_per_notebook():
-    shown = {
-        "output_type": "display_data",
-        "metadata": {},
-        "data": {export.PLOTLY: FIGURE, "text/html": "<script>cdn</script>"},
-    }
-    nb, _ = run("```{glue:figure} fig_a\n```", outputs=[shown])
-    htmls = [
-        o["data"]["text/html"]
-        for c in nb["cells"]
-        for o in c.get("outputs", [])
-        if export.PLOTLY in o["data"]
-    ]
-    assert len(htmls) == 2
-    assert htmls[0].count("window.interplibPlotly=window.interplibPlotly||") == 1
-    assert "interplibPlotly=" not in htmls[1]  # the later figure waits for the first's
-    assert all("online page" in h and PAGE in h for h in htmls)  # where no script runs
-    assert all("cdn.example" in h for h in htmls)  # an isolated output (Colab) loads it
-    assert json.loads(json.dumps(nb))  # plain JSON
-    assert [c["id"] for c in nb["cells"]] == [
-        f"cell-{i}" for i in range(len(nb["cells"]))
-    ]
-
-
-def test_the_gzipped_plotly_is_the_original():
-    import base64
-    import gzip
-    import re
-
-    script = export.plotly_loader(b"var Plotly = 1;")
-    packed = re.search(r'atob\("([^"]+)"\)', script)[1]
-    assert gzip.decompress(base64.b64decode(packed)) == b"var Plotly = 1;"
 
 
 @pytest.mark.parametrize(
