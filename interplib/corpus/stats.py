@@ -22,12 +22,31 @@ from torch import Tensor
 from interplib.corpus.rules import fact_statements
 
 __all__ = [
+    "SHARED_WITH_GRAMMAR",
     "split_sentences",
     "sentence_repetition",
     "fact_density",
     "deterministic_bigrams",
     "count_sequences",
 ]
+
+# What each checker of ``rules.measure_rules`` shares with the grammar that writes the text,
+# keyed by rule name. Where the checker calls the function the grammar used to choose the
+# word, a 100 % rate passes by construction: it shows the grammar calls that function
+# everywhere, not that the function is right.
+SHARED_WITH_GRAMMAR: dict[str, str] = {
+    "a/an": "by construction: the checker calls lexicon.article, the function the grammar "
+    "uses to choose the article",
+    "pronoun": "independent: the checker tracks the names it reads in the text",
+    "verb number": "partly: which forms are singular or plural comes from "
+    "lexicon.third_person and lexicon.past, which the grammar also inflects with",
+    "facts": "partly: statements are read back from the text by pattern, but compared "
+    "with the same fact table the grammar writes from",
+    "name recurs": "independent: counts the hero's name in the text",
+    "copy": "independent: looks for any repeated six-word span",
+    "once upon a time": "independent: a string match on the opening",
+    "little girl named": "independent: a string match",
+}
 
 # a sentence ends at . ! or ? (a closing quote stays with it), then whitespace
 _SENTENCE_END = re.compile(r'(?<=[.!?])"?\s+')

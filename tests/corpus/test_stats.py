@@ -77,3 +77,16 @@ def test_count_sequences_matches_a_sliding_window():
     assert stats.count_sequences(torch.from_numpy(stream), seqs) == brute
     with pytest.raises(ValueError, match="empty"):
         stats.count_sequences(stream, [[]])
+
+
+def test_shared_with_grammar_names_every_rule_and_what_the_checkers_call():
+    import inspect
+
+    from interplib.corpus import rules
+
+    assert set(stats.SHARED_WITH_GRAMMAR) == {r.name for r in rules.RULES}
+    assert "L.article" in inspect.getsource(rules.article_check)
+    verb_sets = inspect.getsource(rules)
+    assert "L.third_person" in verb_sets and "L.past" in verb_sets
+    assert "L.COUNTRIES" in inspect.getsource(rules.fact_check)
+    assert "L." not in inspect.getsource(rules.pronoun_check)

@@ -212,8 +212,12 @@ def writer_table(
 
     ``splits`` maps a reading name to a split (e.g. ``lens.split_readings``'s); ``groups``
     labels each batch row (e.g. the relation); ``rows`` selects batch rows (a boolean mask,
-    all by default). Returns counts: one row per part that is ever the largest writer, one
-    column per ``(reading, group)``, zeros where it never is.
+    all by default). Returns counts with one row per ``(reading, largest writer)`` (only the
+    parts that are the largest writer somewhere, in the order of the parts) and one column
+    per group, zeros where a part never is.
+
+    Raises:
+        ValueError: if a split's batch does not match ``groups``.
     """
     labels = np.asarray(groups)
     keep = np.ones(len(labels), bool) if rows is None else np.asarray(rows, bool)
@@ -225,12 +229,8 @@ def writer_table(
                 f"{len(labels)}; pass one group label per batch row"
             )
         largest = np.asarray(largest_writer(split))
-        tables[reading] = pd.crosstab(
-            pd.Series(largest[keep], name="largest writer"),
-            pd.Series(labels[keep], name="group"),
-        )
-    table = pd.concat(tables, axis=1, names=["reading"]).fillna(0).astype(int)
-    order = [
-        label for label in next(iter(splits.values())).labels if label in table.index
-    ]
-    return table.loc[order]
+        counts = pd.crosstab(largest[keep], labels[keep])
+        order = [label for label in split.labels if label in counts.index]
+        tables[reading] = counts.loc[order]
+    table = pd.concat(tables, names=["reading", "largest writer"])
+    return table.fillna(0).astype(int).rename_axis(columns="group")
