@@ -130,6 +130,7 @@ def check_page(site: Path, page: Path) -> bool:
 # instead of defining window.Plotly, unless the loader hides it
 REQUIRE_STANDIN = "<script>window.define=function(){};window.define.amd={};</script>"
 PLOTLY = "application/vnd.plotly.v1+json"
+MYST = re.compile(r"\{[a-z][a-z:-]*\}`|^(?:`{3,}|:{3,})\{[a-z][a-z:-]*\}", re.M)
 
 
 def notebook_page(nb: dict) -> tuple[str, int]:
@@ -152,19 +153,28 @@ def notebook_page(nb: dict) -> tuple[str, int]:
 
 def check_notebook(site: Path, path: Path) -> bool:
     """Every plotly figure of a downloadable notebook draws offline, with no JSON renderer."""
-    page, figures = notebook_page(json.loads(path.read_text()))
+    nb = json.loads(path.read_text())
+    page, figures = notebook_page(nb)
     out = site.parent / "offline" / "notebooks" / f"{path.stem}.html"
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(page)
     dom = render(out, "--dump-dom").stdout
     render(out, f"--screenshot={out.with_suffix('.png')}")
     drawn = len(re.findall(r'class="plot-container plotly"', dom))
-    ok = drawn == figures and "{glue" not in path.read_text()
-    print(
-        f"{path.relative_to(site)}: {'ok' if ok else 'FAIL'} {drawn} of {figures} "
-        f"figures drawn offline, MyST roles resolved (page {out.relative_to(site.parent)})"
+    prose = "\n".join(
+        "".join(c["source"]) for c in nb["cells"] if c["cell_type"] == "markdown"
     )
-    return ok
+    roles = sorted(set(MYST.findall(prose)))
+    checks = {
+        f"every figure is drawn offline ({drawn} of {figures})": drawn == figures,
+        f"no MyST role or directive left {roles[:3]}": not roles,
+    }
+    print(
+        f"{path.relative_to(site)}: "
+        + "; ".join(f"{'ok' if ok else 'FAIL'} {what}" for what, ok in checks.items())
+        + f" (page {out.relative_to(site.parent)})"
+    )
+    return all(checks.values())
 
 
 if __name__ == "__main__":

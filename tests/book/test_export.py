@@ -241,3 +241,11 @@ def test_the_offline_check_lays_out_a_notebook_as_one_page_of_outputs():
     page, figures = check.notebook_page(nb)
     assert figures == 1
     assert page.index(check.REQUIRE_STANDIN) < page.index("interplibPlotly")
+
+
+def test_the_offline_check_finds_myst_left_in_the_prose():
+    check = load_tool("check_offline")
+    raw = "Fig {numref}`fig-a`.\n\n```{note}\nx\n```"
+    nb, _ = run(raw)
+    assert check.MYST.findall(raw) == ["{numref}`", "```{note}"]
+    assert check.MYST.findall(markdown_of(nb)) == []
