@@ -53,9 +53,9 @@ def test_the_paper_grids_are_gpu_runs_and_the_reduced_ones_cpu_runs():
             and r.seconds["cpu"] > 0
             and r.fit is grids.run_grid
         )
-    # the reduced grids are the full Exp 2 and 3 with fewer seeds
+    # the reduced grids are the full Exp 2 and part of Exp 3, with fewer seeds
     assert reduced["memo-papercode-dhead"].grid == full["memo-grid-exp2"].grid
-    assert reduced["memo-papercode-width"].grid == full["memo-grid-exp3"].grid
+    assert set(reduced["memo-papercode-width"].grid) <= set(full["memo-grid-exp3"].grid)
     assert full["memo-grid-exp6"].seeds == 20 and full["memo-grid-exp1"].seeds == 5
 
 
