@@ -160,9 +160,9 @@ def _check_path(model, sender: Head, receiver: Head, side: str) -> None:
         )
 
 
-def _path_run(model, tokens, sender, receiver, side, mean_z, cache):
-    """The forward pass of :func:`path_ablated_logits` from a clean cache: ``(logits,
-    the receiver's output divided by the final LN scale [batch pos d_model])``."""
+def _changed_input(model, cache, sender, receiver, side, mean_z) -> Tensor:
+    """What ``receiver`` computes on ``side`` from the residual with ``sender``'s output
+    replaced by ``mean_z @ W_O``, its LN scale recomputed: ``[batch pos d_head]``."""
     (ls, hs), (lr, hr) = sender, receiver
     z = cache[f"blocks.{ls}.attn.hook_z"][:, :, hs]
     W_O = model.blocks[ls].attn.W_O.detach()[hs]
@@ -172,29 +172,7 @@ def _path_run(model, tokens, sender, receiver, side, mean_z, cache):
         x = x / (centred.pow(2).mean(-1, keepdim=True) + model.cfg.eps).sqrt()
     W = layer_weights(model, lr)
     weight, bias = getattr(W, f"W_{side.upper()}"), getattr(W, f"b_{side.upper()}")
-    new = x @ weight[hr] + bias[hr]  # [batch pos d_head]
-    seen: dict[str, Tensor] = {}
-
-    def patch(act, hook):
-        act = act.clone()
-        act[:, :, hr] = new.to(act.dtype)
-        return act
-
-    def keep(name):
-        def hook(act, hook):
-            seen[name] = act.detach()
-
-        return hook
-
-    z_name = f"blocks.{lr}.attn.hook_z"
-    hooks = [(f"blocks.{lr}.attn.hook_{side}", patch), (z_name, keep(z_name))]
-    if _norm_kind(model) is not None:
-        hooks.append(("ln_final.hook_scale", keep("ln_final.hook_scale")))
-    logits = model.run_with_hooks(tokens, fwd_hooks=hooks).detach()
-    out = seen[f"blocks.{lr}.attn.hook_z"][:, :, hr] @ model.blocks[lr].attn.W_O[hr]
-    if _norm_kind(model) is not None:
-        out = out / seen["ln_final.hook_scale"]
-    return logits, out.detach()
+    return x @ weight[hr] + bias[hr]
 
 
 def path_ablated_logits(
@@ -222,7 +200,15 @@ def path_ablated_logits(
     ls = sender[0]
     mean_z = _z_means(model, tokens if reference is None else reference, [ls])[ls]
     _, cache = model.run_with_cache(tokens)
-    return _path_run(model, tokens, sender, receiver, side, mean_z[sender[1]], cache)[0]
+    new = _changed_input(model, cache, sender, receiver, side, mean_z[sender[1]])
+
+    def patch(act, hook):
+        act = act.clone()
+        act[:, :, receiver[1]] = new.to(act.dtype)
+        return act
+
+    hooks = [(f"blocks.{receiver[0]}.attn.hook_{side}", patch)]
+    return model.run_with_hooks(tokens, fwd_hooks=hooks).detach()
 
 
 def path_ablation_effects(
@@ -232,17 +218,16 @@ def path_ablation_effects(
     senders: Sequence[Head],
     receivers: Sequence[Head],
     reference: Tensor | None = None,
-) -> tuple[
-    Float[Tensor, "side sender receiver"], Float[Tensor, "side sender receiver"]
-]:
-    """Every (side, sender, receiver) path ablation on ``[..., r, r]``: two measures.
+) -> Float[Tensor, "side sender receiver"]:
+    """The receiver's direct logit on the repeat after every (side, sender, receiver)
+    path ablation (:func:`path_ablated_logits`), and ``[receiver]`` clean values.
 
-    ``(loss on the repeat, receiver's direct logit on the repeat)``. The second is how far
-    the receiver's own output raises the correct next token's logit above the mean logit
-    (through the unembedding, final LN scale of the same run), averaged over the repeat's
-    targets 2..period: it shows a path into one receiver even when other heads make up
-    for the loss. Sides in the order of ``PATH_SIDES``; one forward pass per entry
-    (``3 × senders × receivers``). :func:`receiver_direct_logits` gives the clean values.
+    The direct logit is how far the receiver's own output raises the correct next token's
+    logit above the mean logit, through the unembedding with the final LN scale frozen
+    at the clean run's, averaged over the repeat's targets 2..period of ``[..., r, r]``.
+    It shows a path into one receiver even where other heads make up for the loss. The
+    receiver's pattern and output are recomputed from the changed side and the clean
+    cache, so the whole table costs one forward pass. Sides in ``PATH_SIDES`` order.
     """
     check_repeat(tokens, period)
     for s, r in itertools.product(senders, receivers):
@@ -250,27 +235,35 @@ def path_ablation_effects(
     layers = sorted({l for l, _ in senders})
     means = _z_means(model, tokens if reference is None else reference, layers)
     _, cache = model.run_with_cache(tokens)
-    W_U, _ = unembed_weights(model)
-    loss_out = torch.empty(len(PATH_SIDES), len(senders), len(receivers))
-    logit_out = torch.empty_like(loss_out)
+    out = torch.empty(len(PATH_SIDES), len(senders), len(receivers))
     for (i, side), (j, s), (k, r) in itertools.product(
         enumerate(PATH_SIDES), enumerate(senders), enumerate(receivers)
     ):
-        logits, out = _path_run(model, tokens, s, r, side, means[s[0]][s[1]], cache)
-        loss = F.cross_entropy(
-            logits[:, :-1].transpose(1, 2), tokens[:, 1:], reduction="none"
-        )
-        loss_out[i, j, k] = repeat_loss(loss, period).repeated
-        logit_out[i, j, k] = _direct_logit(out, W_U, tokens, period)
-    return loss_out, logit_out
+        lr, hr = r
+        qkv = {n: cache[f"blocks.{lr}.attn.hook_{n}"][:, :, hr] for n in PATH_SIDES}
+        qkv[side] = _changed_input(model, cache, s, r, side, means[s[0]][s[1]])
+        out[i, j, k] = _direct_logit(model, cache, r, tokens, period, qkv)
+    return out
 
 
-def _direct_logit(out: Tensor, W_U: Tensor, tokens: Tensor, period: int) -> float:
-    """Mean of ``out @ W_U`` at the correct next token minus its mean over the vocabulary,
-    over the repeat's targets 2..period (positions T - period .. T - 2 predict them)."""
+def _direct_logit(model, cache, receiver, tokens, period, qkv=None) -> float:
+    """The receiver's output (from ``qkv``, default the cached ones) through the frozen
+    final LN scale and the unembedding: correct token minus mean logit, over the repeat's
+    targets 2..period (positions T - period .. T - 2 predict them)."""
+    lr, hr = receiver
+    if qkv is None:
+        z = cache[f"blocks.{lr}.attn.hook_z"][:, :, hr]
+    else:
+        T = tokens.shape[1]
+        scores = qkv["q"] @ qkv["k"].transpose(-1, -2) / layer_weights(model, lr).scale
+        future = torch.ones(T, T, dtype=torch.bool, device=scores.device).triu(1)
+        z = scores.masked_fill(future, float("-inf")).softmax(-1) @ qkv["v"]
+    res = z @ model.blocks[lr].attn.W_O.detach()[hr]
+    if _norm_kind(model) is not None:
+        res = res / cache["ln_final.hook_scale"]
+    W_U, _ = unembed_weights(model)
     T = tokens.shape[1]
-    at = out[:, T - period : T - 1]  # [batch period-1 d_model]
-    logits = at @ W_U
+    logits = res[:, T - period : T - 1] @ W_U
     target = tokens[:, T - period + 1 :, None]
     return float((logits.gather(-1, target)[..., 0] - logits.mean(-1)).mean())
 
@@ -281,13 +274,9 @@ def receiver_direct_logits(
     """Each receiver's direct logit on the repeat in the clean model (see
     :func:`path_ablation_effects`)."""
     check_repeat(tokens, period)
-    _, cache = model.run_with_cache(tokens)
-    W_U, _ = unembed_weights(model)
-    out = []
     for l, h in receivers:
         check_layer_head(model, l, h)
-        res = cache[f"blocks.{l}.attn.hook_z"][:, :, h] @ model.blocks[l].attn.W_O[h]
-        if _norm_kind(model) is not None:
-            res = res / cache["ln_final.hook_scale"]
-        out.append(_direct_logit(res.detach(), W_U, tokens, period))
-    return torch.tensor(out)
+    _, cache = model.run_with_cache(tokens)
+    return torch.tensor(
+        [_direct_logit(model, cache, r, tokens, period) for r in receivers]
+    )

@@ -84,7 +84,7 @@ def brute_path_ablated(m, toks, sender, receiver, side, receiver_logits=False):
     the residual with ``sender``'s z replaced by its mean over batch and positions.
 
     With ``receiver_logits``: the logits the receiver's output alone writes through the
-    final LayerNorm (its scale from the whole residual, no LN bias) and the unembedding."""
+    final LayerNorm (the clean run's scale, no LN bias) and the unembedding."""
     sd, cfg, T = m.state_dict(), m.cfg, toks.shape[1]
     zs = {}
     brute_forward(m, toks, zs=zs)
@@ -98,33 +98,36 @@ def brute_path_ablated(m, toks, sender, receiver, side, receiver_logits=False):
             x = x * sd[f"{prefix}.weight"] + sd[f"{prefix}.bias"]
         return x
 
-    def block_out(l, z):  # [batch pos d_model] written by head h's z
-        sl = slice(z[1] * cfg.d_head, (z[1] + 1) * cfg.d_head)
-        return z[0] @ sd[f"blocks.{l}.attn.o.weight"][:, sl].T
+    def block_out(l, z, h):  # [batch pos d_model] written by head h's z
+        sl = slice(h * cfg.d_head, (h + 1) * cfg.d_head)
+        return z @ sd[f"blocks.{l}.attn.o.weight"][:, sl].T
 
     x0 = sd["embed.weight"][toks] + sd["pos_embed.weight"][:T]
     x1 = x0 + sd["blocks.0.attn.o.bias"]
-    x1 = x1 + sum(block_out(0, (zs[(0, h)], h)) for h in range(cfg.n_heads))
+    x1 = x1 + sum(block_out(0, zs[(0, h)], h) for h in range(cfg.n_heads))
     hs = sender[1]
-    changed = x1 + block_out(0, (zs[(0, hs)].mean((0, 1)) - zs[(0, hs)], hs))
+    changed = x1 + block_out(0, zs[(0, hs)].mean((0, 1)) - zs[(0, hs)], hs)
     clean_in, changed_in = ln(x1, "blocks.1.ln1"), ln(changed, "blocks.1.ln1")
-    out, written = x1 + sd["blocks.1.attn.o.bias"], {}
-    for h in range(cfg.n_heads):
+
+    def head(h, ablate):
         sl = slice(h * cfg.d_head, (h + 1) * cfg.d_head)
         q, k, v = (
-            (changed_in if (h == receiver[1] and n == side) else clean_in)
+            (changed_in if (ablate and n == side) else clean_in)
             @ sd[f"blocks.1.attn.{n}.weight"][sl].T
             + sd[f"blocks.1.attn.{n}.bias"][sl]
             for n in "qkv"
         )
         s = q @ k.transpose(-1, -2) / math.sqrt(cfg.d_head)
         s = s.masked_fill(torch.ones(T, T, dtype=torch.bool).triu(1), float("-inf"))
-        written[h] = block_out(1, (s.softmax(-1) @ v, h))
-        out = out + written[h]
+        return block_out(1, s.softmax(-1) @ v, h)
+
+    base = x1 + sd["blocks.1.attn.o.bias"]
+    clean = base + sum(head(h, False) for h in range(cfg.n_heads))
+    out = base + sum(head(h, h == receiver[1]) for h in range(cfg.n_heads))
     if receiver_logits:
-        mine = written[receiver[1]]
+        mine = head(receiver[1], side is not None)
         if cfg.normalization_type is not None:
-            centred = out - out.mean(-1, keepdim=True)
+            centred = clean - clean.mean(-1, keepdim=True)
             sigma = (centred.pow(2).mean(-1, keepdim=True) + cfg.eps).sqrt()
             mine = (mine - mine.mean(-1, keepdim=True)) / sigma
             if cfg.normalization_type == "LN":
@@ -142,31 +145,24 @@ def test_path_ablation_changes_one_input_of_one_head(norm, side):
     assert not torch.allclose(got, m(toks).detach())
 
 
+def brute_lift(logits, rt):
+    at = logits[:, 7:12]  # positions 7..11 predict tokens 8..12 (2..6 of the repeat)
+    return (at.gather(-1, rt[:, 8:, None])[..., 0] - at.mean(-1)).mean().item()
+
+
 @pytest.mark.parametrize("norm", [None, "LN"])
-def test_path_ablation_effects_hold_the_repeat_loss_and_the_receivers_logit(norm):
+def test_path_ablation_effects_are_the_receivers_logit_after_each_path_ablation(norm):
     m = model(norm)
     rt = repeated_random_tokens(40, 6, 4, torch.Generator().manual_seed(0), bos=1)
-    loss, logit = path_ablation_effects(m, rt, 6, [(0, 0), (0, 2)], [(1, 1)])
-    assert loss.shape == logit.shape == (3, 2, 1)
-    full = brute_path_ablated(m, rt, (0, 2), (1, 1), "k")
-    ce = torch.nn.functional.cross_entropy(
-        full[:, :-1].transpose(1, 2), rt[:, 1:], reduction="none"
-    )
-    assert loss[1, 1, 0] == pytest.approx(ce[:, 7:12].mean().item(), rel=1e-6)
-    mine = brute_path_ablated(m, rt, (0, 2), (1, 1), "k", receiver_logits=True)
-    at = mine[:, 7:12]  # positions 7..11 predict tokens 8..12 (2..6 of the repeat)
-    lift = at.gather(-1, rt[:, 8:, None])[..., 0] - at.mean(-1)
-    assert logit[1, 1, 0] == pytest.approx(lift.mean().item(), rel=1e-6)
-
-
-def test_receiver_direct_logits_are_the_clean_path_values():
-    m = model("LNPre")
-    rt = repeated_random_tokens(40, 6, 4, torch.Generator().manual_seed(0), bos=1)
-    clean = receiver_direct_logits(m, rt, 6, [(1, 0), (1, 1)])
-    # a path ablation whose mean equals the clean output changes nothing: a constant z
-    _, logit = path_ablation_effects(m, rt, 6, [(0, 0)], [(1, 0), (1, 1)])
-    assert clean.shape == (2,) and torch.isfinite(clean).all()
-    assert not torch.allclose(logit[0, 0], clean)  # the ablation moved something
+    table = path_ablation_effects(m, rt, 6, [(0, 0), (0, 2)], [(1, 1)])
+    assert table.shape == (3, 2, 1)
+    for i, side in enumerate(PATH_SIDES):
+        mine = brute_path_ablated(m, rt, (0, 2), (1, 1), side, receiver_logits=True)
+        assert table[i, 1, 0] == pytest.approx(brute_lift(mine, rt), rel=1e-6)
+    clean = receiver_direct_logits(m, rt, 6, [(1, 1), (1, 0)])
+    for k, r in enumerate([(1, 1), (1, 0)]):
+        mine = brute_path_ablated(m, rt, (0, 2), r, None, receiver_logits=True)
+        assert clean[k] == pytest.approx(brute_lift(mine, rt), rel=1e-6)
 
 
 @pytest.mark.parametrize(
