@@ -3,8 +3,9 @@
 A chapter's Markdown cells speak MyST (the roles ``glue:text``, ``numref``, ``eq``,
 ``cite:p``, ..., directives such as ``note`` or ``glue:figure``, equations labelled as
 ``$$ … $$ (eq-label)``), which Jupyter, VS Code and Colab show as raw text, and its
-figures are glued into the prose rather than shown by the cell that makes them. :func:`export_notebook` turns an executed chapter into a notebook that
-reads as the page does:
+figures are glued into the prose rather than shown by the cell that makes them.
+:func:`export_notebook` turns an executed chapter into a notebook that reads as the page
+does:
 
 * glued values are pasted as text, formatted as the role asks (myst-nb's own formatter);
 * cross-references, equation references and citations become the text the site shows
@@ -45,7 +46,8 @@ __all__ = [
 ROLE = re.compile(r"\{(?P<role>[a-z][a-z:-]*)\}`(?P<content>[^`]*)`")
 FENCE = re.compile(r"^(?P<fence>`{3,}|:{3,})\{(?P<name>[^}]+)\}[ \t]*(?P<arg>.*)$")
 LABELLED_MATH = re.compile(r"\$\$(?P<body>.+?)\$\$[ \t]*\((?P<label>[^)\s]+)\)", re.S)
-MATH = re.compile(r"\$\$.+?\$\$|\$[^$\n]+\$", re.S)
+# display math, or inline math that may wrap onto the next line (never across a paragraph)
+MATH = re.compile(r"\$\$.+?\$\$|\$(?:[^$\n]|\n(?![ \t]*\n))+\$", re.S)
 TARGET = re.compile(r"^\([^)\s]+\)=[ \t]*\n?", re.M)
 COMMENT = re.compile(r"^%.*\n?", re.M)
 XREF_ROLES = {

@@ -127,7 +127,8 @@ def test_citations_are_author_year_with_a_sorted_reference_list():
 
 def test_labelled_equations_are_numbered_and_macros_expanded():
     nb, problems = run(
-        "$$\n\\softmax(x) \\WOV{h} \\WOV 2 \\R\n$$ (eq-a)\n\nInline $\\R^n$, \\Rightarrow.",
+        "$$\n\\softmax(x) \\WOV{h} \\WOV 2 \\R\n$$ (eq-a)\n\n"
+        "Inline $\\R^n$, \\Rightarrow, wrapped $x \\in\n\\R$.\n\nNot $\n\n\\R$.",
         macros={
             "softmax": "\\operatorname{softmax}",
             "WOV": ["W_{OV}^{#1}", 1],
@@ -138,9 +139,10 @@ def test_labelled_equations_are_numbered_and_macros_expanded():
     assert (
         "$$\n\\operatorname{softmax}(x) W_{OV}^{h} W_{OV}^{2} X\n\\tag{1}\n$$" in text
     )
-    assert (
-        "Inline $X^n$, \\Rightarrow." in text
-    )  # outside math, and \R... not \Rightarrow
+    # inline math wraps onto the next line; \R... is not \Rightarrow; no math across
+    # a paragraph break
+    assert "Inline $X^n$, \\Rightarrow, wrapped $x \\in\nX$." in text
+    assert "Not $\n\n\\R$." in text
     assert problems == []
 
 
