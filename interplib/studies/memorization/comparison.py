@@ -5,7 +5,8 @@ result is a frame with one row per grid point (:func:`grid_frame`): the swept va
 the exact accuracy (mean and standard error over seeds) and the paper's metric (the same).
 :func:`variant_figure` draws several variants and the published means on one axis, one colour
 per variant (solid: exact accuracy, dashed: the paper's metric); :func:`dynamics_figure` draws
-training curves, seeds as thin lines and one legend entry per variant, on decade ticks.
+training curves, seeds as thin lines and one legend entry per variant, on decade ticks;
+:func:`markdown_table` writes a frame for a captioned table.
 """
 
 from __future__ import annotations
@@ -21,7 +22,13 @@ from torch import Tensor
 
 from interplib.book.plotting import TEMPLATE, grouped_lines, titled
 
-__all__ = ["grid_frame", "variant_figure", "dynamics_figure", "VARIANT_COLOURS"]
+__all__ = [
+    "grid_frame",
+    "variant_figure",
+    "dynamics_figure",
+    "markdown_table",
+    "VARIANT_COLOURS",
+]
 
 # one colour per variant across the chapter
 VARIANT_COLOURS = {
@@ -146,3 +153,19 @@ def dynamics_figure(
             annotation_position="top right",
         )
     return fig
+
+
+def markdown_table(frame: pd.DataFrame, decimals: int = 3) -> str:
+    """A frame as a GitHub-flavoured Markdown table (index first, numbers right-aligned),
+    for ``glue:md`` under a captioned ``{table}``; NaN shows as "–"."""
+
+    def cell(v: Any) -> str:
+        if isinstance(v, float):
+            return "–" if v != v else f"{v:.{decimals}f}"
+        return str(v)
+
+    head = [str(frame.index.name or ""), *map(str, frame.columns)]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---:|" * len(head)]
+    for index, row in zip(frame.index, frame.itertuples(index=False)):
+        lines.append("| " + " | ".join(cell(v) for v in (index, *row)) + " |")
+    return "\n".join(lines)

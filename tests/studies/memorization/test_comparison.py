@@ -8,6 +8,7 @@ import torch
 from interplib.studies.memorization.comparison import (
     dynamics_figure,
     grid_frame,
+    markdown_table,
     variant_figure,
 )
 
@@ -44,3 +45,17 @@ def test_dynamics_figure_has_one_legend_entry_per_variant_and_decade_ticks():
     )
     assert sum(bool(t.showlegend) for t in fig.data) == 2 and len(fig.data) == 6
     assert fig.layout.yaxis.dtick == 1
+
+
+def test_markdown_table_rounds_and_marks_missing_values():
+    import pandas as pd
+
+    f = pd.DataFrame(
+        {"a": [0.12345, float("nan")], "n": [3, 4]}, index=pd.Index([1, 2], name="H")
+    )
+    assert markdown_table(f).splitlines() == [
+        "| H | a | n |",
+        "|---:|---:|---:|",
+        "| 1 | 0.123 | 3 |",
+        "| 2 | – | 4 |",
+    ]
