@@ -67,7 +67,12 @@ book.glue("two", 2)
 book.glue("fig_line", plotting.line([2.0, 1.0]))
 ```
 
+(sec-one)=
+## One section
+
 $$ x = 1 $$ (eq-one)
+
+See {ref}`sec-one` of {doc}`page`.
 
 Two is {glue:text}`two:.1f`, by {eq}`eq-one`, as {numref}`fig-line` shows
 {cite:p}`elhage2021framework`.
@@ -121,6 +126,8 @@ def test_a_plain_build_draws_figures_and_fails_on_a_false_claim(tmp_path):
     )
     assert "Two is 2.0, by (1), as Fig. 1 shows\n[Elhage et al., 2021]." in text
     assert "$$ x = 1\n\\tag{1}\n$$" in text
+    assert "See One section of Tiny." in text  # the same page: no link
+    assert "(sec-one)=" not in text
     assert "- Nelson Elhage, Neel Nanda" in text and "**Fig. 1.** A line." in text
     figures = [o for c in served["cells"] for o in c.get("outputs", []) if "data" in o]
     htmls = [
