@@ -25,7 +25,8 @@ of the d×d form ``S_t`` (O(d³)), mapped to tokens through ``x_aᵀ v``; O(V²)
 
 Ground truth for the chapter: ``bigram_log_probs`` of a corpus's counts
 (``lmdata.bigram_counts``, transposed to [out, in]), and per-input
-``precision_at_k``, ``column_correlation`` (Spearman/Pearson) and ``top1_agreement`` between
+``precision_at_k``, ``mass_at_k``, ``column_correlation`` (Spearman/Pearson) and
+``top1_agreement`` between
 two [out, in] tables (a weight-only table, the corpus's log-probabilities, the model's
 ``single_token_logits``).
 """
@@ -390,21 +391,42 @@ def edit_effect(
     return float((a - b).abs().max()), float((a.exp() * (a - b)).sum(-1).mean())
 
 
+def mass_at_k(
+    scores: Float[Tensor, "out in"],
+    log_probs: Float[Tensor, "out in"],
+    k: int,
+    inputs: Tensor | None = None,
+) -> Float[Tensor, " in"]:
+    """Per input i: the true probability mass ``Σ_o P(o | i)`` of the k outputs ranked highest
+    by ``scores[:, i]``, with ``log_probs[:, i] = log P(· | i)``. Unlike a rank correlation over
+    all V outputs it ignores the order of the many outputs that never follow i, and it does
+    not punish swapping two near-tied followers; the truth itself scores the most that k
+    outputs can hold."""
+    a, b = _columns(scores, inputs), _columns(log_probs, inputs)
+    if a.shape != b.shape or not 0 < k <= a.shape[0]:
+        raise ValueError(
+            f"scores {tuple(a.shape)} and log_probs {tuple(b.shape)} must match, "
+            f"and k={k} be in 1 … {a.shape[0]}"
+        )
+    return b.double().exp().gather(0, a.topk(k, dim=0).indices).sum(0)
+
+
 def table_scores(
     table: Float[Tensor, "out in"],
     truth: Float[Tensor, "out in"],
     inputs: Tensor | None = None,
     k: int = 10,
 ) -> dict[str, float]:
-    """Per-input agreement of a bigram table with the truth, averaged over ``inputs``.
+    """Per-input agreement of a bigram table with the truth ``log P(o | i)``, averaged over
+    ``inputs``.
 
-    ``{"precision@k": mean precision_at_k, "Spearman": mean column_correlation,
-    "top-1 agreement": top1_agreement}``; ``inputs`` is a boolean mask or index tensor over
-    the input tokens (all of them when None).
+    ``{"precision@k": mean precision_at_k, "mass@k": mean mass_at_k, "top-1 agreement":
+    top1_agreement}``; ``inputs`` is a boolean mask or index tensor over the input tokens
+    (all of them when None).
     """
     return {
         f"precision@{k}": float(precision_at_k(table, truth, k, inputs).mean()),
-        "Spearman": float(column_correlation(table, truth, inputs).mean()),
+        f"mass@{k}": float(mass_at_k(table, truth, k, inputs).mean()),
         "top-1 agreement": top1_agreement(table, truth, inputs),
     }
 
@@ -442,6 +464,7 @@ __all__ = [
     "interaction_eigen",
     "interaction_form",
     "interaction_matrix",
+    "mass_at_k",
     "mlp_diagonal",
     "process_weights",
     "single_token_logits",
