@@ -80,14 +80,25 @@ def logit_scale(model: GrokTransformer) -> dict[str, float]:
     ``rms``: root mean square of the logits, each pair's mean removed (what softmax sees);
     ``margin``: the median gap between the correct logit and the largest other one. Logits that
     keep growing push the softmax towards exact 0s and 1s in floating point, the
-    "softmax collapse" that Prieto et al. (2025) blame for grokking stalling.
+    "softmax collapse" that Prieto et al. (2025) blame for grokking stalling:
+    ``collapsed_float32`` and ``collapsed_float64`` are the shares of pairs whose correct answer
+    gets a softmax probability of exactly 1 in that precision (no gradient from that logit).
     """
     tokens, labels = dataset(model.unembed.out_features)
     logits = model(tokens)[:, -1].double()
     centred = logits - logits.mean(-1, keepdim=True)
     correct = logits.gather(-1, labels[:, None]).squeeze(-1)
     rival = logits.scatter(-1, labels[:, None], float("-inf")).amax(-1)
+    collapsed = {
+        f"collapsed_{str(dtype).removeprefix('torch.')}": float(
+            (logits.to(dtype).softmax(-1).gather(-1, labels[:, None]) == 1)
+            .double()
+            .mean()
+        )
+        for dtype in (torch.float32, torch.float64)
+    }
     return {
         "rms": float(centred.pow(2).mean().sqrt()),
         "margin": float((correct - rival).median()),
+        **collapsed,
     }

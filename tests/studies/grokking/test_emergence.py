@@ -42,3 +42,24 @@ def test_logit_scale_against_a_loop_over_pairs():
     got = emergence.logit_scale(model)
     assert got["rms"] == pytest.approx((sum(squares) / len(squares)) ** 0.5)
     assert got["margin"] == pytest.approx(float(torch.tensor(margins).median()))
+
+
+def test_logit_scale_counts_pairs_whose_softmax_rounds_to_one():
+    torch.manual_seed(0)
+    model = GrokTransformer(tiny_grok_config()).double()
+    with torch.no_grad():
+        model.unembed.weight.mul_(
+            1e4
+        )  # huge logits: float32 rounds, float64 less often
+    tokens, labels = dataset(7)
+    logits = model(tokens)[:, -1].detach()
+    want = {}
+    for dtype in (torch.float32, torch.float64):
+        hits = 0
+        for row, label in zip(logits.to(dtype), labels.tolist()):
+            hits += bool(torch.softmax(row, -1)[label] == 1)
+        want[dtype] = hits / len(labels)
+    got = emergence.logit_scale(model)
+    assert got["collapsed_float32"] == pytest.approx(want[torch.float32])
+    assert got["collapsed_float64"] == pytest.approx(want[torch.float64])
+    assert got["collapsed_float32"] >= got["collapsed_float64"]
