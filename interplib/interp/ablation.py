@@ -160,7 +160,7 @@ def _check_path(model, sender: Head, receiver: Head, side: str) -> None:
         )
 
 
-def _changed_input(model, cache, sender, receiver, side, mean_z) -> Tensor:
+def _changed_input(model, cache, sender, receiver, side, mean_z, W=None) -> Tensor:
     """What ``receiver`` computes on ``side`` from the residual with ``sender``'s output
     replaced by ``mean_z @ W_O``, its LN scale recomputed: ``[batch pos d_head]``."""
     (ls, hs), (lr, hr) = sender, receiver
@@ -170,7 +170,7 @@ def _changed_input(model, cache, sender, receiver, side, mean_z) -> Tensor:
     if _norm_kind(model) is not None:  # the scale of the changed residual
         centred = x - x.mean(-1, keepdim=True)
         x = x / (centred.pow(2).mean(-1, keepdim=True) + model.cfg.eps).sqrt()
-    W = layer_weights(model, lr)
+    W = layer_weights(model, lr) if W is None else W
     weight, bias = getattr(W, f"W_{side.upper()}"), getattr(W, f"b_{side.upper()}")
     return x @ weight[hr] + bias[hr]
 
@@ -235,18 +235,21 @@ def path_ablation_effects(
     layers = sorted({l for l, _ in senders})
     means = _z_means(model, tokens if reference is None else reference, layers)
     _, cache = model.run_with_cache(tokens)
+    W_U, _ = unembed_weights(model)
+    weights = {l: layer_weights(model, l) for l in {l for l, _ in receivers}}
     out = torch.empty(len(PATH_SIDES), len(senders), len(receivers))
     for (i, side), (j, s), (k, r) in itertools.product(
         enumerate(PATH_SIDES), enumerate(senders), enumerate(receivers)
     ):
         lr, hr = r
         qkv = {n: cache[f"blocks.{lr}.attn.hook_{n}"][:, :, hr] for n in PATH_SIDES}
-        qkv[side] = _changed_input(model, cache, s, r, side, means[s[0]][s[1]])
-        out[i, j, k] = _direct_logit(model, cache, r, tokens, period, qkv)
+        W = weights[lr]
+        qkv[side] = _changed_input(model, cache, s, r, side, means[s[0]][s[1]], W)
+        out[i, j, k] = _direct_logit(model, cache, r, tokens, period, W_U, qkv, W.scale)
     return out
 
 
-def _direct_logit(model, cache, receiver, tokens, period, qkv=None) -> float:
+def _direct_logit(model, cache, receiver, tokens, period, W_U, qkv=None, scale=1.0):
     """The receiver's output (from ``qkv``, default the cached ones) through the frozen
     final LN scale and the unembedding: correct token minus mean logit, over the repeat's
     targets 2..period (positions T - period .. T - 2 predict them)."""
@@ -255,17 +258,17 @@ def _direct_logit(model, cache, receiver, tokens, period, qkv=None) -> float:
         z = cache[f"blocks.{lr}.attn.hook_z"][:, :, hr]
     else:
         T = tokens.shape[1]
-        scores = qkv["q"] @ qkv["k"].transpose(-1, -2) / layer_weights(model, lr).scale
+        scores = qkv["q"] @ qkv["k"].transpose(-1, -2) / scale
         future = torch.ones(T, T, dtype=torch.bool, device=scores.device).triu(1)
         z = scores.masked_fill(future, float("-inf")).softmax(-1) @ qkv["v"]
     res = z @ model.blocks[lr].attn.W_O.detach()[hr]
     if _norm_kind(model) is not None:
         res = res / cache["ln_final.hook_scale"]
-    W_U, _ = unembed_weights(model)
     T = tokens.shape[1]
-    logits = res[:, T - period : T - 1] @ W_U
-    target = tokens[:, T - period + 1 :, None]
-    return float((logits.gather(-1, target)[..., 0] - logits.mean(-1)).mean())
+    # the target's column minus the mean column: never the [.. d_vocab] logits
+    lift = W_U[:, tokens[:, T - period + 1 :]] - W_U.mean(1)[:, None, None]
+    at = res[:, T - period : T - 1]  # [batch period-1 d_model]
+    return float(torch.einsum("bpd,dbp->bp", at, lift).mean())
 
 
 def receiver_direct_logits(
@@ -277,6 +280,7 @@ def receiver_direct_logits(
     for l, h in receivers:
         check_layer_head(model, l, h)
     _, cache = model.run_with_cache(tokens)
+    W_U, _ = unembed_weights(model)
     return torch.tensor(
-        [_direct_logit(model, cache, r, tokens, period) for r in receivers]
+        [_direct_logit(model, cache, r, tokens, period, W_U) for r in receivers]
     )
