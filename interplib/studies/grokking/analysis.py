@@ -14,12 +14,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import einops
-import plotly.graph_objects as go
 import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
-from interplib.book import plotting
 from interplib.interp import clockpizza, fourier
 from interplib.studies.grokking import controls
 from interplib.studies.grokking.emergence import logit_scale
@@ -39,10 +37,8 @@ __all__ = [
     "jaccard",
     "neuron_clusters",
     "ov_neuron_circuit",
-    "progress_figure",
     "summarize",
     "values_at",
-    "MARK_STYLE",
 ]
 
 PATTERN, NEURONS = "blocks.0.attn.hook_pattern", "blocks.0.mlp.hook_post"
@@ -137,74 +133,6 @@ def values_at(
         )
     index = torch.tensor([logged.index(e) for e in at], device=values.device)
     return values[torch.arange(len(at), device=values.device), index]
-
-
-MARK_STYLE = {
-    "memorized": ("dot", "bottom right"),
-    "half": ("dash", "top left"),
-    "grokked": ("solid", "top right"),
-}
-LOSSES = {
-    "train_loss": "train",
-    "test_loss": "test",
-    "restricted_loss": "restricted (test pairs)",
-    "excluded_loss": "excluded (train pairs)",
-}
-
-
-def progress_figure(
-    history: dict[str, Float[Tensor, "model snapshot"]],
-    epochs: Int[Tensor, " snapshot"],
-    marks: dict[str, int],
-    p: int,
-    model: int = 0,
-    title: str = "",
-) -> go.Figure:
-    """One model's four losses over training on a log scale, with chance and its phase marks.
-
-    ``history`` holds the logged ``train_loss``, ``test_loss``, ``restricted_loss`` and
-    ``excluded_loss`` (``[model snapshot]``, as the recipes log them); row ``model`` is drawn.
-    A dotted line marks chance, ``ln p``; ``marks`` maps the phase names ``memorized``,
-    ``half`` and ``grokked`` to the epochs drawn as labelled vertical lines.
-    """
-    absent = [k for k in LOSSES if k not in history]
-    unknown = [k for k in marks if k not in MARK_STYLE]
-    if absent or unknown:
-        raise ValueError(
-            f"history lacks {absent} or marks has unknown names {unknown}: need the "
-            f"logged {list(LOSSES)} and marks among {list(MARK_STYLE)}"
-        )
-    lines = torch.stack([history[k][model] for k in LOSSES])
-    fig = plotting.line(
-        lines,
-        x=epochs,
-        log_y=True,
-        xaxis="epoch",
-        yaxis="loss (nats)",
-        names=list(LOSSES.values()),
-        title=title,
-    )
-    fig.add_hline(y=math.log(p), line_dash="dot", line_color="gray", line_width=1)
-    fig.add_annotation(  # a log axis places annotations by log10
-        text="chance, ln p",
-        x=1,
-        xref="x domain",
-        y=math.log10(math.log(p)),
-        xanchor="right",
-        yanchor="top",
-        showarrow=False,
-    )
-    for mark, epoch in marks.items():
-        dash, where = MARK_STYLE[mark]
-        fig.add_vline(
-            x=epoch,
-            line_dash=dash,
-            line_color="gray",
-            line_width=1,
-            annotation_text=mark,
-            annotation_position=where,
-        )
-    return fig
 
 
 def jaccard(x: list[int], y: list[int]) -> float:

@@ -188,19 +188,3 @@ def test_values_at_reads_each_models_own_epoch():
         GA.values_at(epochs, values, [10, 3, 15])
     with pytest.raises(ValueError, match="need"):
         GA.values_at(epochs, values, [10, 0])
-
-
-def test_progress_figure_draws_one_models_losses_chance_and_marks():
-    epochs = torch.arange(0, 50, 10)
-    g = torch.Generator().manual_seed(0)
-    history = {
-        k: torch.rand(2, 5, generator=g)
-        for k in ("train_loss", "test_loss", "restricted_loss", "excluded_loss")
-    }
-    marks = {"memorized": 10, "half": 20, "grokked": 30}
-    fig = GA.progress_figure(history, epochs, marks, p=7, model=1, title="t")
-    assert [list(t.y) for t in fig.data] == [history[k][1].tolist() for k in history]
-    lines = [(s.x0, s.y0) for s in fig.layout.shapes]
-    assert (0, math.log(7)) in lines and [x for x, _ in lines if x] == [10, 20, 30]
-    with pytest.raises(ValueError, match="unknown"):
-        GA.progress_figure(history, epochs, {"late": 40}, p=7)
