@@ -51,7 +51,7 @@ def band_figure(
     """Each curve's median over seeds as a line, its range over seeds as a band.
 
     ``curves[label]`` is ``[seed point]``; a label starting with a variant's name takes that
-    variant's colour. The legend says how many seeds each band spans.
+    variant's colour. A subtitle says how many seeds each band spans.
     """
     xs = plotting.to_numpy(x)
     fig = go.Figure()
@@ -80,7 +80,7 @@ def band_figure(
                 x=xs,
                 y=np.median(ys, 0),
                 mode="lines",
-                name=f"{label} (median, range of {len(ys)})",
+                name=label,
                 legendgroup=label,
                 line=dict(
                     color=colour, width=1.8, dash=(dash or {}).get(label, "solid")
@@ -90,7 +90,11 @@ def band_figure(
     fig.update_layout(template=plotting.TEMPLATE, xaxis_title=xaxis, yaxis_title=yaxis)
     if log_y:
         fig.update_yaxes(type="log")
-    return plotting.titled(fig, title)
+    n = {len(plotting.to_numpy(v)) for v in curves.values()}
+    spans = (
+        f"median and range of {n.pop()} seeds" if len(n) == 1 else "median and range"
+    )
+    return plotting.titled(fig, f"{title}<br><sub>{spans}</sub>" if title else spans)
 
 
 def paired_dots(

@@ -13,7 +13,8 @@ def test_band_figure_draws_a_median_and_a_band_per_curve_in_the_variant_colour()
     assert median.line.color == figures.COLOURS["binary"]
     assert list(median.y) == [2.0, 2.0, 2.0, 2.0]
     assert list(band.y) == [3.0, 2, 3, 4, 0, 1, 2, 1]  # highs, then lows reversed
-    assert "range of 3" in median.name
+    assert median.name == "binary, test"
+    assert "range of 3 seeds" in fig.layout.title.text
     with pytest.raises(ValueError, match="need \\[seed, 4\\]"):
         figures.band_figure({"fp": torch.zeros(2, 3)}, x=x)
 
