@@ -11,6 +11,7 @@ training curves, seeds as thin lines and one legend entry per variant, on decade
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from typing import Any
 
@@ -128,10 +129,12 @@ def dynamics_figure(
     yaxis: str,
     log_y: bool = False,
     hline: tuple[float, str] | None = None,
+    dash: dict[str, str] | None = None,
 ) -> go.Figure:
     """Training curves ``curves[variant] [seed step]``: one colour and one legend entry per
-    variant, seeds as thin lines; a log axis gets one tick per decade; ``hline`` is a
-    ``(value, label)`` reference line (a baseline)."""
+    variant, seeds as thin lines (``dash`` styles a variant, so identical curves stay
+    visible); a log axis gets one tick per decade; ``hline`` is a ``(value, label)``
+    reference line (a baseline)."""
     fig = grouped_lines(
         {k: torch.as_tensor(v) for k, v in curves.items()},
         x=list(steps),
@@ -139,18 +142,22 @@ def dynamics_figure(
         xaxis="training step",
         yaxis=yaxis,
         log_y=log_y,
+        dash=dash,
     )
     if log_y:
         fig.update_yaxes(dtick=1, tickformat="~g", minor=dict(showgrid=False))
     if hline is not None:
         value, label = hline
-        fig.add_hline(
-            y=value,
-            line_dash="dot",
-            line_color="black",
-            line_width=1,
-            annotation_text=label,
-            annotation_position="top right",
+        fig.add_hline(y=value, line_dash="dot", line_color="black", line_width=1)
+        # on a log axis an annotation's y is in log10 units (the line's is not)
+        fig.add_annotation(
+            y=math.log10(value) if log_y else value,
+            x=1,
+            xref="paper",
+            text=label,
+            showarrow=False,
+            xanchor="right",
+            yanchor="bottom",
         )
     return fig
 

@@ -45,6 +45,8 @@ def test_dynamics_figure_has_one_legend_entry_per_variant_and_decade_ticks():
     )
     assert sum(bool(t.showlegend) for t in fig.data) == 2 and len(fig.data) == 6
     assert fig.layout.yaxis.dtick == 1
+    # the label sits at the line, in log10 units on a log axis
+    assert fig.layout.annotations[0].y == pytest.approx(0.0)
 
 
 def test_markdown_table_rounds_and_marks_missing_values():
