@@ -223,7 +223,7 @@ def encoder_fits(law: mem.TrigramLaw, d: int, steps: int = 2000, seed: int = 0) 
 
     Every context must have full support (log-probabilities finite).
     """
-    from interplib.studies.memorization.model import exact_divergence
+    from interplib.studies.memorization.losses import exact_divergence
 
     _, weight, target = mem.contexts(law)
     t = target.double()

@@ -22,16 +22,12 @@ from torch import Tensor
 from interplib.core.batched import linear_decay, train_models
 from interplib.core.recipes import Trained
 from interplib.studies.memorization import laws as mem
-from interplib.studies.memorization.model import (
-    AoTConfig,
-    AttentionOnly,
-    LowRank,
-    exact_divergence,
-    freeze,
-)
+from interplib.studies.memorization.losses import exact_divergence
+from interplib.studies.memorization.model import AoTConfig, AttentionOnly, LowRank
 from interplib.studies.memorization.training import (
     adam,
     aot_models,
+    freeze,
     law_data,
     law_evaluator,
     make_law,

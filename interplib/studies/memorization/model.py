@@ -1,4 +1,4 @@
-"""The attention-only transformer of the memorization study, its rank-d lower bound, and the losses.
+"""The attention-only transformer of the memorization study and its rank-d lower bound.
 
 :class:`AttentionOnly` reads a context of ``n_ctx`` tokens and returns the logits of the next
 token at the last position. Each layer has ``H`` **parallel heads** of dimension ``d_h``
@@ -44,19 +44,11 @@ from jaxtyping import Float, Int
 from torch import Tensor, nn
 
 from interplib.core.hooks import HookedRootModule, HookPoint
-from interplib.studies.memorization.laws import TrigramLaw, contexts
 
 __all__ = [
     "AoTConfig",
     "AttentionOnly",
     "LowRank",
-    "freeze",
-    "next_token_loss",
-    "full_divergence",
-    "exact_divergence",
-    "accuracy",
-    "evaluate",
-    "PARAM_GROUPS",
     "Attention",
     "MLP",
     "Block",
@@ -401,98 +393,3 @@ class LowRank(nn.Module):
         self, tokens: Int[Tensor, "batch pos"]
     ) -> Float[Tensor, "batch d_vocab"]:
         return self.W_E[(tokens * self.place).sum(-1)] @ self.W_U
-
-
-PARAM_GROUPS = {
-    "embed": ("W_E",),
-    "pos": ("W_pos",),
-    "qkv": ("W_Q", "W_K", "W_V"),
-    "out": ("W_O",),
-    "unembed": ("W_U",),
-    "compress": ("W_C", "W_D"),
-    "mlp": ("mlp.",),
-}
-
-
-def freeze(model: nn.Module, *groups: str) -> list[str]:
-    """Stop training the named parameter groups; returns the trainable names.
-
-    The groups are ``embed pos qkv out unembed mlp compress``. Unlike the original
-    ``freeze(dict)``, a group that is not named stays trainable (no ``KeyError``).
-    """
-    unknown = set(groups) - set(PARAM_GROUPS)
-    if unknown:
-        raise ValueError(
-            f"unknown parameter group(s) {sorted(unknown)}; choose from {sorted(PARAM_GROUPS)}"
-        )
-    patterns = [p for g in groups for p in PARAM_GROUPS[g]]
-    trainable = []
-    for name, param in model.named_parameters():
-        frozen = any(name.endswith(p) or p in name for p in patterns)
-        param.requires_grad_(not frozen)
-        if not frozen:
-            trainable.append(name)
-    if not trainable:
-        raise ValueError(f"freezing {groups} leaves nothing to train")
-    return trainable
-
-
-def next_token_loss(
-    logits: Float[Tensor, "batch d_vocab"],
-    target: Int[Tensor, " batch"],
-    entropy: float = 0.0,
-) -> Float[Tensor, ""]:
-    """Cross-entropy on sampled next tokens minus ``H̄``: an unbiased estimate of the expected KL."""
-    return F.cross_entropy(logits, target) - entropy
-
-
-def full_divergence(
-    logits: Float[Tensor, "batch d_vocab"],
-    target: Float[Tensor, "batch d_vocab"],
-    entropy: float = 0.0,
-) -> Float[Tensor, ""]:
-    """Cross-entropy to the true conditional rows minus ``H̄``.
-
-    The KL, sampled over contexts only.
-    """
-    return -(target * logits.log_softmax(-1)).sum(-1).mean() - entropy
-
-
-def exact_divergence(
-    logits: Float[Tensor, "context d_vocab"],
-    weight: Float[Tensor, " context"],
-    target: Float[Tensor, "context d_vocab"],
-) -> Float[Tensor, ""]:
-    """``Σ_z π(z) KL(π2(·|z) ‖ softmax(logits_z))`` over every context (``0 log 0 = 0``)."""
-    logp = logits.double().log_softmax(-1)
-    t = target.double()
-    kl = torch.where(
-        t > 0, t * (t.clamp_min(1e-300).log() - logp), torch.zeros_like(t)
-    ).sum(-1)
-    return (weight.double() * kl).sum()
-
-
-def accuracy(
-    logits: Float[Tensor, "context d_vocab"],
-    weight: Float[Tensor, " context"],
-    target: Float[Tensor, "context d_vocab"],
-) -> Float[Tensor, ""]:
-    """Weight of the contexts whose top logit is the most likely next token (exact, no sampling)."""
-    return (weight.double() * (logits.argmax(-1) == target.argmax(-1)).double()).sum()
-
-
-@torch.no_grad()
-def evaluate(model: nn.Module, law: TrigramLaw, chunk: int = 4096) -> dict[str, float]:
-    """Exact KL and accuracy of ``model`` over every context of ``law``, in eval mode."""
-    tokens, weight, target = contexts(law)
-    device = next(model.parameters()).device
-    logits = torch.cat(
-        [
-            model(tokens[i : i + chunk].to(device)).cpu()
-            for i in range(0, len(tokens), chunk)
-        ]
-    )
-    return {
-        "kl": float(exact_divergence(logits, weight, target)),
-        "accuracy": float(accuracy(logits, weight, target)),
-    }

@@ -12,20 +12,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import torch
-from torch import Tensor
+from torch import Tensor, nn
 
 from interplib.core.batched import stacked_forward
 from interplib.studies.memorization import laws as mem
-from interplib.studies.memorization.model import (
-    AoTConfig,
-    AttentionOnly,
+from interplib.studies.memorization.losses import (
     accuracy,
     exact_divergence,
     full_divergence,
     next_token_loss,
 )
+from interplib.studies.memorization.model import AoTConfig, AttentionOnly
 
 __all__ = [
+    "PARAM_GROUPS",
+    "freeze",
     "make_law",
     "law_data",
     "law_evaluator",
@@ -197,3 +198,37 @@ def half(tensors: dict[str, Tensor]) -> dict[str, Tensor]:
         k: v.detach().to(torch.float16) if v.is_floating_point() else v
         for k, v in tensors.items()
     }
+
+
+PARAM_GROUPS = {
+    "embed": ("W_E",),
+    "pos": ("W_pos",),
+    "qkv": ("W_Q", "W_K", "W_V"),
+    "out": ("W_O",),
+    "unembed": ("W_U",),
+    "compress": ("W_C", "W_D"),
+    "mlp": ("mlp.",),
+}
+
+
+def freeze(model: nn.Module, *groups: str) -> list[str]:
+    """Stop training the named parameter groups; returns the trainable names.
+
+    The groups are ``embed pos qkv out unembed mlp compress``. Unlike the original
+    ``freeze(dict)``, a group that is not named stays trainable (no ``KeyError``).
+    """
+    unknown = set(groups) - set(PARAM_GROUPS)
+    if unknown:
+        raise ValueError(
+            f"unknown parameter group(s) {sorted(unknown)}; choose from {sorted(PARAM_GROUPS)}"
+        )
+    patterns = [p for g in groups for p in PARAM_GROUPS[g]]
+    trainable = []
+    for name, param in model.named_parameters():
+        frozen = any(name.endswith(p) or p in name for p in patterns)
+        param.requires_grad_(not frozen)
+        if not frozen:
+            trainable.append(name)
+    if not trainable:
+        raise ValueError(f"freezing {groups} leaves nothing to train")
+    return trainable

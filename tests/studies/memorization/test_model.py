@@ -1,21 +1,14 @@
-"""The attention-only model, its losses and freezing."""
+"""The attention-only model: both architectures, masks and the sequence encoder."""
 
 import math
 
 import pytest
 import torch
 
-from interplib.studies.memorization import laws as mem
 from interplib.studies.memorization.model import (
     AoTConfig,
     AttentionOnly,
     LowRank,
-    accuracy,
-    evaluate,
-    exact_divergence,
-    freeze,
-    full_divergence,
-    next_token_loss,
 )
 
 
@@ -71,65 +64,10 @@ def test_skip_residual_removes_the_residual():
     )
 
 
-def test_kl_is_zero_for_the_true_law_and_losses_agree():
-    law = mem.power_unif_law(
-        (1, 1, 0.7), (7, 7, 7), 7, torch.Generator().manual_seed(0)
-    )
-    tokens, weight, target = mem.contexts(law)
-    H = mem.conditional_entropy(law)
-    assert exact_divergence(target.log(), weight, target).abs() < 1e-12
-    assert float(accuracy(target.log(), weight, target)) == pytest.approx(1.0)
-    # full divergence on the whole context set equals the exact KL when the batch is the prior
-    logits = torch.randn(len(tokens), 7, dtype=torch.float64)
-    fd = full_divergence(
-        logits, target, 0.0
-    )  # uniform prior: the mean is the weighted sum
-    assert float(fd - H) == pytest.approx(
-        float(exact_divergence(logits, weight, target)), rel=1e-10
-    )
-    ce = next_token_loss(target.log(), target.argmax(-1), H)
-    assert torch.isfinite(ce)
-
-
 def test_low_rank_indexes_contexts_as_N_t1_plus_t2():
     m = LowRank(5, 3)
     logits = m(torch.tensor([[1, 2]]))
     torch.testing.assert_close(logits[0], m.W_E[1 * 5 + 2] @ m.W_U)
-
-
-def test_freezing_really_freezes():
-    m = tiny()
-    trainable = freeze(m, "embed", "pos", "qkv", "unembed")
-    assert trainable == ["blocks.0.attn.W_O"]
-    before = {n: p.detach().clone() for n, p in m.named_parameters()}
-    opt = torch.optim.Adam([p for p in m.parameters() if p.requires_grad], lr=0.1)
-    for _ in range(3):
-        loss = m(torch.randint(7, (8, 2))).logsumexp(-1).mean()
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-    for n, p in m.named_parameters():
-        assert torch.equal(p, before[n]) == (n != "blocks.0.attn.W_O"), n
-
-
-def test_evaluate_is_exact_over_every_context():
-    """KL and accuracy equal a loop over every context (t1, t2), weighted by its prior."""
-    law = mem.power_unif_law((1, 1, 1), (7, 7, 1), 7, torch.Generator().manual_seed(0))
-    m = tiny()
-    kl = acc = 0.0
-    with torch.no_grad():
-        for t1 in range(7):
-            for t2 in range(7):
-                w, p = float(law.prior[t1, t2]), law.pi2[t1, t2]
-                logq = m(torch.tensor([[t1, t2]]))[0].log_softmax(-1)
-                kl += w * sum(
-                    float(p[y] * (p[y].log() - logq[y])) for y in range(7) if p[y] > 0
-                )
-                acc += w * float(logq.argmax() == p.argmax())
-    out = evaluate(m, law, chunk=5)  # chunks that split the contexts unevenly
-    assert out["kl"] == pytest.approx(kl, rel=1e-12, abs=1e-15)
-    assert out["accuracy"] == pytest.approx(acc, rel=1e-12, abs=1e-15)
-    assert evaluate(m, law) == pytest.approx(out, rel=1e-12)
 
 
 @pytest.mark.parametrize(
@@ -143,11 +81,6 @@ def test_evaluate_is_exact_over_every_context():
 def test_bad_configs_give_clear_errors(kw, match):
     with pytest.raises(ValueError, match=match):
         AoTConfig(**kw)
-
-
-def test_freeze_rejects_unknown_groups():
-    with pytest.raises(ValueError, match="unknown parameter group"):
-        freeze(tiny(), "pos_emb")
 
 
 def test_deeper_models_with_mlp_run_and_train():

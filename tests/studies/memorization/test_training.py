@@ -4,7 +4,8 @@ import pytest
 import torch
 
 from interplib.studies.memorization import laws as mem
-from interplib.studies.memorization.training import law_data, make_law
+from interplib.studies.memorization.model import AoTConfig, AttentionOnly
+from interplib.studies.memorization.training import freeze, law_data, make_law
 
 
 def test_law_data_is_pure_and_follows_each_law():
@@ -51,3 +52,30 @@ def test_pooled_data_reuse_one_sample_in_reshuffled_epochs():
 def test_unknown_law_kind():
     with pytest.raises(ValueError, match="unknown law kind"):
         make_law("zipf", 5, 0)
+
+
+def tiny(**kw):
+    torch.manual_seed(0)
+    return AttentionOnly(
+        AoTConfig(**{"d_vocab": 7, "d_model": 5, "d_head": 3, "n_heads": 2, **kw})
+    ).double()
+
+
+def test_freezing_really_freezes():
+    m = tiny()
+    trainable = freeze(m, "embed", "pos", "qkv", "unembed")
+    assert trainable == ["blocks.0.attn.W_O"]
+    before = {n: p.detach().clone() for n, p in m.named_parameters()}
+    opt = torch.optim.Adam([p for p in m.parameters() if p.requires_grad], lr=0.1)
+    for _ in range(3):
+        loss = m(torch.randint(7, (8, 2))).logsumexp(-1).mean()
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    for n, p in m.named_parameters():
+        assert torch.equal(p, before[n]) == (n != "blocks.0.attn.W_O"), n
+
+
+def test_freeze_rejects_unknown_groups():
+    with pytest.raises(ValueError, match="unknown parameter group"):
+        freeze(tiny(), "pos_emb")
