@@ -4,8 +4,10 @@ The grammar writes a few hundred sentence frames with Zipf-weighted word choices
 repeats itself far more than natural text: whole sentences recur verbatim
 (:func:`sentence_repetition`), facts are stated densely (:func:`fact_density`), many tokens
 are followed by one next token only (:func:`deterministic_bigrams`), and a token sequence can
-be looked up in the packed training stream exactly (:func:`count_sequences`). The story-corpus
-appendix reports these numbers and what they mean for the chapters that train on the corpus.
+be looked up in the packed training stream exactly (:func:`count_sequences`), as can the
+longest part of a prompt the stream holds and what follows it there (:func:`seen_suffixes`).
+The story-corpus appendix reports these numbers and what they mean for the chapters that
+train on the corpus.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ __all__ = [
     "fact_density",
     "deterministic_bigrams",
     "count_sequences",
+    "seen_suffixes",
 ]
 
 # What each checker of ``rules.measure_rules`` shares with the grammar that writes the text,
@@ -37,7 +40,9 @@ __all__ = [
 SHARED_WITH_GRAMMAR: dict[str, str] = {
     "a/an": "by construction: the checker calls lexicon.article, the function the grammar "
     "uses to choose the article",
-    "pronoun": "independent: the checker tracks the names it reads in the text",
+    "pronoun": "partly: the checker's own logic (each pronoun against the last named "
+    "character), but a name's gender comes from lexicon.NAMES and lexicon.FAMILY, the lists "
+    "the grammar draws girls, boys and family from",
     "verb number": "partly: which forms are singular or plural comes from "
     "lexicon.third_person and lexicon.past, which the grammar also inflects with",
     "facts": "partly: statements are read back from the text by pattern, but compared "
@@ -139,6 +144,20 @@ def deterministic_bigrams(
     }
 
 
+def _sorted_stream(
+    stream: Int[Tensor, "..."] | np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(flat, order, ordered)``: the flattened stream ``[n]``, the stable argsort of its
+    token ids (positions grouped by token, ascending) and the ids in that order."""
+    flat = (
+        stream.flatten().cpu().numpy()
+        if isinstance(stream, torch.Tensor)
+        else np.asarray(stream).ravel()
+    )
+    order = np.argsort(flat, kind="stable")
+    return flat, order, flat[order]
+
+
 def count_sequences(
     stream: Int[Tensor, "..."] | np.ndarray, seqs: Sequence[Sequence[int]]
 ) -> list[int]:
@@ -154,13 +173,7 @@ def count_sequences(
     """
     if any(len(seq) == 0 for seq in seqs):
         raise ValueError("a sequence is empty: pass at least one token id in each")
-    flat = (
-        stream.flatten().cpu().numpy()
-        if isinstance(stream, torch.Tensor)
-        else np.asarray(stream).ravel()
-    )
-    order = np.argsort(flat, kind="stable")  # positions grouped by token, ascending
-    ordered = flat[order]
+    flat, order, ordered = _sorted_stream(stream)
     counts = []
     for seq in seqs:
         ids = np.asarray(seq)
@@ -173,3 +186,45 @@ def count_sequences(
             starts = starts[flat[starts + offset] == token]
         counts.append(int(starts.size))
     return counts
+
+
+def seen_suffixes(
+    stream: Int[Tensor, "..."] | np.ndarray,
+    contexts: Sequence[Sequence[int]],
+    next_tokens: Sequence[int],
+) -> np.ndarray:
+    """For each context, the longest suffix that occurs in ``stream`` and what follows it.
+
+    A prompt that never occurs can still end in a token sequence that does, followed by the
+    answer: then an n-gram lookup, not recall, can complete it. Returns ``int64 [context 3]``:
+    the length of the longest suffix of the context that occurs in the flattened stream (0 if
+    not even its last token does), how often that suffix occurs, and how often it is followed
+    by the context's ``next_tokens`` entry.
+
+    Cost: one stable sort of the stream, then per context a filter of the positions of its
+    last token, one step back per suffix token.
+
+    Raises:
+        ValueError: on an empty context, or if ``next_tokens`` has another length.
+    """
+    if len(next_tokens) != len(contexts):
+        raise ValueError(
+            f"{len(contexts)} contexts but {len(next_tokens)} next tokens: pass one each"
+        )
+    if any(len(ctx) == 0 for ctx in contexts):
+        raise ValueError("a context is empty: pass at least one token id in each")
+    flat, order, ordered = _sorted_stream(stream)
+    out = np.zeros((len(contexts), 3), dtype=np.int64)
+    for i, (ctx, nxt) in enumerate(zip(contexts, next_tokens)):
+        lo, hi = np.searchsorted(ordered, [ctx[-1], ctx[-1] + 1])
+        ends = order[lo:hi]  # where the last token occurs: the suffix of length 1
+        length, seen = 0, ends[:0]
+        for back, token in enumerate(reversed(ctx)):
+            ends = ends[ends >= back]
+            ends = ends[flat[ends - back] == token]
+            if ends.size == 0:
+                break
+            length, seen = back + 1, ends
+        followed = seen[seen + 1 < flat.size] + 1  # the last token cannot be followed
+        out[i] = length, seen.size, int((flat[followed] == nxt).sum())
+    return out

@@ -79,14 +79,54 @@ def test_count_sequences_matches_a_sliding_window():
         stats.count_sequences(stream, [[]])
 
 
+def test_seen_suffixes_matches_a_search_by_hand():
+    rng = np.random.default_rng(1)
+    stream = rng.integers(0, 5, size=(40, 25))
+    flat = list(stream.ravel())
+    contexts = [[2], [4, 1, 2], [0, 0, 0, 0, 0, 0, 0, 0], [3, 1, 4, 1, 0], [9], [7, 2]]
+    next_tokens = [3, 0, 1, 2, 0, 4]
+
+    def occurrences(seq):  # start positions of seq in the flat stream
+        n = len(seq)
+        return [i for i in range(len(flat) - n + 1) if flat[i : i + n] == list(seq)]
+
+    brute = []
+    for ctx, nxt in zip(contexts, next_tokens):
+        length = max(
+            (k for k in range(1, len(ctx) + 1) if occurrences(ctx[-k:])), default=0
+        )
+        starts = occurrences(ctx[-length:]) if length else []
+        followed = sum(
+            i + length < len(flat) and flat[i + length] == nxt for i in starts
+        )
+        brute.append([length, len(starts), followed])
+    got = stats.seen_suffixes(stream, contexts, next_tokens)
+    assert got.tolist() == brute
+    assert got[2, 0] < 8 and got[4].tolist() == [0, 0, 0]
+    assert (
+        stats.seen_suffixes(torch.from_numpy(stream), contexts, next_tokens).tolist()
+        == brute
+    )
+    # the stream's very last token is seen but cannot be followed
+    tail = stats.seen_suffixes(np.array([1, 2, 1]), [[1]], [2])
+    assert tail.tolist() == [[1, 2, 1]]
+    with pytest.raises(ValueError, match="empty"):
+        stats.seen_suffixes(stream, [[]], [0])
+    with pytest.raises(ValueError, match="one each"):
+        stats.seen_suffixes(stream, [[1]], [0, 1])
+
+
 def test_shared_with_grammar_names_every_rule_and_what_the_checkers_call():
     import inspect
 
-    from interplib.corpus import rules
+    from interplib.corpus import lexicon, rules
 
     assert set(stats.SHARED_WITH_GRAMMAR) == {r.name for r in rules.RULES}
     assert "L.article" in inspect.getsource(rules.article_check)
     verb_sets = inspect.getsource(rules)
     assert "L.third_person" in verb_sets and "L.past" in verb_sets
     assert "L.COUNTRIES" in inspect.getsource(rules.fact_check)
+    # the pronoun checker's logic is its own, but a name's gender is the lexicon's
     assert "L." not in inspect.getsource(rules.pronoun_check)
+    assert rules._REFS == {**lexicon.NAMES, **lexicon.FAMILY}
+    assert stats.SHARED_WITH_GRAMMAR["pronoun"].startswith("partly")
