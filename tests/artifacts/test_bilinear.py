@@ -21,3 +21,20 @@ def test_fresh_counts_count_the_pairs_inside_each_packed_row():
             expected[nxt, prev] += 1
     assert torch.equal(got, expected)
     assert int(got.sum()) == 2 * 255
+
+
+def test_the_long_gpu_recipes_track_the_bigram_readings_in_their_smoke_config():
+    from interplib.core.training import smoke_run
+    from interplib.studies.bilinear import recipes as study
+
+    run = smoke_run(study.LONG_RUNS["bilinear-l1-long"])
+    out = study.fit_tracked(run, torch.device("cpu"), None)
+    for key in (
+        "precision@10",
+        "an balanced accuracy",
+        "embedding RMS",
+        "effective rank",
+    ):
+        curve = out.tensors[f"curve.{key}"]
+        assert curve.shape == (3,) and torch.isfinite(curve).all(), key
+    assert 0 <= float(out.tensors["curve.precision@10"].max()) <= 1

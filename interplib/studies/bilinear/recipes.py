@@ -6,6 +6,11 @@ stored in float16 (:func:`interplib.studies.bilinear.model.model_tensors`);
 path: 2,000 steps of 16 × 256 tokens (8.2M tokens), about 72 min (1 layer) and 99 min
 (2 layers) on the book's 2-core CPU (the sidecars' wall times). On a GPU,
 ``python -m interplib.train bilinear-l1 --device cuda`` runs the same recipe.
+
+``bilinear-l1-long`` and ``bilinear-l2-long`` are the GPU runs still to come (not committed):
+6,104 steps of 64 × 256 tokens (100M tokens, five passes over the 20M-token training split),
+evaluated every 500 steps with :func:`~interplib.studies.bilinear.analysis.bigram_tracker`,
+so that their curves give the chapter's readings against tokens seen.
 """
 
 from __future__ import annotations
@@ -23,13 +28,15 @@ from interplib.core.training import (
     train_lm,
 )
 from interplib.corpus import lmdata
+from interplib.corpus.tokenizer import Vocab
+from interplib.studies.bilinear.analysis import bigram_tracker
 from interplib.studies.bilinear.model import (
     BilinearConfig,
     BilinearTransformer,
     model_from_tensors,
 )
 
-__all__ = ["RUNS", "fit", "model_from_artifact"]
+__all__ = ["RUNS", "LONG_RUNS", "fit", "fit_tracked", "model_from_artifact"]
 
 STUDY = "bilinear"
 
@@ -45,9 +52,23 @@ CPU_TRAINING = LMTrainConfig(
 RUNS = {
     f"bilinear-l{n}": LMRun(BilinearConfig(n_layers=n), CPU_TRAINING) for n in (1, 2)
 }
+GPU_TRAINING = LMTrainConfig(
+    steps=6104,  # x 64 x 256 = 100M tokens
+    batch_size=64,
+    lr=1e-3,
+    warmup_steps=200,
+    eval_every=500,
+    eval_sequences=256,
+)
+LONG_RUNS = {
+    f"bilinear-l{n}-long": LMRun(BilinearConfig(n_layers=n), GPU_TRAINING)
+    for n in (1, 2)
+}
 
 
-def fit(run: LMRun, device: torch.device, progress) -> Trained:
+def fit(
+    run: LMRun, device: torch.device, progress, on_evaluate=None, train=None
+) -> Trained:
     """Train, store float16 weights and the curves.
 
     The validation loss is measured on the stored weights.
@@ -56,11 +77,12 @@ def fit(run: LMRun, device: torch.device, progress) -> Trained:
     val = lmdata.load_split("val")
     result = train_lm(
         model,
-        lmdata.load_split("train"),
+        lmdata.load_split("train") if train is None else train,
         val,
         run.train,
         device,
         progress,
+        on_evaluate=on_evaluate,
         desc=run.model.name,
     )
     tensors, metrics = artifact_payload(model, result, val)
@@ -69,6 +91,17 @@ def fit(run: LMRun, device: torch.device, progress) -> Trained:
         metrics,
         key_metric=("validation loss (nats/token)", metrics["val_loss_float16"]),
     )
+
+
+def fit_tracked(run: LMRun, device: torch.device, progress) -> Trained:
+    """:func:`fit`, with the chapter's bigram readings recorded at every evaluation."""
+    train = lmdata.load_split("train")
+    vocab = Vocab.load()
+    counts = lmdata.bigram_counts(train, len(vocab)).T
+    frequent = (counts.sum(0) >= 1000) & ((counts > 0).sum(0) > 10)
+    ids = (vocab.id("a"), vocab.id("an"))
+    track = bigram_tracker(counts, frequent, ids, probe=vocab.id("boy"))
+    return fit(run, device, progress, on_evaluate=track, train=train)
 
 
 def model_from_artifact(run: LMRun, art: Artifact) -> BilinearTransformer:
@@ -89,5 +122,21 @@ for _name, _run in RUNS.items():
             smoke=smoke_run,
             seconds={"cpu": {1: 4334, 2: 5924}[_run.model.n_layers]},
             description=f"{_run.model.n_layers}-layer bilinear transformer on the story corpus",
+        )
+    )
+for _name, _run in LONG_RUNS.items():
+    register(
+        Recipe(
+            name=_name,
+            study=STUDY,
+            config=_run,
+            fit=fit_tracked,
+            needs=(lmdata.DATA_NAME,),
+            loader=model_from_artifact,
+            smoke=smoke_run,
+            committed=False,
+            gpu=True,
+            description=f"{_run.model.n_layers}-layer bilinear transformer, 100M tokens "
+            "with the bigram readings tracked (a GPU run still to come)",
         )
     )
