@@ -4,6 +4,11 @@
 # a third of the CPU cores. Logs go to LOG_DIR (default: _build/train-logs).
 #
 #     tools/train_grokking_gpu.sh [LOG_DIR]
+#
+# RECIPES names other recipes, e.g. the ten-seed histories of the dynamics page (issue 22):
+#
+#     RECIPES="grok10-fp grok10-binary grok10-ternary" tools/train_grokking_gpu.sh
 set -euo pipefail
-exec python3 -m interplib.train grok-fp grok-binary grok-ternary --device cuda --jobs 3 --force \
+read -r -a recipes <<< "${RECIPES:-grok-fp grok-binary grok-ternary}"
+exec python3 -m interplib.train "${recipes[@]}" --device cuda --jobs 3 --force \
     --logs "${1:-_build/train-logs}"
