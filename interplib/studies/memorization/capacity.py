@@ -5,8 +5,9 @@
   (20 for Exp 6), one table per experiment;
 * :func:`saturation_fit`: the paper's Exp 1/4/6 slope, a line through the points up to the
   first one above 0.95 (its ``EXP_1_and_4.py``), and :func:`line_fit` over a chosen range;
-* :func:`parameter_count` and :func:`memorized_bits`: stored bits per parameter, to set beside
-  the ~2 bits per parameter of language models (Allen-Zhu & Li, ICLR 2025);
+* :func:`parameter_count`, :func:`memorized_bits` and :func:`loss_bits`: stored bits per
+  parameter (from the accuracy, or from the loss), to set beside the ~2 bits per parameter of
+  language models (Allen-Zhu & Li, ICLR 2025);
 * :func:`logit_margin` and :func:`optimal_margin`: the margin of the right token on a noisy
   table, against the optimum ``log(p(N-1)/(1-p))``;
 * :func:`winning_directions`: for a frozen unembedding, one residual direction per token
@@ -35,6 +36,7 @@ __all__ = [
     "saturation_fit",
     "parameter_count",
     "memorized_bits",
+    "loss_bits",
     "logit_margin",
     "optimal_margin",
     "winning_directions",
@@ -129,6 +131,20 @@ def memorized_bits(accuracy: float, T0: int, N: int) -> float:
     ``accuracy`` holds about ``(acc - 1/N) T0 / (1 - 1/N) · log2 N`` bits.
     """
     return max(float(mem.associations(accuracy, T0, N)), 0.0) * math.log2(N)
+
+
+def loss_bits(kl: float, T0: int, N: int) -> float:
+    """Bits a model holds about a uniformly random table, from its loss: ``T0 (log2 N -
+    KL / ln 2)`` (0 if negative), with ``kl`` the exact mean KL in nats over the ``T0``
+    equally likely contexts (the cross-entropy, as the table has no entropy).
+
+    The model, used as a code, writes the table in ``T0 · KL / ln 2`` bits instead of
+    ``T0 log2 N``, so its weights hold at least the difference about the table: a lower
+    bound that, unlike :func:`memorized_bits`, assumes no store-or-guess model.
+    """
+    if kl < 0 or T0 < 1 or N < 2:
+        raise ValueError(f"kl={kl}, T0={T0}, N={N}: need kl ≥ 0, T0 ≥ 1 and N ≥ 2")
+    return max(T0 * (math.log2(N) - kl / math.log(2)), 0.0)
 
 
 def logit_margin(

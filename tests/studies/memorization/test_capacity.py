@@ -10,6 +10,7 @@ from interplib.studies.memorization.capacity import (
     PUBLISHED,
     encoder_fits,
     logit_margin,
+    loss_bits,
     memorized_bits,
     optimal_margin,
     output_only_recall,
@@ -62,6 +63,21 @@ def test_memorized_bits_are_associations_times_log2_N():
     assert memorized_bits(1.0, 2500, 50) == pytest.approx(2500 * math.log2(50))
     assert memorized_bits(1 / 50, 2500, 50) == pytest.approx(0.0, abs=1e-9)
     assert memorized_bits(0.0, 2500, 50) == 0.0  # below chance stores nothing
+
+
+def test_loss_bits_is_the_code_length_saved_on_the_table():
+    # a perfect model saves the whole table; the uniform guess (KL = ln N) saves nothing
+    assert loss_bits(0.0, 2500, 50) == pytest.approx(2500 * math.log2(50))
+    assert loss_bits(math.log(50), 2500, 50) == pytest.approx(0.0, abs=1e-9)
+    assert loss_bits(10.0, 2500, 50) == 0.0  # worse than uniform: nothing
+    # brute force: one context per row, the code length of the true token under the model
+    logits = torch.randn(40, 7, dtype=torch.float64)
+    g = torch.randint(7, (40,))
+    nll = -logits.log_softmax(-1)[torch.arange(40), g]
+    saved = sum(math.log2(7) - float(v) / math.log(2) for v in nll)
+    assert loss_bits(float(nll.mean()), 40, 7) == pytest.approx(max(saved, 0.0))
+    with pytest.raises(ValueError):
+        loss_bits(-0.1, 10, 5)
 
 
 def test_logit_margin_by_loops_and_the_optimum_is_reached_by_the_true_law():
