@@ -7,8 +7,8 @@
   large diagonal entries.
 * :func:`eigen_ablation`: the causal check of Pearce et al. (2025): remove the top
   eigenvectors of one output's form from the MLP's input on real positions and measure how
-  that output's logit moves, against the same number of random directions and against the
-  other outputs' logits.
+  that output's logit moves, against the same number of random directions, against the
+  top eigenvectors of another output's form, and against the other outputs' logits.
 """
 
 from __future__ import annotations
@@ -74,13 +74,16 @@ def eigen_ablation(
     tokens: Int[Tensor, "batch pos"],
     k: int,
     seed: int = 0,
+    control: int | None = None,
 ) -> dict[str, float]:
     """Remove the ``k`` largest-|λ| eigenvectors of ``S_token`` from the MLP's input.
 
     Returns mean changes over every position of ``tokens``: ``"Δ target"`` (signed mean
     change of the target's logit), ``"|Δ| target"``, ``"|Δ| other outputs"`` (mean |change|
     of every other logit) and ``"|Δ| target, random"`` (the target's |change| when k random
-    orthonormal directions are removed instead, seed ``seed``). The unembedding should be
+    orthonormal directions are removed instead, seed ``seed``); with ``control`` (another
+    output token) also ``"|Δ| target, control's form"``, the target's |change| when the
+    top ``k`` eigenvectors of ``S_control`` are removed. The unembedding should be
     centred over the vocabulary (``process_weights``), so that a logit's change is a change
     against the mean logit.
     """
@@ -95,9 +98,14 @@ def eigen_ablation(
     delta_random = _logits_without(model, layer, random, tokens) - base
     others = torch.ones(delta.shape[-1], dtype=torch.bool)
     others[token] = False
-    return {
+    out = {
         "Δ target": float(delta[..., token].mean()),
         "|Δ| target": float(delta[..., token].abs().mean()),
         "|Δ| other outputs": float(delta[..., others].abs().mean()),
         "|Δ| target, random": float(delta_random[..., token].abs().mean()),
     }
+    if control is not None:
+        basis = bl.interaction_eigen(model, control, layer).eigenvectors[:, :k]
+        moved = _logits_without(model, layer, basis, tokens) - base
+        out["|Δ| target, control's form"] = float(moved[..., token].abs().mean())
+    return out

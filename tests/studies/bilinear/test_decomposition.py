@@ -1,5 +1,6 @@
 """interplib.studies.bilinear.decomposition: the one-token logits split by writer."""
 
+import pytest
 import torch
 from builders import tiny_bilinear
 from torch.testing import assert_close
@@ -49,3 +50,20 @@ def test_without_attention_is_the_forward_pass_with_attention_removed():
     parts, scale = one_token_residuals(model, attention=False, chunk=3)
     final = sum(parts.values())
     assert_close(scale, (final.pow(2).mean(-1) + model.ln_final.eps).sqrt())
+
+
+def test_without_removes_a_part_from_the_stream_that_later_layers_read():
+    model = tiny_bilinear()
+    handle = model.blocks[0].mlp.register_forward_hook(
+        lambda m, a, out: torch.zeros_like(out)
+    )
+    try:
+        with torch.no_grad():
+            expected = model(torch.arange(7)[:, None])[:, 0].T
+    finally:
+        handle.remove()
+    terms = one_token_terms(model, without=("mlp 0",))
+    assert list(terms) == ["embedding", "attn 0", "attn 1", "mlp 1"]
+    assert_close(sum(terms.values()), expected)
+    with pytest.raises(ValueError, match="attn 0"):
+        one_token_terms(model, attention=False, without=("attn 0",))

@@ -60,5 +60,13 @@ def test_eigen_ablation_matches_a_written_out_forward_pass():
     assert got["|Δ| other outputs"] == pytest.approx(float(others.abs().mean()))
     assert got["|Δ| target, random"] > 0
     assert_close(after, before)  # the hook is gone afterwards
+    assert "|Δ| target, control's form" not in got
+    with torch.no_grad():
+        other = bl.interaction_eigen(model, 2, 0).eigenvectors[:, :2]
+        moved = manual_logits(model, tokens, 0, other) - before
+        controlled = eigen_ablation(model, 4, 0, tokens, k=2, control=2)
+    assert controlled["|Δ| target, control's form"] == pytest.approx(
+        float(moved[..., 4].abs().mean())
+    )
     with pytest.raises(ValueError, match="k=9"):
         eigen_ablation(model, 4, 0, tokens, k=9)
