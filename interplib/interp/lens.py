@@ -256,7 +256,7 @@ def split_readings(
       difference that decides whether the answer is chosen; positive iff it is the argmax.
 
     Each split is exact (its terms plus bias equal its own logit). Returns the splits keyed
-    by :data:`READINGS` and the rival ids ``[batch]``.
+    by ``READINGS`` and the rival ids ``[batch]``.
     """
     final = cache["ln_final.hook_in"]
     pos_t = check_position(pos, final.shape[1])

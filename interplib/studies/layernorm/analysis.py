@@ -59,7 +59,7 @@ def held_out_fragments() -> dict[str, str]:
 
 
 def held_out_prompts() -> pd.DataFrame:
-    """Cloze prompts in the phrasings of :data:`HELD_OUT_PHRASINGS`, one row per country.
+    """Cloze prompts in the phrasings of ``HELD_OUT_PHRASINGS``, one row per country.
 
     Columns as :func:`interplib.corpus.rules.fact_prompts` (country, relation, phrasing,
     prompt, answer); the answers are the fact table's.

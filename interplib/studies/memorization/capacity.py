@@ -1,10 +1,11 @@
 """What the scaling grids measure, beside the paper's numbers: slopes, bits, margins.
 
-* :data:`PUBLISHED`: Dana et al. (2025)'s ``Scaling laws/Data_exp_*.csv`` (repository
+* ``PUBLISHED``: Dana et al. (2025)'s ``Scaling laws/Data_exp_*.csv`` (repository
   leodana2000/Transformer_Attentional_Memory at ``26160e7``), the paper's metric, 5 seeds
   (20 for Exp 6), one table per experiment;
 * :func:`saturation_fit`: the paper's Exp 1/4/6 slope, a line through the points up to the
-  first one above 0.95 (its ``EXP_1_and_4.py``), and :func:`line_fit` over a chosen range;
+  first one above 0.95 (its ``EXP_1_and_4.py``), and
+  :func:`~interplib.studies.memorization.analysis.line_fit` over a chosen range;
 * :func:`parameter_count`, :func:`memorized_bits` and :func:`loss_bits`: stored bits per
   parameter (from the accuracy, or from the loss), to set beside the ~2 bits per parameter of
   language models (Allen-Zhu & Li, ICLR 2025);
