@@ -97,9 +97,10 @@ def neuron_frequency_ablation(
     """Loss and accuracy over all pairs with the neurons' key ``w_k(a+b)`` parts kept or removed.
 
     The neurons at ``=`` are functions on the ``(a, b)`` grid; their projection on the
-    orthonormal ``cos/sin w_k(a+b)`` directions of some frequencies (:func:`sum_directions`)
-    is the clock's part. ``ablations[name] = (freqs, keep)``: ``keep=True`` replaces each
-    neuron by its grid mean plus that part, ``keep=False`` subtracts it. The ablated neurons
+    orthonormal ``cos/sin w_k(a+b)`` directions of some frequencies
+    (:func:`~interplib.interp.fourier.sum_directions`) is the clock's part.
+    ``ablations[name] = (freqs, keep)``: ``keep=True`` replaces each neuron by its grid mean
+    plus that part, ``keep=False`` subtracts it. The ablated neurons
     then go through the (effective) output matrix and the unembedding beside the unchanged
     residual stream; one forward pass serves every ablation. Nanda et al. (2023, §4.4):
     keeping only the key parts lowers the loss, removing them sends it above chance.

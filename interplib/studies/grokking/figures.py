@@ -1,7 +1,7 @@
 """The grokking chapters' figures: one fixed colour per variant, seeds as bands, never as
 thirty lines.
 
-:data:`VARIANTS` and :data:`COLOURS` are defined here once, and every figure of the two pages
+``VARIANTS`` and ``COLOURS`` are defined here once, and every figure of the two pages
 takes its colours from them: :func:`band_figure` draws each variant's median over seeds with
 the band from the lowest to the highest seed, :func:`paired_dots` one dot per seed with grey
 lines joining the variants of one seed (the pairs the statistics compare), and

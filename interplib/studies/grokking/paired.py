@@ -95,7 +95,7 @@ class PairedComparison:
 
     @property
     def distinguishable(self) -> bool:
-        """Whether p < 0.05 (never, at n = 5: the floor is 0.0625)."""
+        """Whether p < 0.05, which five pairs can never reach (their floor is 0.0625)."""
         return self.p < 0.05
 
 
