@@ -76,16 +76,16 @@ def eigen_ablation(
     seed: int = 0,
     control: int | None = None,
 ) -> dict[str, float]:
-    """Remove the ``k`` largest-|λ| eigenvectors of ``S_token`` from the MLP's input.
+    """Remove the ``k`` eigenvectors of ``S_token`` with the largest ``|λ|`` from the MLP's input.
 
     Returns mean changes over every position of ``tokens``: ``"Δ target"`` (signed mean
-    change of the target's logit), ``"|Δ| target"``, ``"|Δ| other outputs"`` (mean |change|
-    of every other logit) and ``"|Δ| target, random"`` (the target's |change| when k random
-    orthonormal directions are removed instead, seed ``seed``); with ``control`` (another
-    output token) also ``"|Δ| target, control's form"``, the target's |change| when the
-    top ``k`` eigenvectors of ``S_control`` are removed. The unembedding should be
-    centred over the vocabulary (``process_weights``), so that a logit's change is a change
-    against the mean logit.
+    change of the target's logit), ``"|Δ| target"``, ``"|Δ| other outputs"`` (mean absolute
+    change of every other logit) and ``"|Δ| target, random"`` (the target's absolute change
+    when k random orthonormal directions are removed instead, seed ``seed``); with
+    ``control`` (another output token) also ``"|Δ| target, control's form"``, the target's
+    absolute change when the top ``k`` eigenvectors of ``S_control`` are removed. The
+    unembedding should be centred over the vocabulary (``process_weights``), so that a
+    logit's change is a change against the mean logit.
     """
     d = model.cfg.d_model
     if not 0 < k <= d:
