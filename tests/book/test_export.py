@@ -231,6 +231,14 @@ def test_committed_reader_notebooks_are_the_builds_without_outputs(tmp_path):
         c["outputs"] == [] and c["execution_count"] is None for c in code
     )
     assert tool.main([str(tmp_path / "html"), str(out), "--check"]) == 0
+    # a number measured on another machine passes; changed prose does not
+    committed = (out / "page.ipynb").read_text()
+    assert '"nbformat": 4' in committed
+    (out / "page.ipynb").write_text(committed.replace('"nbformat": 4', '"nbformat": 5'))
+    assert tool.main([str(tmp_path / "html"), str(out), "--check"]) == 0
+    (out / "page.ipynb").write_text(committed.replace('"cells"', '"cells" ', 1))
+    assert tool.main([str(tmp_path / "html"), str(out), "--check"]) == 1
+    (out / "page.ipynb").write_text(committed)
     (out / "old.ipynb").write_text("{}")  # a chapter that is gone
     assert tool.main([str(tmp_path / "html"), str(out), "--check"]) == 1
     assert tool.main([str(tmp_path / "html"), str(out)]) == 0
