@@ -1,9 +1,13 @@
-"""Head ablations: logits and losses with chosen heads' outputs replaced by zero or their mean.
+"""Head ablations: logits and losses with chosen heads' outputs replaced by zero, their mean,
+or their output on other inputs.
 
 An ablation replaces a head's ``hook_z`` (its output before ``W_O``) on every position, so the
 heads after it see the change too: a causal test of what the head does, unlike the frozen
 patterns of :mod:`interplib.interp.paths`. Mean ablation keeps the head's average output and
-removes only what depends on the input.
+removes only what depends on the input. Resample ablation (``kind="resample"``) puts in the
+head's output at the same position of *another* input (by default the next sequence of the
+batch): the output stays one the head really produces, with its per-position structure, but
+carries nothing about this input, where a mean can be an output the head never makes.
 """
 
 from __future__ import annotations
@@ -22,6 +26,8 @@ from interplib.interp.circuits import Head, _norm_kind, layer_weights, unembed_w
 from interplib.interp.patterns import RepeatLoss, check_repeat, repeat_loss
 
 __all__ = [
+    "KINDS",
+    "Kind",
     "PATH_SIDES",
     "ablated_logits",
     "ablated_loss",
@@ -29,10 +35,13 @@ __all__ = [
     "path_ablated_logits",
     "path_ablation_effects",
     "receiver_direct_logits",
+    "resample_source",
     "single_head_ablations",
 ]
 
 PATH_SIDES = ("q", "k", "v")  # what a receiving head reads: its queries, keys, values
+KINDS = ("zero", "mean", "resample")
+Kind = Literal["zero", "mean", "resample"]
 
 
 def _z_means(model, reference: Tensor, layers: Sequence[int]) -> dict[int, Tensor]:
@@ -46,39 +55,79 @@ def _z_means(model, reference: Tensor, layers: Sequence[int]) -> dict[int, Tenso
     return {l: cache[f"blocks.{l}.attn.hook_z"].mean((0, 1)).detach() for l in layers}
 
 
+def resample_source(tokens: Int[Tensor, "batch pos"]) -> Int[Tensor, "batch pos"]:
+    """The default inputs of a resample ablation: each sequence gets the next one's
+    (``tokens.roll(-1, 0)``), so no sequence is patched with itself.
+
+    Raises:
+        ValueError: a batch of one sequence, which has no other to resample from.
+    """
+    if tokens.ndim != 2 or tokens.shape[0] < 2:
+        raise ValueError(
+            f"tokens of shape {tuple(tokens.shape)}: resample ablation needs a batch of "
+            "at least 2 sequences, or a reference of the same shape"
+        )
+    return tokens.roll(-1, 0)
+
+
+def _replacements(
+    model, tokens: Tensor, kind: str, reference: Tensor | None, layers: Sequence[int]
+) -> dict[int, Tensor]:
+    """What replaces each layer's ``hook_z``: nothing for ``zero``, ``[head_index d_head]``
+    means for ``mean``, ``[batch pos head_index d_head]`` outputs on ``reference`` (default
+    :func:`resample_source`) for ``resample``."""
+    if kind not in KINDS:
+        raise ValueError(f"kind={kind!r}: use one of {KINDS}")
+    if kind == "zero":
+        return {}
+    if kind == "mean":
+        return _z_means(model, tokens if reference is None else reference, layers)
+    source = resample_source(tokens) if reference is None else reference
+    if source.shape != tokens.shape:
+        raise ValueError(
+            f"reference of shape {tuple(source.shape)} for tokens of shape "
+            f"{tuple(tokens.shape)}: a resample ablation takes each position's output "
+            "from the same position of a reference of the same shape"
+        )
+    check_tokens(model, source)
+    names = [f"blocks.{l}.attn.hook_z" for l in layers]
+    _, cache = model.run_with_cache(source, names_filter=lambda n: n in names)
+    return {l: cache[f"blocks.{l}.attn.hook_z"].detach() for l in layers}
+
+
 def ablated_logits(
     model,
     tokens: Int[Tensor, "batch pos"],
     heads: Sequence[Head],
-    kind: Literal["zero", "mean"] = "mean",
+    kind: Kind = "mean",
     reference: Tensor | None = None,
-    _means: dict[int, Tensor] | None = None,
+    _replaced: dict[int, Tensor] | None = None,
 ) -> Float[Tensor, "batch pos d_vocab"]:
-    """Logits with the given heads' outputs (``hook_z``) replaced by 0 or by their mean.
+    """Logits with the given heads' outputs (``hook_z``) replaced by 0, their mean, or their
+    output on another input.
 
-    The mean is over batch and positions of ``reference`` (default: ``tokens`` itself).
-    Zero ablation also removes the head's share of b_V; b_O stays.
+    ``mean``: the mean over batch and positions of ``reference`` (default: ``tokens``
+    itself). ``resample``: at each position, the head's output at that position of
+    ``reference`` (same shape as ``tokens``; default :func:`resample_source`, the next
+    sequence of the batch), each head in the clean run on the reference. Zero ablation
+    also removes the head's share of b_V; b_O stays.
     """
     check_tokens(model, tokens)
-    if kind not in ("zero", "mean"):
-        raise ValueError(f"kind={kind!r}: use 'zero' or 'mean'")
     for layer, head in heads:
         check_layer_head(model, layer, head)
     layers = sorted({layer for layer, _ in heads})
-    means: dict[int, Tensor] = {}  # read only for kind="mean"
-    if kind == "mean":
-        means = (
-            _means
-            if _means is not None
-            else _z_means(model, tokens if reference is None else reference, layers)
-        )
+    replaced = (
+        _replaced
+        if _replaced is not None
+        else _replacements(model, tokens, kind, reference, layers)
+    )
 
     def hook_for(layer):
         def hook(z, hook):
             z = z.clone()
             for l, h in heads:
                 if l == layer:
-                    z[:, :, h] = 0.0 if kind == "zero" else means[layer][h]
+                    z[:, :, h] = 0.0 if kind == "zero" else replaced[layer][..., h, :]
             return z
 
         return hook
@@ -92,16 +141,16 @@ def ablated_repeat_losses(
     tokens: Int[Tensor, "batch pos"],
     period: int,
     heads: Sequence[Head],
-    kind: Literal["zero", "mean"] = "mean",
+    kind: Kind = "mean",
     reference: Tensor | None = None,
-    _means: dict[int, Tensor] | None = None,
+    _replaced: dict[int, Tensor] | None = None,
 ) -> RepeatLoss:
-    """:func:`.repeat_losses` with ``heads`` ablated.
+    """:func:`.repeat_losses` with ``heads`` ablated (:func:`ablated_logits`).
 
     With the induction heads gone, the repeat's loss rises.
     """
     check_repeat(tokens, period)
-    logits = ablated_logits(model, tokens, heads, kind, reference, _means)
+    logits = ablated_logits(model, tokens, heads, kind, reference, _replaced)
     loss = F.cross_entropy(
         logits[:, :-1].transpose(1, 2), tokens[:, 1:], reduction="none"
     )
@@ -112,21 +161,17 @@ def single_head_ablations(
     model,
     tokens: Int[Tensor, "batch pos"],
     period: int,
-    kind: Literal["zero", "mean"] = "mean",
+    kind: Kind = "mean",
     reference: Tensor | None = None,
 ) -> Float[Tensor, "layer head_index"]:
     """Loss on the repeated half with each head ablated alone (one forward pass per head)."""
     check_repeat(tokens, period)
-    means = None
-    if kind == "mean":
-        means = _z_means(
-            model, tokens if reference is None else reference, range(model.cfg.n_layers)
-        )
+    replaced = _replacements(model, tokens, kind, reference, range(model.cfg.n_layers))
     out = torch.empty(model.cfg.n_layers, model.cfg.n_heads)
     for layer in range(model.cfg.n_layers):
         for head in range(model.cfg.n_heads):
             out[layer, head] = ablated_repeat_losses(
-                model, tokens, period, [(layer, head)], kind, _means=means
+                model, tokens, period, [(layer, head)], kind, _replaced=replaced
             ).repeated
     return out
 
@@ -135,14 +180,15 @@ def ablated_loss(
     model,
     tokens: Int[Tensor, "batch pos"],
     heads: Sequence[Head],
-    kind: Literal["zero", "mean"] = "mean",
+    kind: Kind = "mean",
     reference: Tensor | None = None,
 ) -> float:
     """Mean next-token loss on ``tokens`` with ``heads`` ablated (:func:`ablated_logits`).
 
     The mean of ``-log p(tokens[:, i+1] | tokens[:, :i+1])`` over every sequence and
     position i; ``heads=[]`` is the clean model's loss. Mean ablation averages each head's
-    ``hook_z`` over ``reference`` (default: ``tokens``).
+    ``hook_z`` over ``reference`` (default: ``tokens``); resample ablation reads it at the
+    same position of ``reference`` (default: the next sequence of the batch).
     """
     logits = ablated_logits(model, tokens, heads, kind, reference)
     return float(F.cross_entropy(logits[:, :-1].transpose(1, 2), tokens[:, 1:]))

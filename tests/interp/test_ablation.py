@@ -17,20 +17,32 @@ from interplib.interp.ablation import (
     path_ablated_logits,
     path_ablation_effects,
     receiver_direct_logits,
+    resample_source,
     single_head_ablations,
 )
 from interplib.interp.patterns import per_token_loss, repeated_random_tokens
 
 
 def brute_ablated(m, toks, heads, kind):
-    """brute_forward with the named heads' z set to 0 or to their mean over batch and positions."""
+    """brute_forward with the named heads' z set to 0, to their mean over batch and positions,
+    or (resample) to their z at the same position of the next sequence's clean run."""
     zs = {}
     brute_forward(m, toks, zs=zs)
-    replace = {lh: (0.0 if kind == "zero" else zs[lh].mean((0, 1))) for lh in heads}
+    if kind == "resample":  # the clean run on the other sequences, by hand
+        shifted = torch.cat([toks[1:], toks[:1]])
+        brute_forward(m, shifted, zs=zs)
+    replace = {
+        lh: 0.0
+        if kind == "zero"
+        else zs[lh]
+        if kind == "resample"
+        else zs[lh].mean((0, 1))
+        for lh in heads
+    }
     return brute_forward(m, toks, replace_z=replace)[0]
 
 
-@pytest.mark.parametrize("kind", ["zero", "mean"])
+@pytest.mark.parametrize("kind", ["zero", "mean", "resample"])
 def test_ablation_replaces_the_heads_output(kind):
     m, toks = model("LN"), tokens()
     heads = [(0, 1), (1, 2)]
@@ -52,7 +64,7 @@ def test_zero_ablating_every_head_leaves_embedding_and_output_biases():
 def test_single_head_ablations_score_the_repeated_half():
     m = model(None)
     rt = repeated_random_tokens(40, 6, 4, torch.Generator().manual_seed(0), bos=1)
-    for kind in ("zero", "mean"):
+    for kind in ("zero", "mean", "resample"):
         table = single_head_ablations(m, rt, 6, kind)
         assert table.shape == (2, 3)
         for layer, head in [(0, 2), (1, 0)]:
@@ -60,7 +72,7 @@ def test_single_head_ablations_score_the_repeated_half():
             assert table[layer, head] == pytest.approx(alone, rel=1e-6)
 
 
-@pytest.mark.parametrize("kind", ["zero", "mean"])
+@pytest.mark.parametrize("kind", ["zero", "mean", "resample"])
 def test_ablated_loss_is_the_cross_entropy_of_the_brute_force_ablation(kind):
     m, toks = model("LN"), tokens()
     heads = [(0, 1), (1, 2)]
@@ -75,8 +87,21 @@ def test_bad_heads_and_kinds_get_errors_that_name_the_fix():
     m = model(None)
     with pytest.raises(ValueError, match="layer=-1 is out of range"):
         ablated_logits(m, tokens(), [(-1, 0)])
-    with pytest.raises(ValueError, match="use 'zero' or 'mean'"):
-        ablated_logits(m, tokens(), [(0, 0)], "resample")
+    with pytest.raises(ValueError, match="use one of"):
+        ablated_logits(m, tokens(), [(0, 0)], "shuffle")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="at least 2 sequences"):
+        ablated_logits(m, tokens()[:1], [(0, 0)], "resample")
+    with pytest.raises(ValueError, match="same shape"):
+        ablated_logits(m, tokens(), [(0, 0)], "resample", reference=tokens()[:, :3])
+
+
+def test_resample_ablation_with_the_input_itself_as_reference_changes_nothing():
+    m, toks = model("LN"), tokens()
+    clean = m(toks).detach()
+    torch.testing.assert_close(
+        ablated_logits(m, toks, [(0, 1), (1, 0)], "resample", reference=toks), clean
+    )
+    assert torch.equal(resample_source(toks), torch.cat([toks[1:], toks[:1]]))
 
 
 def brute_path_ablated(m, toks, sender, receiver, side, receiver_logits=False):
