@@ -26,6 +26,7 @@ from interplib.interp.patterns import (
     previous_token_stripe,
     repeat_loss,
     repeated_random_tokens,
+    standard_error,
 )
 from interplib.studies.circuits.model import AttnOnlyConfig, AttnOnlyTransformer, Block
 
@@ -280,3 +281,53 @@ __all__ += [
     "story_positions",
     "windowed_in_context_score",
 ]
+
+
+class CheckpointProbes(InductionProbes):
+    """:class:`InductionProbes` that also keeps the weights at chosen steps and records the
+    in-context score counted within stories.
+
+    At every evaluation it adds ``story_icl`` and ``story_icl_se``, the mean and standard
+    error over stories of :func:`in_context_scores` on ``stories`` (windows ``early`` and
+    ``late``, positions within a story); at each step in ``checkpoints`` it copies the
+    model's state dict to ``kept[step]`` in float16 on the CPU.
+
+    Raises:
+        ValueError: no checkpoint step, or a negative one.
+    """
+
+    def __init__(
+        self,
+        model_cfg: AttnOnlyConfig,
+        cfg: ProbeConfig,
+        checkpoints: tuple[int, ...],
+        stories: Int[Tensor, "batch pos"],
+        early: tuple[int, int],
+        late: tuple[int, int],
+    ):
+        super().__init__(model_cfg, cfg)
+        if not checkpoints or min(checkpoints) < 0:
+            raise ValueError(
+                f"checkpoints={checkpoints}: give at least one step, each >= 0"
+            )
+        self.checkpoints, self.stories = frozenset(checkpoints), stories
+        self.early, self.late = early, late
+        self.kept: dict[int, dict[str, Tensor]] = {}
+
+    def __call__(
+        self, model: nn.Module, evaluation: dict[str, Any]
+    ) -> dict[str, float | Tensor]:
+        out = super().__call__(model, evaluation)
+        loss = per_position_loss(model, self.stories)
+        icl = in_context_scores(loss, self.stories, self.early, self.late)
+        out["story_icl"] = float(icl.mean())
+        out["story_icl_se"] = standard_error(icl) if icl.numel() > 1 else float("nan")
+        if evaluation["step"] in self.checkpoints:
+            self.kept[int(evaluation["step"])] = {
+                k: v.detach().to("cpu", torch.float16).clone()
+                for k, v in model.state_dict().items()
+            }
+        return out
+
+
+__all__ += ["CheckpointProbes"]

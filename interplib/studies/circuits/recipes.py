@@ -28,17 +28,30 @@ trained before that fix: their probe started with id 0, ``[UNK]``, so their reco
 ``repeat_first`` is too high. The fix leaves the config and the recipe version alone on
 purpose, so those artifacts still load; a retrained artifact records
 ``repeat_probe_start`` in its metrics, and one without it used the old start.
+
+**Checkpoints.** ``attn-only-l2-checkpoints`` and ``attn-only-l1-checkpoints`` (GPU
+recipes, not committed: about 5 MB of float16 weights per checkpoint) retrain the same two
+runs, evaluated every 50 steps instead of 100, and keep the weights at the steps of
+``CHECKPOINT_STEPS``, chosen from the committed 2-layer run's curves to bracket its phase
+change, with the in-context score counted within stories logged at every evaluation
+(:class:`~interplib.studies.circuits.analysis.CheckpointProbes`).
+``recipes.load_model("attn-only-l2-checkpoints", step=1400)`` returns one of them;
+:mod:`interplib.studies.circuits.phases` measures the circuit at each.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import torch
+from jaxtyping import Int
+from torch import Tensor
 
 from interplib.core.artifacts import Artifact
 from interplib.core.recipes import Recipe, Trained, register
 from interplib.core.training import (
+    CURVE,
     LMTrainConfig,
     artifact_payload,
     smoke_run,
@@ -46,14 +59,27 @@ from interplib.core.training import (
     train_lm,
 )
 from interplib.corpus import lmdata
-from interplib.studies.circuits.analysis import InductionProbes, ProbeConfig
+from interplib.studies.circuits.analysis import (
+    CheckpointProbes,
+    InductionProbes,
+    ProbeConfig,
+)
 from interplib.studies.circuits.model import (
     AttnOnlyConfig,
     AttnOnlyTransformer,
     bridge_from_state,
 )
 
-__all__ = ["AttnOnlyRun", "RUNS", "fit", "model_from_artifact"]
+__all__ = [
+    "AttnOnlyRun",
+    "CHECKPOINT_RUNS",
+    "CheckpointRun",
+    "RUNS",
+    "checkpoint_model",
+    "fit",
+    "fit_checkpoints",
+    "model_from_artifact",
+]
 
 STUDY = "circuits"
 
@@ -93,13 +119,10 @@ RUNS = {
 }
 
 
-def fit(run: AttnOnlyRun, device: torch.device, progress) -> Trained:
-    """Train with the induction probes.
-
-    Stores float16 weights, the curves and the probes' history.
-    """
-    model = AttnOnlyTransformer(run.model)
-    val = lmdata.load_split("val")
+def _data(
+    run: AttnOnlyRun,
+) -> tuple[Int[Tensor, "n_train pos"], Int[Tensor, "n_val pos"]]:
+    """``(training rows with the repeated segments, plain validation rows)`` of a run."""
     train = lmdata.with_repeated_segments(
         lmdata.load_split("train"),
         run.repeat_fraction,
@@ -107,6 +130,16 @@ def fit(run: AttnOnlyRun, device: torch.device, progress) -> Trained:
         run.repeat_periods,
         run.seed,
     )
+    return train, lmdata.load_split("val")
+
+
+def fit(run: AttnOnlyRun, device: torch.device, progress) -> Trained:
+    """Train with the induction probes.
+
+    Stores float16 weights, the curves and the probes' history.
+    """
+    model = AttnOnlyTransformer(run.model)
+    train, val = _data(run)
     result = train_lm(
         model,
         train,
@@ -135,6 +168,111 @@ def model_from_artifact(
     return bridge_from_state(run.model, weights, dtype).eval()
 
 
+@dataclass(frozen=True)
+class CheckpointRun:
+    """A retrain of one of :data:`RUNS` that keeps its weights at ``checkpoints``.
+
+    ``run`` is the committed run with evaluations every 50 steps instead of 100 (the
+    evaluations only read the model: the training is the same); at every evaluation the
+    probes of :class:`~interplib.studies.circuits.analysis.CheckpointProbes` are recorded,
+    the repeat probe started with ``[BOS]`` and the in-context score counted within the
+    first ``story_sequences`` validation stories (positions ``story_late`` minus
+    ``story_early``, the chapter's windows).
+
+    Raises:
+        ValueError: a checkpoint that is not an evaluation step in ``1..steps``.
+    """
+
+    run: AttnOnlyRun
+    checkpoints: tuple[int, ...]
+    story_sequences: int = 256
+    story_early: tuple[int, int] = (5, 15)
+    story_late: tuple[int, int] = (80, 100)
+    seed: int = 0
+
+    def __post_init__(self):
+        for name in ("checkpoints", "story_early", "story_late"):  # lists from JSON
+            object.__setattr__(self, name, tuple(getattr(self, name)))
+        steps, every = self.run.train.steps, self.run.train.eval_every
+        bad = [c for c in self.checkpoints if c % every or not 0 < c <= steps]
+        if bad or not self.checkpoints or self.story_sequences < 2:
+            raise ValueError(
+                f"checkpoints={self.checkpoints}, story_sequences={self.story_sequences}: "
+                f"each checkpoint must be a multiple of eval_every={every} in 1..{steps} "
+                f"(bad: {bad}), and story_sequences >= 2"
+            )
+
+
+def _step_prefix(step: int) -> str:
+    return f"step{step}."
+
+
+def fit_checkpoints(cfg: CheckpointRun, device: torch.device, progress) -> Trained:
+    """Retrain ``cfg.run`` keeping its float16 weights at each checkpoint.
+
+    Tensors: each checkpoint's state dict under ``step<N>.<name>`` and the curves under
+    ``curve.<key>`` (with ``story_icl`` and ``story_icl_se``); no final weights, which the
+    committed artifact holds.
+    """
+    run = cfg.run
+    model = AttnOnlyTransformer(run.model)
+    train, val = _data(run)
+    probes = CheckpointProbes(
+        run.model,
+        run.probes,
+        cfg.checkpoints,
+        val[: cfg.story_sequences],
+        cfg.story_early,
+        cfg.story_late,
+    )
+    result = train_lm(
+        model, train, val, run.train, device, progress, probes, desc=run.model.name
+    )
+    tensors = {CURVE + k: v for k, v in result.tensors().items()}
+    for step, state in probes.kept.items():
+        tensors.update({_step_prefix(step) + k: v for k, v in state.items()})
+    metrics = {**InductionProbes.summary(result), "checkpoints": sorted(probes.kept)}
+    return Trained(
+        tensors, metrics, key_metric=("validation loss (nats/token)", result.val_loss)
+    )
+
+
+def checkpoint_model(
+    cfg: CheckpointRun, art: Artifact, step: int, dtype: torch.dtype = torch.float32
+):
+    """The model a checkpoint artifact kept at ``step``, as a bridge in eval mode.
+
+    Raises:
+        KeyError: no checkpoint at ``step`` (the message lists the kept ones).
+    """
+    prefix = _step_prefix(step)
+    state = {
+        k[len(prefix) :]: v for k, v in art.tensors.items() if k.startswith(prefix)
+    }
+    if not state:
+        raise KeyError(f"no checkpoint at step {step}; kept: {list(cfg.checkpoints)}")
+    return bridge_from_state(cfg.run.model, state, dtype).eval()
+
+
+def _smoke_checkpoints(cfg: CheckpointRun) -> CheckpointRun:
+    """4 steps of :func:`smoke_run`, checkpoints at steps 2 and 4, 32 stories."""
+    return dataclasses.replace(
+        cfg, run=smoke_run(cfg.run), checkpoints=(2, 4), story_sequences=32
+    )
+
+
+# Checkpoints bracketing the committed 2-layer run's phase change: its best induction
+# score is 0.03 at step 1,000, 0.09 at 1,300, 0.37 at 1,400 and 0.96 at 1,500.
+CHECKPOINT_STEPS = {2: (1000, 1300, 1350, 1400, 1450, 1600), 1: (1000, 1400, 1600)}
+CHECKPOINT_RUNS = {
+    f"{name}-checkpoints": CheckpointRun(
+        dataclasses.replace(run, train=dataclasses.replace(run.train, eval_every=50)),
+        CHECKPOINT_STEPS[run.model.n_layers],
+    )
+    for name, run in RUNS.items()
+}
+
+
 for _name, _run in RUNS.items():
     register(
         Recipe(
@@ -148,6 +286,29 @@ for _name, _run in RUNS.items():
             seconds={"cpu": 16 * {1: 2400, 2: 3250}[_run.model.n_layers]},
             description=(
                 f"{_run.model.n_layers}-layer attention-only transformer on the story corpus"
+            ),
+        )
+    )
+
+# GPU seconds: the committed runs' wall time on an H200 (303 s and 214 s), plus a third
+# for twice as many evaluations, each with the 256-story in-context score
+for _name, _cfg in CHECKPOINT_RUNS.items():
+    _layers = _cfg.run.model.n_layers
+    register(
+        Recipe(
+            name=_name,
+            study=STUDY,
+            config=_cfg,
+            fit=fit_checkpoints,
+            needs=(lmdata.DATA_NAME,),
+            loader=checkpoint_model,
+            smoke=_smoke_checkpoints,
+            seconds={"cuda": {2: 400, 1: 290}[_layers]},
+            committed=False,  # about 5 MB of float16 weights per checkpoint
+            gpu=True,
+            description=(
+                f"{_layers}-layer attention-only transformer retrained with its weights "
+                f"kept at steps {', '.join(map(str, _cfg.checkpoints))}"
             ),
         )
     )

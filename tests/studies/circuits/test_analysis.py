@@ -1,4 +1,5 @@
-"""The induction probes recorded during training, and the twin's pattern scores."""
+"""The induction probes recorded during training (and the checkpoints kept), and the twin's
+pattern scores."""
 
 import json
 import math
@@ -7,10 +8,16 @@ import pytest
 import torch
 from builders import perturbed_twin, tiny_config
 
-from interplib.core.training import LMTrainConfig, train_lm
+from interplib.core.training import (
+    LMTrainConfig,
+    evaluate,
+    per_position_loss,
+    train_lm,
+)
 from interplib.corpus import tokenizer
 from interplib.interp.patterns import repeated_random_tokens
 from interplib.studies.circuits.analysis import (
+    CheckpointProbes,
     InductionProbes,
     ProbeConfig,
     head_pattern_scores,
@@ -215,3 +222,41 @@ def test_windowed_score_on_logged_curves_is_a_difference_of_window_means():
     torch.testing.assert_close(
         windowed_in_context_score(by_pos, (2, 4), (10, 14)), torch.full((3,), 9.0)
     )
+
+
+def story_rows(n: int, cfg, seed: int = 0) -> torch.Tensor:
+    """``[n n_ctx]`` random ordinary tokens, each row one story from its ``[BOS]``."""
+    g = torch.Generator().manual_seed(seed)
+    rows = torch.randint(
+        len(tokenizer.SPECIALS), cfg.d_vocab, (n, cfg.n_ctx), generator=g
+    )
+    rows[:, 0] = tokenizer.BOS
+    return rows
+
+
+def test_checkpoint_probes_keep_the_model_of_their_step_and_score_stories():
+    cfg = tiny_config()
+    train, val = story_rows(64, cfg), story_rows(16, cfg, seed=1)
+    early, late = (1, 4), (12, 20)
+    probes = CheckpointProbes(cfg, PROBES, (10, 40), val[:8], early, late)
+    model = AttnOnlyTransformer(cfg)
+    result = train_lm(model, train, val, TRAIN, on_evaluate=probes)
+    h = result.history
+    assert sorted(probes.kept) == [10, 40] and len(h["story_icl"]) == 5
+    # the last checkpoint is the trained model, stored in float16
+    for key, value in model.state_dict().items():
+        assert probes.kept[40][key].dtype == torch.float16
+        assert torch.equal(probes.kept[40][key], value.half())
+    # the step-10 checkpoint reloads into the model evaluated at step 10
+    twin = AttnOnlyTransformer(cfg)
+    twin.load_state_dict({k: v.float() for k, v in probes.kept[10].items()})
+    assert evaluate(twin, val) == pytest.approx(h["val_loss"][1], abs=2e-3)
+    icl = in_context_scores(per_position_loss(twin, val[:8]), val[:8], early, late)
+    assert h["story_icl"][1] == pytest.approx(float(icl.mean()), abs=2e-3)
+    assert h["story_icl_se"][1] == pytest.approx(float(icl.std() / 8**0.5), rel=1e-2)
+
+
+def test_checkpoint_probes_need_a_step():
+    cfg = tiny_config()
+    with pytest.raises(ValueError, match="at least one step"):
+        CheckpointProbes(cfg, PROBES, (), story_rows(4, cfg), (1, 4), (12, 20))

@@ -59,3 +59,77 @@ def test_fit_trains_records_the_probes_and_stores_a_loadable_model(monkeypatch):
     assert evaluate(bridge, splits["val"]) == pytest.approx(
         out.metrics["val_loss_float16"], rel=1e-5
     )
+
+
+def tiny_checkpoint_run(**overrides) -> circuits_study.CheckpointRun:
+    """The 2-layer checkpoint recipe's config shrunk to the tiny splits."""
+    cfg = circuits_study.CHECKPOINT_RUNS["attn-only-l2-checkpoints"]
+    run = dataclasses.replace(
+        cfg.run,
+        model=AttnOnlyConfig(n_layers=2, d_model=16, n_heads=2, n_ctx=16, d_vocab=16),
+        train=dataclasses.replace(
+            cfg.run.train,
+            steps=6,
+            batch_size=8,
+            warmup_steps=1,
+            eval_every=2,
+            eval_sequences=8,
+        ),
+        probes=dataclasses.replace(
+            cfg.run.probes, icl_early=2, icl_late=8, repeat_period=4, repeat_batch=2
+        ),
+        repeat_periods=(2, 4),
+    )
+    fields = dict(
+        run=run,
+        checkpoints=(2, 6),
+        story_sequences=8,
+        story_early=(0, 1),
+        story_late=(1, 2),
+    )
+    return dataclasses.replace(cfg, **{**fields, **overrides})
+
+
+def test_checkpoint_recipes_retrain_the_committed_runs_on_a_gpu_only():
+    table = recipes.recipes()
+    for name, run in circuits_study.RUNS.items():
+        recipe = table[f"{name}-checkpoints"]
+        cfg = recipe.config
+        assert recipe.gpu and not recipe.committed and recipe.seconds["cuda"] > 0
+        # the same training, evaluated twice as often
+        assert cfg.run == dataclasses.replace(
+            run, train=dataclasses.replace(run.train, eval_every=50)
+        )
+        assert recipe.loader is circuits_study.checkpoint_model
+    # the 2-layer checkpoints bracket the committed run's phase change (1,300-1,500)
+    steps = circuits_study.CHECKPOINT_RUNS["attn-only-l2-checkpoints"].checkpoints
+    assert min(steps) < 1300 and 1300 < steps[2] < 1500 < max(steps)
+
+
+def test_checkpoint_fit_keeps_each_step_and_it_reloads_into_the_same_model(
+    monkeypatch,
+):
+    splits = tiny_lm_splits()
+    monkeypatch.setattr(lmdata, "load_split", splits.__getitem__)
+    cfg = tiny_checkpoint_run()
+    out = circuits_study.fit_checkpoints(cfg, torch.device("cpu"), None)
+    assert out.metrics["checkpoints"] == [2, 6]
+    assert out.tensors["curve.step"].tolist() == [0, 2, 4, 6]
+    assert out.tensors["curve.story_icl"].shape == (4,)
+    assert not any(k.startswith("blocks.") for k in out.tensors)  # no final weights
+    art = Artifact("attn-only-tiny-checkpoints", out.tensors, {})
+    for e, step in [(1, 2), (3, 6)]:
+        bridge = circuits_study.checkpoint_model(cfg, art, step)
+        # the validation loss recorded at that step, from the float16 weights
+        loss = evaluate(bridge, splits["val"][:8])
+        assert loss == pytest.approx(float(out.tensors["curve.val_loss"][e]), abs=2e-3)
+    with pytest.raises(KeyError, match=r"kept: \[2, 6\]"):
+        circuits_study.checkpoint_model(cfg, art, 4)
+
+
+@pytest.mark.parametrize(
+    "overrides", [dict(checkpoints=(3,)), dict(checkpoints=(8,)), dict(checkpoints=())]
+)
+def test_checkpoints_must_be_evaluation_steps_of_the_run(overrides):
+    with pytest.raises(ValueError, match="multiple of eval_every"):
+        tiny_checkpoint_run(**overrides)
