@@ -36,7 +36,14 @@ from interplib.studies.bilinear.model import (
     model_from_tensors,
 )
 
-__all__ = ["RUNS", "LONG_RUNS", "fit", "fit_tracked", "model_from_artifact"]
+__all__ = [
+    "RUNS",
+    "LONG_RUNS",
+    "fit",
+    "fit_tracked",
+    "model_from_artifact",
+    "register_runs",
+]
 
 STUDY = "bilinear"
 
@@ -49,9 +56,6 @@ CPU_TRAINING = LMTrainConfig(
     eval_every=250,
     eval_sequences=128,
 )
-RUNS = {
-    f"bilinear-l{n}": LMRun(BilinearConfig(n_layers=n), CPU_TRAINING) for n in (1, 2)
-}
 GPU_TRAINING = LMTrainConfig(
     steps=6104,  # x 64 x 256 = 100M tokens
     batch_size=64,
@@ -60,10 +64,6 @@ GPU_TRAINING = LMTrainConfig(
     eval_every=500,
     eval_sequences=256,
 )
-LONG_RUNS = {
-    f"bilinear-l{n}-long": LMRun(BilinearConfig(n_layers=n), GPU_TRAINING)
-    for n in (1, 2)
-}
 
 
 def fit(
@@ -110,33 +110,58 @@ def model_from_artifact(run: LMRun, art: Artifact) -> BilinearTransformer:
     return model_from_tensors(run.model, weights)
 
 
-for _name, _run in RUNS.items():
-    register(
-        Recipe(
-            name=_name,
-            study=STUDY,
-            config=_run,
-            fit=fit,
-            needs=(lmdata.DATA_NAME,),
-            loader=model_from_artifact,
-            smoke=smoke_run,
-            seconds={"cpu": {1: 4334, 2: 5924}[_run.model.n_layers]},
-            description=f"{_run.model.n_layers}-layer bilinear transformer on the story corpus",
+def register_runs(
+    training: LMTrainConfig,
+    fit_run,
+    description: str,
+    suffix: str = "",
+    seconds: dict[int, dict[str, float]] | None = None,
+    **options,
+) -> dict[str, LMRun]:
+    """Register ``bilinear-l<n><suffix>`` for n = 1, 2 layers: the default bilinear model
+    on the story corpus, trained with ``training`` by ``fit_run``.
+
+    Args:
+        description: formatted with ``n``.
+        seconds: the recorded wall times by device type, per number of layers.
+        options: the other :class:`~interplib.core.recipes.Recipe` fields.
+
+    Returns:
+        The runs (the recipes' configs) by name.
+    """
+    runs = {}
+    for n in (1, 2):
+        name = f"bilinear-l{n}{suffix}"
+        runs[name] = LMRun(BilinearConfig(n_layers=n), training)
+        register(
+            Recipe(
+                name=name,
+                study=STUDY,
+                config=runs[name],
+                fit=fit_run,
+                needs=(lmdata.DATA_NAME,),
+                loader=model_from_artifact,
+                smoke=smoke_run,
+                seconds=(seconds or {}).get(n, {}),
+                description=description.format(n=n),
+                **options,
+            )
         )
-    )
-for _name, _run in LONG_RUNS.items():
-    register(
-        Recipe(
-            name=_name,
-            study=STUDY,
-            config=_run,
-            fit=fit_tracked,
-            needs=(lmdata.DATA_NAME,),
-            loader=model_from_artifact,
-            smoke=smoke_run,
-            committed=False,
-            gpu=True,
-            description=f"{_run.model.n_layers}-layer bilinear transformer, 100M tokens "
-            "with the bigram readings tracked (a GPU run still to come)",
-        )
-    )
+    return runs
+
+
+RUNS = register_runs(
+    CPU_TRAINING,
+    fit,
+    "{n}-layer bilinear transformer on the story corpus",
+    seconds={1: {"cpu": 4334}, 2: {"cpu": 5924}},
+)
+LONG_RUNS = register_runs(
+    GPU_TRAINING,
+    fit_tracked,
+    "{n}-layer bilinear transformer, 100M tokens with the bigram readings tracked "
+    "(a GPU run still to come)",
+    suffix="-long",
+    committed=False,
+    gpu=True,
+)

@@ -52,3 +52,63 @@ def test_fit_trains_and_stores_a_loadable_model(monkeypatch):
         run, Artifact("bilinear-tiny", out.tensors, {})
     )
     assert evaluate(model, splits["val"]) == out.metrics["val_loss_float16"]
+
+
+# What the GPU runs still to come train, as `dataclasses.asdict` gave it before the recipes
+# were built by `register_runs`: pinned, so that no refactor changes what a GPU session runs.
+LONG_MODEL = {
+    "d_mlp": 768,
+    "d_model": 256,
+    "d_vocab": 4096,
+    "eps": 1e-08,
+    "init_std": 0.02,
+    "n_ctx": 256,
+    "n_heads": 4,
+    "rotary_base": 10000.0,
+    "rotary_dim": None,
+    "seed": 0,
+}
+LONG_TRAIN = {
+    "amp": True,
+    "batch_size": 64,
+    "betas": (0.9, 0.95),
+    "decay_embeddings": False,
+    "eval_every": 500,
+    "eval_sequences": 256,
+    "grad_clip": 1.0,
+    "lr": 0.001,
+    "min_lr_ratio": 0.1,
+    "seed": 0,
+    "steps": 6104,
+    "warmup_steps": 200,
+    "weight_decay": 0.01,
+}
+
+
+def test_the_long_runs_keep_their_exact_configs_and_recipe_fields():
+    table = recipes.recipes()
+    for n in (1, 2):
+        recipe = table[f"bilinear-l{n}-long"]
+        assert dataclasses.asdict(recipe.config) == {
+            "model": {**LONG_MODEL, "n_layers": n},
+            "train": LONG_TRAIN,
+            "seed": 0,
+        }
+        assert recipe.config is bilinear_study.LONG_RUNS[recipe.name]
+        assert recipe.fit is bilinear_study.fit_tracked
+        assert (recipe.gpu, recipe.committed, recipe.seconds) == (True, False, {})
+        assert recipe.needs == (lmdata.DATA_NAME,) and recipe.study == "bilinear"
+        assert recipe.loader is bilinear_study.model_from_artifact
+        assert recipe.description.startswith(f"{n}-layer bilinear transformer, 100M")
+    # 100M tokens: 6,104 steps of 64 sequences of 256 tokens
+    assert LONG_TRAIN["steps"] * LONG_TRAIN["batch_size"] * 256 == 100_007_936
+
+
+def test_the_cpu_runs_keep_their_recipe_fields():
+    table = recipes.recipes()
+    for n, seconds in ((1, 4334), (2, 5924)):
+        recipe = table[f"bilinear-l{n}"]
+        assert recipe.fit is bilinear_study.fit and recipe.seconds == {"cpu": seconds}
+        assert (recipe.gpu, recipe.committed) == (False, True)
+        assert recipe.config.train == bilinear_study.CPU_TRAINING
+        assert recipe.config.train.steps * recipe.config.train.batch_size == 32_000
