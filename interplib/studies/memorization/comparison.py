@@ -7,6 +7,11 @@ the exact accuracy (mean and standard error over seeds) and the paper's metric (
 per variant (solid: exact accuracy, dashed: the paper's metric); :func:`dynamics_figure` draws
 training curves, seeds as thin lines and one legend entry per variant, on decade ticks;
 :func:`markdown_table` writes a frame for a captioned table.
+
+Against the published means: :func:`agreement` counts how many lie within two of our standard
+errors (and how many below ours, with a sign test); :func:`settings_table` puts every setting
+of several experiments and variants in one table; :func:`matched_slopes` fits the paper's
+slope and ours over the same points; :func:`spread_figure` shows every seed of a grid.
 """
 
 from __future__ import annotations
@@ -25,6 +30,10 @@ from interplib.book.plotting import TEMPLATE, grouped_lines, titled
 
 __all__ = [
     "grid_frame",
+    "agreement",
+    "settings_table",
+    "matched_slopes",
+    "spread_figure",
     "variant_figure",
     "dynamics_figure",
     "markdown_table",
@@ -35,6 +44,7 @@ __all__ = [
 VARIANT_COLOURS = {
     "per-head maps (paper's text)": "#1f77b4",
     "shared maps (paper's code)": "#d62728",
+    "a table per seed": "#2ca02c",
     "Dana et al. (2025)": "#222222",
 }
 
@@ -100,10 +110,17 @@ def variant_figure(
                 )
             )
     xs = sorted(published)
+    return _with_published(fig, xs, [published[x] for x in xs], xaxis, title, 520)
+
+
+def _with_published(
+    fig: go.Figure, x: list, y: list[float], xaxis: str, title: str, height: int
+) -> go.Figure:
+    """The published means as diamonds, and the accuracy axes of this module's figures."""
     fig.add_trace(
         go.Scatter(
-            x=xs,
-            y=[published[x] for x in xs],
+            x=x,
+            y=y,
             mode="markers",
             name="Dana et al. (2025), paper's metric",
             marker=dict(
@@ -117,7 +134,7 @@ def variant_figure(
         yaxis_title="accuracy",
         yaxis_range=[0, 1.02],
         legend=dict(orientation="h", y=-0.25, x=0),
-        height=520,
+        height=height,
     )
     return titled(fig, title)
 
@@ -176,3 +193,143 @@ def markdown_table(frame: pd.DataFrame, decimals: int = 3) -> str:
     for index, row in zip(frame.index, frame.itertuples(index=False)):
         lines.append("| " + " | ".join(cell(v) for v in (index, *row)) + " |")
     return "\n".join(lines)
+
+
+def agreement(frame: pd.DataFrame) -> dict[str, float]:
+    """Where the published means lie in our seeds' spread, over the rows of a
+    :func:`grid_frame` that have one.
+
+    With ``gap = metric - paper`` and ``z = gap / metric sem``: ``points``,
+    ``within_2sem`` (``|z| ≤ 2``), ``within_pair`` (``|z| ≤ 2√2``: two standard errors of
+    a difference of two means if the published one had our standard error), ``below``
+    (``gap < 0``) and ``sign_p`` (two-sided sign test of ``below`` against half the
+    points), ``mean_gap``, ``max_abs_gap`` and ``max_abs_z``. ``within_2sem`` counts our
+    standard error alone: the published mean's own spread (and, under one table, the
+    table's) is not in it, so it is a strict test.
+    """
+    rows = frame.dropna(subset=["paper"])
+    if rows.empty:
+        raise ValueError("no row of the frame has a published value")
+    if bool((rows["seeds"] < 2).any()):
+        raise ValueError("agreement needs two or more seeds (a standard error)")
+    gap = rows["metric"] - rows["paper"]
+    z = gap / rows["metric sem"]  # ±inf where every seed agrees exactly (sem 0)
+    n, below = len(rows), int((gap < 0).sum())
+    tail = sum(math.comb(n, k) for k in range(min(below, n - below) + 1)) / 2**n
+    return {
+        "points": n,
+        "within_2sem": int((z.abs() <= 2).sum()),
+        "within_pair": int((z.abs() <= 2 * math.sqrt(2)).sum()),
+        "below": below,
+        "sign_p": min(1.0, 2 * tail),
+        "mean_gap": float(gap.mean()),
+        "max_abs_gap": float(gap.abs().max()),
+        "max_abs_z": float(z.abs().max()),
+    }
+
+
+def settings_table(
+    frames: dict[tuple[str, str], pd.DataFrame], symbols: dict[str, str]
+) -> pd.DataFrame:
+    """Every setting of several experiments in one frame, for :func:`markdown_table`.
+
+    ``frames[(experiment, variant)]`` is a :func:`grid_frame`; ``symbols[experiment]``
+    names its swept value (``"H"``). One row per setting, indexed by experiment: the
+    variant, the setting, the seeds, exact accuracy and the paper's metric as
+    ``mean ± sem``, the published mean and ``z = (metric - published) / sem``.
+    """
+    rows = []
+    for (experiment, variant), f in frames.items():
+        if experiment not in symbols:
+            raise ValueError(f"no symbol for {experiment!r}; give symbols[experiment]")
+        for row in f.to_dict("records"):
+            sem = row["metric sem"]
+            z = (row["metric"] - row["paper"]) / sem if sem > 0 else float("nan")
+            rows.append(
+                {
+                    "experiment": experiment,
+                    "variant": variant,
+                    "setting": f"{symbols[experiment]} = {row['x']}",
+                    "seeds": row["seeds"],
+                    "exact": f"{row['exact']:.3f} ± {row['exact sem']:.3f}",
+                    "paper's metric": f"{row['metric']:.3f} ± {sem:.3f}",
+                    "published": row["paper"],
+                    "z": z,
+                }
+            )
+    return pd.DataFrame(rows).set_index("experiment")
+
+
+def matched_slopes(
+    x: Sequence[int],
+    values: Float[Tensor, "point seed"],
+    published: dict[int, float],
+    threshold: float = 0.95,
+) -> dict[str, float]:
+    """The paper's slope and ours over the **same** points.
+
+    The paper fits a line up to the first published mean above ``threshold``
+    (:func:`~interplib.studies.memorization.capacity.saturation_fit`); ours is fitted to
+    each seed's ``values`` at those ``x``. Returns ``paper``, ``ours`` (mean of the seeds'
+    slopes, which is the slope through the means), ``ours_sem`` (over seeds), ``z``
+    (their difference over ``ours_sem``) and ``x_max`` (the last ``x`` fitted).
+    """
+    from interplib.studies.memorization.analysis import line_fit
+    from interplib.studies.memorization.capacity import saturation_fit
+
+    xs = list(x)
+    if len(xs) != values.shape[0] or values.shape[1] < 2:
+        raise ValueError(
+            f"x has {len(xs)} points, values {tuple(values.shape)}: need [point seed] "
+            "with one row per x and two or more seeds"
+        )
+    pub_x = [v for v in xs if v in published]
+    paper, n = saturation_fit(pub_x, [published[v] for v in pub_x], threshold)
+    used = pub_x[:n]
+    rows = [xs.index(v) for v in used]
+    slopes = torch.tensor(
+        [line_fit(used, values[rows, s]) for s in range(values.shape[1])],
+        dtype=torch.float64,
+    )[:, 0]
+    sem = float(slopes.std() / len(slopes) ** 0.5)
+    ours = float(slopes.mean())
+    return {
+        "paper": paper,
+        "ours": ours,
+        "ours_sem": sem,
+        "z": (ours - paper) / sem,
+        "x_max": used[-1],
+    }
+
+
+def spread_figure(
+    x: Sequence[int],
+    values: dict[str, Float[Tensor, "point seed"]],
+    published: dict[int, float],
+    xaxis: str,
+    title: str,
+) -> go.Figure:
+    """Every seed of a grid, per quantity (``values[name] [point seed]``): one box per
+    point with all its seeds as dots, one colour per quantity, and the published means."""
+    fig = go.Figure()
+    palette = ["#1f77b4", "#d62728", "#2ca02c", "#9467bd"]
+    for k, (name, v) in enumerate(values.items()):
+        if v.shape[0] != len(x):
+            raise ValueError(f"{name}: {tuple(v.shape)} rows for {len(x)} points")
+        fig.add_trace(
+            go.Box(
+                x=[str(p) for p in x for _ in range(v.shape[1])],
+                y=v.reshape(-1).tolist(),
+                name=f"{name} ({v.shape[1]} seeds)",
+                boxpoints="all",
+                jitter=0.4,
+                pointpos=0,
+                marker=dict(size=4, color=palette[k % len(palette)]),
+                line=dict(color=palette[k % len(palette)], width=1),
+            )
+        )
+    shown = [p for p in x if p in published]
+    fig.update_layout(boxmode="group")
+    return _with_published(
+        fig, [str(p) for p in shown], [published[p] for p in shown], xaxis, title, 480
+    )
