@@ -212,19 +212,21 @@ def agreement(frame: pd.DataFrame) -> dict[str, float]:
         raise ValueError("no row of the frame has a published value")
     if bool((rows["seeds"] < 2).any()):
         raise ValueError("agreement needs two or more seeds (a standard error)")
-    gap = rows["metric"] - rows["paper"]
-    z = gap / rows["metric sem"]  # ±inf where every seed agrees exactly (sem 0)
-    n, below = len(rows), int((gap < 0).sum())
+    gap = torch.tensor((rows["metric"] - rows["paper"]).to_numpy(), dtype=torch.float64)
+    sem = torch.tensor(rows["metric sem"].to_numpy(), dtype=torch.float64)
+    # inf where every seed agrees exactly (sem 0) and the gap is not 0
+    z = torch.where(gap == 0, 0.0, gap.abs() / sem)
+    n, below = len(gap), int((gap < 0).sum())
     tail = sum(math.comb(n, k) for k in range(min(below, n - below) + 1)) / 2**n
     return {
         "points": n,
-        "within_2sem": int((z.abs() <= 2).sum()),
-        "within_pair": int((z.abs() <= 2 * math.sqrt(2)).sum()),
+        "within_2sem": int((z <= 2).sum()),
+        "within_pair": int((z <= 2 * math.sqrt(2)).sum()),
         "below": below,
         "sign_p": min(1.0, 2 * tail),
         "mean_gap": float(gap.mean()),
         "max_abs_gap": float(gap.abs().max()),
-        "max_abs_z": float(z.abs().max()),
+        "max_abs_z": float(z.max()),
     }
 
 
