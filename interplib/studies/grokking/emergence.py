@@ -16,6 +16,7 @@ from jaxtyping import Float
 from torch import Tensor
 
 from interplib.core import recipes
+from interplib.studies.grokking.measures import logit_statistics
 from interplib.studies.grokking.model import GrokTransformer
 from interplib.studies.grokking.task import dataset
 
@@ -85,20 +86,5 @@ def logit_scale(model: GrokTransformer) -> dict[str, float]:
     gets a softmax probability of exactly 1 in that precision (no gradient from that logit).
     """
     tokens, labels = dataset(model.unembed.out_features)
-    logits = model(tokens)[:, -1].double()
-    centred = logits - logits.mean(-1, keepdim=True)
-    correct = logits.gather(-1, labels[:, None]).squeeze(-1)
-    rival = logits.scatter(-1, labels[:, None], float("-inf")).amax(-1)
-    collapsed = {
-        f"collapsed_{str(dtype).removeprefix('torch.')}": float(
-            (logits.to(dtype).softmax(-1).gather(-1, labels[:, None]) == 1)
-            .double()
-            .mean()
-        )
-        for dtype in (torch.float32, torch.float64)
-    }
-    return {
-        "rms": float(centred.pow(2).mean().sqrt()),
-        "margin": float((correct - rival).median()),
-        **collapsed,
-    }
+    logits = model(tokens[:, : model.pos_embed.num_embeddings])[:, -1]
+    return {k: float(v[0]) for k, v in logit_statistics(logits[None], labels).items()}

@@ -5,6 +5,8 @@ loss and accuracy, the restricted and excluded losses over the run's key frequen
 Gini coefficients of the embedding's and neuron-logit map's Fourier norms and the weight
 norm; :func:`quantization_measures` adds, for quantized variants, the fraction of quantized
 weights that flipped between snapshots. :func:`measure_grid` builds the constants once per fit.
+:func:`logit_measures` logs how large the logits grow (:func:`logit_statistics`), the quantity
+of Prieto et al.'s (2025) softmax-collapse account, for the sweeps' variant configs.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from jaxtyping import Float, Int
 from torch import Tensor
 
 from interplib.interp.fourier import frequency_norms, gini
-from interplib.studies.grokking.model import QUANTIZED, GrokConfig
+from interplib.studies.grokking.model import QUANTIZED, GrokConfig, options
 from interplib.studies.grokking.quantize import (
     Weights,
     flip_fraction,
@@ -32,19 +34,23 @@ __all__ = [
     "measure_grid",
     "progress_measures",
     "quantization_measures",
+    "logit_statistics",
+    "logit_measures",
 ]
 
 
 def neuron_logit_map(
-    params: dict[str, Tensor], weights: Weights
+    params: dict[str, Tensor], weights: Weights, quantize_unembed: bool = False
 ) -> Float[Tensor, "model d_mlp p"]:
-    """``W_L = W_out W_U`` in TL's row form, from the effective (quantized) MLP output weights."""
+    """``W_L = W_out W_U`` in TL's row form, from the effective (quantized) MLP output weights
+    (and unembedding, with ``quantize_unembed``)."""
     W_out = quantized(
         params["blocks.0.mlp.out.weight"], weights, stacked=True
     )  # [model d_model d_mlp]
+    W_U = params["unembed.weight"]
     return einops.einsum(
         W_out,
-        params["unembed.weight"],
+        quantized(W_U, weights, stacked=True) if quantize_unembed else W_U,
         "model d_model d_mlp, model p d_model -> model d_mlp p",
     )
 
@@ -83,7 +89,7 @@ def measure_grid(
     is_train = train_mask(cfg.p, cfg.frac_train, cfg.data_seed)
     width = 2 * max(len(f) for f in freqs)
     return MeasureGrid(
-        tokens=tokens.to(device),
+        tokens=tokens[:, : cfg.n_ctx].to(device),  # Zhong et al.'s inputs have no `=`
         labels=labels.to(device),
         train=is_train.nonzero().flatten().to(device),
         test=(~is_train).nonzero().flatten().to(device),
@@ -129,7 +135,10 @@ def progress_measures(
         .squeeze(-1)
     )
     correct = (logits.argmax(-1) == grid.labels).double()
-    W_L = neuron_logit_map(snapshot, cfg.weights)
+    fully = options(cfg).quantize_embed
+    W_L = neuron_logit_map(snapshot, cfg.weights, quantize_unembed=fully)
+    W_E = snapshot["embed.weight"]
+    W_E = (quantized(W_E, cfg.weights, stacked=True) if fully else W_E)[:, : cfg.p]
     return {
         "train_loss": nll.index_select(-1, grid.train).mean(-1),
         "test_loss": nll.index_select(-1, grid.test).mean(-1),
@@ -137,9 +146,7 @@ def progress_measures(
         "test_acc": correct.index_select(-1, grid.test).mean(-1),
         "restricted_loss": restricted_loss(logit_grid, label_grid, dirs, grid.test),
         "excluded_loss": excluded_loss(logit_grid, label_grid, dirs, grid.train),
-        "gini_embed": gini(
-            frequency_norms(snapshot["embed.weight"][:, : cfg.p].double(), grid.basis)
-        ),
+        "gini_embed": gini(frequency_norms(W_E.double(), grid.basis)),
         "gini_logit_map": gini(
             frequency_norms(W_L.transpose(1, 2).double(), grid.basis)
         ),
@@ -180,3 +187,39 @@ def quantization_measures(
         )  # [matrix model]
         out["flip_frac"] = (flips * sizes[:, None]).sum(0) / sizes.sum()
     return out
+
+
+def logit_statistics(
+    logits: Float[Tensor, "model pair p"], labels: Int[Tensor, " pair"]
+) -> dict[str, Float[Tensor, " model"]]:
+    """How large each model's logits are over the given pairs.
+
+    ``rms``: root mean square of the logits, each pair's mean removed (what softmax sees);
+    ``margin``: the median gap between the correct logit and the largest other one;
+    ``collapsed_float32`` / ``collapsed_float64``: the share of pairs whose correct answer gets
+    a softmax probability of exactly 1 in that precision (no gradient from them: Prieto et
+    al.'s softmax collapse).
+    """
+    logits = logits.double()
+    index = labels.expand(len(logits), -1)[..., None]
+    centred = logits - logits.mean(-1, keepdim=True)
+    correct = logits.gather(-1, index).squeeze(-1)
+    rival = logits.scatter(-1, index, float("-inf")).amax(-1)
+    out = {
+        "rms": centred.pow(2).mean((-2, -1)).sqrt(),
+        "margin": (correct - rival).median(-1).values,
+    }
+    for dtype in (torch.float32, torch.float64):
+        prob = logits.to(dtype).softmax(-1).gather(-1, index).squeeze(-1)
+        name = f"collapsed_{str(dtype).removeprefix('torch.')}"
+        out[name] = (prob == 1).double().mean(-1)
+    return out
+
+
+def logit_measures(
+    cfg: GrokConfig, snapshot: dict[str, Tensor], grid: MeasureGrid
+) -> dict[str, Tensor]:
+    """:func:`logit_statistics` over every pair for a stack of snapshots: ``logit_<name>``."""
+    logits = stacked_answer_logits(cfg, snapshot, grid.tokens)
+    stats = logit_statistics(logits, grid.labels)
+    return {f"logit_{k}": v for k, v in stats.items()}

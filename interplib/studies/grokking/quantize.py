@@ -12,6 +12,13 @@ The model keeps full-precision *latent* weights ``W``; the forward pass uses a q
 
 There is one scale per weight tensor, as one BitLinear layer has; a tensor that stacks the
 heads of a layer shares it.
+
+BitNet also quantizes a BitLinear layer's *input* to ``b`` bits by absmax
+(:func:`absmax_quantized`, :func:`quantize_activations`): ``Q_b = 2^(b-1)``,
+``x̃ = RoundClip(x · Q_b / γ, -Q_b + 1, Q_b - 1) · γ / Q_b`` with ``γ = max|x|`` over each
+token's features (per token, as BitNet b1.58 does; BitNet's Eq. 4 clips at ``±(Q_b - ε)``,
+the same integers after rounding), with the straight-through estimator. The dequantizing
+factor ``γ / Q_b`` is applied to the input, which equals BitNet's rescaling of the output.
 """
 
 from __future__ import annotations
@@ -30,6 +37,8 @@ __all__ = [
     "quantized",
     "quantize",
     "flip_fraction",
+    "absmax_quantized",
+    "quantize_activations",
 ]
 
 Weights = Literal["fp", "binary", "ternary"]
@@ -113,3 +122,28 @@ def flip_fraction(
         if stacked
         else float(changed.double().mean())
     )
+
+
+def absmax_quantized(
+    x: Float[Tensor, "... d"], bits: int, eps: float = EPS
+) -> Float[Tensor, "... d"]:
+    """``x`` rounded to ``bits``-bit integers by each row's absmax, and scaled back.
+
+    ``γ = max|x|`` over the last axis (one token's features), ``Q_b = 2^(bits-1)``; every
+    entry becomes ``k · γ / Q_b`` with an integer ``|k| ≤ Q_b - 1``. A zero row stays 0.
+    """
+    if bits < 2:
+        raise ValueError(f"bits={bits}: absmax quantization needs at least 2 bits")
+    q = 2 ** (bits - 1)
+    gamma = x.abs().amax(-1, keepdim=True).clamp(min=eps)
+    return (x * q / gamma).round().clamp(-(q - 1), q - 1) * gamma / q
+
+
+def quantize_activations(
+    x: Float[Tensor, "... d"], bits: int
+) -> Float[Tensor, "... d"]:
+    """:func:`absmax_quantized` in the forward pass, the identity in the backward pass (STE);
+    ``bits=0`` leaves ``x`` in full precision."""
+    if bits == 0:
+        return x
+    return absmax_quantized(x, bits).detach() + (x - x.detach())

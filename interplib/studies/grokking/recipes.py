@@ -13,6 +13,11 @@ concurrently on one GPU, where the epochs after the warm-up replay one captured 
 ``python -m interplib.train grok-fp grok-binary grok-ternary --device cpu``: an epoch of five
 seeds costs 0.36 s (full precision) to 1.14 s (ternary) on the book's 2-core machine, about
 16 hours for the three recipes.
+
+Issue 22's runs (:mod:`interplib.studies.grokking.sweeps`: ``grok10-*`` with ten seeds,
+``grok-wd-*``, ``grok-fullq-*``, ``grok-act8-*``, ``grok-f32-*``, ``zhong-rate0/1``) go through
+the same :func:`fit` with a ``GrokVariantConfig``: GPU recipes, not committed until trained,
+stored compactly (float16 weights, float32 histories), each with its estimated GPU seconds.
 """
 
 from __future__ import annotations
@@ -26,19 +31,32 @@ from torch import Tensor
 from interplib.core.artifacts import Artifact
 from interplib.core.recipes import Recipe, Trained, register
 from interplib.studies.grokking.measures import (
+    logit_measures,
     measure_grid,
     progress_measures,
     quantization_measures,
 )
-from interplib.studies.grokking.model import GrokConfig, GrokTransformer
+from interplib.studies.grokking.model import (
+    GrokConfig,
+    GrokTransformer,
+    GrokVariantConfig,
+    cell_settings,
+    options,
+)
+from interplib.studies.grokking.quantize import quantized
+from interplib.studies.grokking.sweeps import (
+    SWEEPS,
+    clock_pizza_scores,
+    compact,
+    gpu_seconds,
+    sweep_smoke,
+)
 from interplib.studies.grokking.task import dataset, train_mask
 from interplib.studies.grokking.training import train_stacked
 
 __all__ = [
     "RUNS",
-    "SEED_RUNS",
     "fit",
-    "fit_history",
     "load_models",
     "model_from_artifact",
     "CPU_SECONDS_PER_EPOCH",
@@ -63,15 +81,6 @@ CPU_SECONDS_PER_EPOCH = {
     "ternary": 1.14,
 }  # five seeds, 2-core machine
 GPU_SECONDS = {"fp": 172, "binary": 180, "ternary": 179}  # one H200, the three at once
-# Ten seeds per variant for the paired statistics of the dynamics page (issue 22): the same
-# configs with seeds 0-9 and no kept checkpoints, stored as histories only (about 0.4 MB
-# each, where five seeds with weights take 9 MB). GPU runs not yet made, so not committed;
-# commit them (committed=True) once trained. Ten seeds stack on the model axis, so their
-# wall time is estimated at twice the five-seed runs' (not measured).
-SEED_RUNS = {
-    f"grok10-{w}": replace(RUNS[f"grok-{w}"], seeds=tuple(range(10)), checkpoints=())
-    for w in ("fp", "binary", "ternary")
-}
 
 
 MEASURE_CHUNK = (
@@ -99,16 +108,22 @@ def fit(cfg: GrokConfig, device: torch.device, progress) -> Trained:
     from interplib.interp.fourier import key_frequencies
 
     tokens, labels = dataset(cfg.p)
+    tokens = tokens[:, : cfg.n_ctx]  # Zhong et al.'s inputs have no `=`
     is_train = train_mask(cfg.p, cfg.frac_train, cfg.data_seed)
     models = []
-    for seed in cfg.seeds:
-        torch.manual_seed(seed)
-        models.append(GrokTransformer(cfg))
+    for _ in cell_settings(cfg):  # cell-major; one seed's models share their init
+        for seed in cfg.seeds:
+            torch.manual_seed(seed)
+            models.append(GrokTransformer(cfg))
     snapshots, seconds = train_stacked(
         cfg, models, tokens[is_train], labels[is_train], device, progress
     )
     final = snapshots[-1]
-    freqs = [key_frequencies(w[: cfg.p].double()) for w in final["embed.weight"]]
+    variant = isinstance(cfg, GrokVariantConfig)
+    W_E = final["embed.weight"]
+    if options(cfg).quantize_embed:
+        W_E = quantized(W_E, cfg.weights, stacked=True)
+    freqs = [key_frequencies(w[: cfg.p].double()) for w in W_E]
     grid = measure_grid(cfg, freqs, device)  # built once: every chunk reuses it
     history: dict[str, list[Tensor]] = {}
     previous = [snapshots[0], *snapshots[:-1]]
@@ -123,6 +138,8 @@ def fit(cfg: GrokConfig, device: torch.device, progress) -> Trained:
                     cfg, _concat(previous[part]), _concat(snapshots[part])
                 ),
             }
+            if variant:
+                measures.update(logit_measures(cfg, _concat(snapshots[part]), grid))
             for name, value in measures.items():
                 history.setdefault(name, []).extend(value.cpu().view(n, len(models)))
     measure_seconds = time.perf_counter() - began
@@ -135,9 +152,20 @@ def fit(cfg: GrokConfig, device: torch.device, progress) -> Trained:
             {f"epoch{epoch}.{n}": v[:1].float().cpu() for n, v in snap.items()}
         )
     test_acc = tensors["history.test_acc"][:, -1]
+    extra = {}
+    if variant:
+        finals = load_models(cfg, {f"final.{n}": v for n, v in final.items()})
+        scores = clock_pizza_scores(cfg, [m.to(device) for m in finals], freqs)
+        tensors.update({f"clockpizza.{k}": v for k, v in scores.items()})
+        extra = {
+            "cells": cell_settings(cfg),
+            "clockpizza": {k: v.tolist() for k, v in scores.items()},
+        }
+        tensors = compact(cfg, tensors)
     return Trained(
         tensors=tensors,
         metrics={
+            **extra,
             "key_freqs": freqs,
             "final_test_acc": test_acc.tolist(),
             "final_test_loss": tensors["history.test_loss"][:, -1].tolist(),
@@ -146,16 +174,6 @@ def fit(cfg: GrokConfig, device: torch.device, progress) -> Trained:
             "measure_seconds": round(measure_seconds, 2),
         },
         key_metric=("mean final test accuracy", float(test_acc.mean())),
-    )
-
-
-def fit_history(cfg: GrokConfig, device: torch.device, progress) -> Trained:
-    """:func:`fit`, keeping only the logged history (every measure, every seed, every
-    ``log_every`` epochs) and the metrics: no weights, so ten seeds fit the artifact budget."""
-    trained = fit(cfg, device, progress)
-    history = {k: v for k, v in trained.tensors.items() if k.startswith("history.")}
-    return Trained(
-        tensors=history, metrics=trained.metrics, key_metric=trained.key_metric
     )
 
 
@@ -180,7 +198,7 @@ def load_models(
     models = []
     for k in range(len(next(iter(state.values())))):
         model = GrokTransformer(cfg)
-        model.load_state_dict({n: v[k] for n, v in state.items()})
+        model.load_state_dict({n: v[k].float() for n, v in state.items()})
         models.append(model.eval())
     return models
 
@@ -211,21 +229,22 @@ for _name, _cfg in RUNS.items():
         )
     )
 
-for _name, _cfg in SEED_RUNS.items():
+# Issue 22's GPU runs (interplib.studies.grokking.sweeps): not trained yet, so not committed;
+# set committed=True once an artifact exists (after checking its size).
+for _name, _cfg in SWEEPS.items():
     register(
         Recipe(
             name=_name,
             study=STUDY,
             config=_cfg,
-            fit=fit_history,
-            smoke=smoke,
+            fit=fit,
+            loader=model_from_artifact,
+            smoke=sweep_smoke,
             gpu=True,
             committed=False,
-            seconds={
-                "cpu": 2 * CPU_SECONDS_PER_EPOCH[_cfg.weights] * EPOCHS,
-                "cuda": 2 * GPU_SECONDS[_cfg.weights],
-            },
-            description=f"{_cfg.weights} weights, {len(_cfg.seeds)} seeds, logged "
-            "history only (the dynamics page's paired statistics); a GPU run to come",
+            # estimated, not measured: the committed grok-* runs' rate (sweeps.gpu_seconds)
+            seconds={"cuda": gpu_seconds(_cfg)},
+            description=f"{_cfg.weights} weights, {len(_cfg.seeds)} seeds × "
+            f"{len(cell_settings(_cfg))} (lr, wd) cells (issue 22); a GPU run to come",
         )
     )

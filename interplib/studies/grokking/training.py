@@ -3,7 +3,10 @@
 :func:`stacked_answer_logits` is the training forward pass of a ``[model ...]`` stack of
 :class:`~interplib.studies.grokking.model.GrokTransformer` weights, read at ``=`` only;
 :func:`train_stacked` runs Nanda et al.'s full-batch AdamW on it and, on a GPU, captures one
-epoch as a CUDA graph and replays it.
+epoch as a CUDA graph and replays it. Both follow the options of a
+:class:`~interplib.studies.grokking.model.GrokVariantConfig` (quantized embeddings and
+activations, attention rate, loss precision, and one AdamW parameter group per
+``(lr, weight_decay)`` cell of the stack); a plain ``GrokConfig`` runs exactly as before.
 """
 
 from __future__ import annotations
@@ -16,9 +19,16 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor, nn
 
-from interplib.studies.grokking.model import GrokConfig, GrokTransformer, weight_names
+from interplib.studies.grokking.model import (
+    GrokConfig,
+    GrokTransformer,
+    cell_settings,
+    options,
+    trained_names,
+)
 from interplib.studies.grokking.quantize import (
     quantize,
+    quantize_activations,
 )
 
 __all__ = [
@@ -43,9 +53,12 @@ def stacked_answer_logits(
     ``=`` alone. This is the training forward pass, several times cheaper than the full one.
     """
 
+    opts = options(cfg)
+
     def linear(x: Tensor, name: str) -> Tensor:
         """``x W^T + b`` for each model: ``x [model ... d_in]`` -> ``[model ... d_out]``."""
         W = quantize(params[f"blocks.0.{name}.weight"], cfg.weights, stacked=True)
+        x = quantize_activations(x, opts.act_bits)  # per row: one token's features
         flat = einops.rearrange(x, "model ... d_in -> model (...) d_in")
         out = torch.baddbmm(
             params[f"blocks.0.{name}.bias"][:, None], flat, W.transpose(1, 2)
@@ -61,9 +74,14 @@ def stacked_answer_logits(
         index = tokens + table.shape[2] * torch.arange(n_pos, device=tokens.device)
         return flat.index_select(1, index.flatten()).view(len(table), *tokens.shape, -1)
 
+    def embedding(name: str) -> Tensor:
+        W = params[name]
+        return quantize(W, cfg.weights, stacked=True) if opts.quantize_embed else W
+
     n_pos = tokens.shape[-1]
     table = (
-        params["embed.weight"][:, None] + params["pos_embed.weight"][:, :n_pos, None]
+        embedding("embed.weight")[:, None]
+        + embedding("pos_embed.weight")[:, :n_pos, None]
     )  # [model pos vocab d]
     k, v = (
         lookup(linear(table, name)).unflatten(
@@ -78,11 +96,15 @@ def stacked_answer_logits(
     pattern = ((q[:, :, None] * k).sum(-1) / math.sqrt(cfg.d_head)).softmax(
         2
     )  # [model batch pos head]
+    if opts.attention_rate != 1:  # every position is visible from the answer's
+        pattern = opts.attention_rate * pattern + (1 - opts.attention_rate)
     z = (pattern[..., None] * v).sum(2).flatten(-2)  # [model batch (head d_head)]
     resid = x + linear(z, "attn.o")
     resid = resid + linear(torch.relu(linear(resid, "mlp.in")), "mlp.out")
     return torch.baddbmm(
-        params["unembed.bias"][:, None], resid, params["unembed.weight"].transpose(1, 2)
+        params["unembed.bias"][:, None],
+        resid,
+        embedding("unembed.weight").transpose(1, 2),
     )
 
 
@@ -100,7 +122,9 @@ def train_stacked(
     The weights are stacked on a ``model`` axis and trained through :func:`stacked_answer_logits`;
     the loss is the sum of the models' float64 cross-entropies, so each model gets its own
     gradient, and AdamW is element-wise, so this is ``len(models)`` independent runs (a test
-    compares it with the ``vmap`` trainer of :mod:`interplib.core.batched`). Biases stay at 0.
+    compares it with the ``vmap`` trainer of :mod:`interplib.core.batched`). Biases stay at 0
+    (but Zhong et al.'s MLP biases, which their code trains). ``models`` are cell-major when
+    ``cfg`` has several ``(lr, weight_decay)`` cells: each cell is one AdamW parameter group.
 
     A step of these small models is a few hundred tiny kernels, so on a GPU their launches,
     not the arithmetic, set the pace. With ``graph`` (the default on CUDA) the epochs after
@@ -112,20 +136,45 @@ def train_stacked(
         raise ValueError(
             f"graph=True needs a CUDA device, got {device}: pass graph=False or None"
         )
-    params = {
-        n: torch.stack([dict(m.named_parameters())[n].detach() for m in models]).to(
-            device
+    cells = cell_settings(cfg)
+    if len(models) % len(cells):
+        raise ValueError(
+            f"{len(models)} models for {len(cells)} cells: stack whole cells (cell-major)"
         )
-        for n, _ in models[0].named_parameters()
-    }
-    trained = [params[n].requires_grad_() for n in weight_names(models[0])]
+    size = len(models) // len(cells)
+    stacks = [
+        {
+            n: torch.stack(
+                [dict(m.named_parameters())[n].detach() for m in cell_models]
+            ).to(device)
+            for n, _ in models[0].named_parameters()
+        }
+        for cell_models in (
+            models[c * size : (c + 1) * size] for c in range(len(cells))
+        )
+    ]
+    names = trained_names(cfg, models[0])
     opt = torch.optim.AdamW(
-        trained,
+        [
+            {
+                "params": [stack[n].requires_grad_() for n in names],
+                "lr": lr,
+                "weight_decay": wd,
+            }
+            for stack, (lr, wd) in zip(stacks, cells, strict=True)
+        ],
         lr=cfg.lr,
         weight_decay=cfg.weight_decay,
         betas=cfg.betas,
         capturable=graph,
     )
+
+    def stacked() -> dict[str, Tensor]:
+        """The whole stack: each cell's parameters, concatenated on the model axis."""
+        if len(stacks) == 1:
+            return stacks[0]
+        return {n: torch.cat([s[n] for s in stacks]) for n in stacks[0]}
+
     sched = torch.optim.lr_scheduler.LambdaLR(
         opt, lambda step: min(1.0, (step + 1) / cfg.warmup)
     )
@@ -134,8 +183,10 @@ def train_stacked(
         labels[:, None].expand(-1, len(models)).to(device),
     )
 
+    loss_dtype = getattr(torch, options(cfg).loss_dtype)
+
     def step() -> None:
-        logits = stacked_answer_logits(cfg, params, tokens).double()
+        logits = stacked_answer_logits(cfg, stacked(), tokens).to(loss_dtype)
         loss = nn.functional.cross_entropy(
             einops.rearrange(logits, "model batch p -> batch p model"),
             labels,
@@ -149,7 +200,7 @@ def train_stacked(
     start = time.perf_counter()
     for epoch in progress(range(cfg.epochs + 1), desc=f"grok-{cfg.weights}"):
         if epoch % cfg.log_every == 0:
-            snapshots.append({n: v.detach().clone() for n, v in params.items()})
+            snapshots.append({n: v.detach().clone() for n, v in stacked().items()})
         if epoch == cfg.epochs:
             break
         # stream is set exactly when graph is: the eager epochs before capture run on it
