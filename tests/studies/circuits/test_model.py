@@ -22,7 +22,7 @@ def test_config_rejects_bad_values_with_the_fix():
     with pytest.raises(ValueError, match="not divisible by n_heads"):
         AttnOnlyConfig(d_model=30, n_heads=8)
     with pytest.raises(ValueError, match="use None, 'LN' or 'LNPre'"):
-        AttnOnlyConfig(normalization="RMS")
+        AttnOnlyConfig(normalization="RMS")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="at least one layer"):
         AttnOnlyConfig(n_layers=0)
     with pytest.raises(ValueError, match="icl_late"):

@@ -61,35 +61,6 @@ def test_fit_trains_records_the_probes_and_stores_a_loadable_model(monkeypatch):
     )
 
 
-def tiny_checkpoint_run(**overrides) -> circuits_study.CheckpointRun:
-    """The 2-layer checkpoint recipe's config shrunk to the tiny splits."""
-    cfg = circuits_study.CHECKPOINT_RUNS["attn-only-l2-checkpoints"]
-    run = dataclasses.replace(
-        cfg.run,
-        model=AttnOnlyConfig(n_layers=2, d_model=16, n_heads=2, n_ctx=16, d_vocab=16),
-        train=dataclasses.replace(
-            cfg.run.train,
-            steps=6,
-            batch_size=8,
-            warmup_steps=1,
-            eval_every=2,
-            eval_sequences=8,
-        ),
-        probes=dataclasses.replace(
-            cfg.run.probes, icl_early=2, icl_late=8, repeat_period=4, repeat_batch=2
-        ),
-        repeat_periods=(2, 4),
-    )
-    fields = dict(
-        run=run,
-        checkpoints=(2, 6),
-        story_sequences=8,
-        story_early=(0, 1),
-        story_late=(1, 2),
-    )
-    return dataclasses.replace(cfg, **{**fields, **overrides})
-
-
 def test_checkpoint_recipes_retrain_the_committed_runs_on_a_gpu_only():
     table = recipes.recipes()
     for name, run in circuits_study.RUNS.items():
@@ -107,7 +78,7 @@ def test_checkpoint_recipes_retrain_the_committed_runs_on_a_gpu_only():
 
 
 def test_checkpoint_fit_keeps_each_step_and_it_reloads_into_the_same_model(
-    monkeypatch,
+    monkeypatch, tiny_checkpoint_run
 ):
     splits = tiny_lm_splits()
     monkeypatch.setattr(lmdata, "load_split", splits.__getitem__)
@@ -130,6 +101,8 @@ def test_checkpoint_fit_keeps_each_step_and_it_reloads_into_the_same_model(
 @pytest.mark.parametrize(
     "overrides", [dict(checkpoints=(3,)), dict(checkpoints=(8,)), dict(checkpoints=())]
 )
-def test_checkpoints_must_be_evaluation_steps_of_the_run(overrides):
+def test_checkpoints_must_be_evaluation_steps_of_the_run(
+    overrides, tiny_checkpoint_run
+):
     with pytest.raises(ValueError, match="multiple of eval_every"):
         tiny_checkpoint_run(**overrides)
