@@ -4,6 +4,7 @@ Usage::
 
     python -m interplib.train NAME [NAME ...] [--device auto|cpu|cuda] [--force] [--jobs N]
     python -m interplib.train --all [--device cuda] [--force] [--jobs N] [--logs DIR]
+                              [--deadline SECONDS] [--estimates FILE] [--report FILE]
     python -m interplib.train --all --smoke [--device cpu] [--jobs 2]
     python -m interplib.train --list
     python -m interplib.train --manifest
@@ -17,7 +18,14 @@ recipes train at once, each in its own ``python -m interplib.train NAME --force`
 with ``OMP_NUM_THREADS`` = cores // N and its output in ``--logs/NAME.log``; a recipe starts
 once every recipe it ``needs`` (among those asked for) has finished; each saves its own
 artifact when done, so a cut-off run keeps what finished. A failed recipe skips its
-dependants and makes the exit code 1 (:func:`packed`).
+dependants and makes the exit code 1 (:func:`packed`). Among the ready recipes the longest
+expected one starts first (with its chain of dependants; an unmeasured one counts as the
+longest). ``--deadline SECONDS`` (a packed run, even with ``--jobs 1``) ends the run by then:
+a recipe whose expected time no longer fits is skipped instead of started, and what still
+runs at the deadline is stopped, so a lent machine's call ends inside its limit with every
+finished artifact saved. ``--estimates FILE`` (JSON, name -> seconds) replaces the expected
+times (a device that lacks the committed sidecars); ``--report FILE`` writes each recipe's
+state and wall time as JSON.
 
 ``--smoke`` trains the tiny version of every recipe asked for (``Recipe.smoke``; GPU runs
 included) into a fresh temporary artifacts root (``$INTERPLIB_ARTIFACTS`` if already set):
@@ -29,6 +37,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import json
 import os
 import shutil
 import subprocess
@@ -157,14 +166,20 @@ def packed(
     logs: Path,
     force: bool = False,
     smoke: bool = False,
+    deadline: float | None = None,
+    estimates: dict[str, float] | None = None,
 ) -> list[Job]:
     """Train ``names`` with up to ``jobs`` subprocesses at once, dependencies first.
 
     A recipe starts when every recipe in its ``needs`` that is among ``names`` is done (or
     kept); one whose dependency failed or was skipped is skipped. Among the ready recipes the
-    one heading the longest chain of dependants (:func:`~interplib.core.recipes.estimate`)
-    starts first. Prints a line per start
-    and finish and a final table; returns the jobs in the order of ``names``.
+    one heading the longest chain of dependants starts first; a recipe's expected time is
+    ``estimates[name]`` if given, else :func:`~interplib.core.recipes.estimate`, and an
+    unmeasured one counts as the longest measured. With ``deadline`` (seconds from the start)
+    a recipe expected to end after it is skipped, and at the deadline the running ones are
+    stopped (``interrupted``: their previous artifact, if any, is intact) and the waiting ones
+    skipped. Prints a line per start and finish and a final table; returns the jobs in the
+    order of ``names``.
     """
     table = recipes.recipes()
     order = list(table)  # dependency order
@@ -186,15 +201,30 @@ def packed(
             job.output.close()
         job.process = job.output = None
 
-    def expected(name: str) -> float:
-        return recipes.estimate(name, device.type) or 0.0
+    def measured(name: str) -> float | None:
+        if estimates is not None and name in estimates:
+            return float(estimates[name])
+        return recipes.estimate(name, device.type)
 
+    expected = {name: measured(name) for name in names}
+    longest = max((s for s in expected.values() if s is not None), default=0.0)
     # a recipe's priority: its expected time plus the longest chain of its dependants
     dependants = {name: [n for n in names if name in table[n].needs] for name in names}
     priority: dict[str, float] = {}
     for name in reversed(names):  # names are in dependency order
         after = [priority[d] for d in dependants[name]]
-        priority[name] = expected(name) + max(after, default=0.0)
+        own = expected[name]
+        priority[name] = (longest if own is None else own) + max(after, default=0.0)
+
+    def stop(job: Job, why: str) -> None:
+        assert job.process is not None
+        job.process.terminate()
+        try:
+            job.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            job.process.kill()
+            job.process.wait()
+        finish(job, "interrupted", why)
 
     if not force:
         for job in todo.values():
@@ -205,10 +235,21 @@ def packed(
         f"{sum(j.state == 'waiting' for j in todo.values())} recipe(s) to train on "
         f"{recipes.describe_device(device)}, {jobs} at a time, "
         f"{env['OMP_NUM_THREADS']} thread(s) each; logs in {logs}"
+        + ("" if deadline is None else f"; deadline {deadline:.0f} s")
     )
     running: list[Job] = []
     try:
         while True:
+            if deadline is not None and now() >= deadline:
+                for job in running:
+                    stop(job, "deadline")
+                    say(f"{job.name}: stopped at the deadline after {job.wall:.1f} s")
+                running.clear()
+                for job in todo.values():
+                    if job.state == "waiting":
+                        job.state, job.detail = "skipped", "deadline"
+                say("deadline reached: the recipes that finished keep their artifacts")
+                break
             for job in todo.values():
                 if job.state != "waiting":
                     continue
@@ -229,6 +270,18 @@ def packed(
                 )
             ]
             ready.sort(key=lambda job: -priority[job.name])
+            late = [
+                job
+                for job in ready
+                if deadline is not None
+                and (expected[job.name] or 0.0) > deadline - now()
+            ]
+            for job in late:
+                job.state = "skipped"
+                job.detail = f"expects {expected[job.name] or 0:g} s: past the deadline"
+                say(f"{job.name}: skipped, it {job.detail}")
+            if late:
+                continue  # their dependants are skipped at the top of the loop
             for job in ready[: jobs - len(running)]:
                 job.log = logs / f"{job.name}.log"
                 command = [
@@ -268,16 +321,31 @@ def packed(
                     )
     except KeyboardInterrupt:
         for job in running:
-            assert job.process is not None
-            job.process.terminate()
-            job.process.wait()
-            finish(job, "interrupted")
+            stop(job, "")
         say("interrupted: the recipes that finished keep their artifacts")
         print(_table(list(todo.values())), flush=True)
         raise
     print(_table(list(todo.values())), flush=True)
     say("packed run finished")
     return list(todo.values())
+
+
+def _write_report(path: Path, done: list[Job], device: torch.device) -> None:
+    """A packed run's outcome as JSON: the device and, per recipe, state and wall time."""
+    rows = [
+        {
+            "name": job.name,
+            "state": job.state,
+            "detail": job.detail,
+            "start_s": job.start,
+            "wall_s": job.wall,
+            "log": None if job.log is None else str(job.log),
+        }
+        for job in done
+    ]
+    report = {"device": recipes.describe_device(device), "recipes": rows}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(report, indent=1) + "\n")
 
 
 def _default_logs() -> Path:
@@ -347,6 +415,25 @@ def main(argv: list[str] | None = None) -> int:
         help="folder of the subprocesses' logs with --jobs > 1 (default _build/train-logs)",
     )
     parser.add_argument(
+        "--deadline",
+        type=float,
+        default=None,
+        help="end a packed run after SECONDS: skip recipes that would end later, stop the "
+        "ones still running then",
+    )
+    parser.add_argument(
+        "--estimates",
+        type=Path,
+        default=None,
+        help="JSON file of expected seconds by recipe name, for ordering and the deadline",
+    )
+    parser.add_argument(
+        "--report",
+        type=Path,
+        default=None,
+        help="write each recipe's state and wall time of a packed run to this JSON file",
+    )
+    parser.add_argument(
         "--smoke",
         action="store_true",
         help="tiny configs (GPU runs included) into a temporary artifacts root",
@@ -404,9 +491,23 @@ def _run(parser: argparse.ArgumentParser, args: argparse.Namespace) -> int:
         parser.error(
             f"unknown artifact(s) {', '.join(unknown)}; known: {', '.join(table)}"
         )
-    if args.jobs > 1:
+    if args.jobs > 1 or args.deadline is not None:
         logs = args.logs or _default_logs()
-        done = packed(names, device, args.jobs, logs, args.force, args.smoke)
+        estimates = None
+        if args.estimates is not None:
+            estimates = json.loads(args.estimates.read_text())
+        done = packed(
+            names,
+            device,
+            args.jobs,
+            logs,
+            args.force,
+            args.smoke,
+            args.deadline,
+            estimates,
+        )
+        if args.report is not None:
+            _write_report(args.report, done, device)
         return 0 if all(job.state in ("done", "kept") for job in done) else 1
     for name in names:
         state, _ = recipes.status(name)

@@ -204,3 +204,48 @@ def test_smoke_trains_the_tiny_config_into_a_throwaway_root(
     monkeypatch.setenv("INTERPLIB_ARTIFACTS", str(paths.book_root() / "artifacts"))
     with pytest.raises(SystemExit, match="committed"):
         train.main(["test-markov-tiny", "--smoke", "--device", "cpu"])
+
+
+def test_packed_run_starts_the_longest_first_and_keeps_its_deadline(naps, art_root):
+    """Expected times from ``estimates``: the longest starts first; one that cannot end before
+    the deadline is skipped with its dependants; one still running then is stopped."""
+    estimates = {"test-nap-a": 1.0, "test-nap-b": 600.0, "test-nap-c": 0.5}
+    jobs = train.packed(
+        ["test-nap-a", "test-nap-b", "test-nap-c"],
+        torch.device("cpu"),
+        1,
+        naps,
+        deadline=300.0,
+        estimates=estimates,
+    )
+    by = {job.name: job for job in jobs}
+    assert by["test-nap-b"].state == "skipped"
+    assert "past the deadline" in by["test-nap-b"].detail
+    assert by["test-nap-a"].state == by["test-nap-c"].state == "done"
+
+    estimates = {"test-nap-a": 0.1, "test-nap-b": 0.5, "test-nap-c": 0.1}
+    jobs = train.packed(
+        ["test-nap-a", "test-nap-b", "test-nap-c"],
+        torch.device("cpu"),
+        1,
+        naps,
+        force=True,
+        deadline=1.0,  # a subprocess takes longer than that to import torch
+        estimates=estimates,
+    )
+    by = {job.name: job for job in jobs}
+    assert by["test-nap-b"].state == "interrupted"  # the longest started first
+    assert by["test-nap-b"].detail == "deadline"
+    assert by["test-nap-a"].state == by["test-nap-c"].state == "skipped"
+    assert not list(art_root.glob("test/test-nap-b.*"))  # nothing half-written
+
+
+def test_deadline_report_is_json(naps, art_root, tmp_path):
+    report = tmp_path / "report.json"
+    argv = ["test-nap-c", "test-nap-a", "--device", "cpu", "--logs", str(naps)]
+    argv += ["--deadline", "600", "--report", str(report)]
+    assert train.main(argv) == 0
+    got = json.loads(report.read_text())
+    assert got["device"].startswith("cpu")
+    assert [r["name"] for r in got["recipes"]] == ["test-nap-a", "test-nap-c"]
+    assert all(r["state"] == "done" and r["wall_s"] > 0 for r in got["recipes"])
