@@ -230,6 +230,13 @@ def agreement(frame: pd.DataFrame) -> dict[str, float]:
     }
 
 
+def _z(gap: float, sem: float) -> float:
+    """``gap / sem``: 0 for no gap, ±inf for a gap with no spread, NaN for no value."""
+    if gap != gap or gap == 0:
+        return gap
+    return gap / sem if sem > 0 else math.copysign(math.inf, gap)
+
+
 def settings_table(
     frames: dict[tuple[str, str], pd.DataFrame], symbols: dict[str, str]
 ) -> pd.DataFrame:
@@ -238,7 +245,8 @@ def settings_table(
     ``frames[(experiment, variant)]`` is a :func:`grid_frame`; ``symbols[experiment]``
     names its swept value (``"H"``). One row per setting, indexed by experiment: the
     variant, the setting, the seeds, exact accuracy and the paper's metric as
-    ``mean ± sem``, the published mean and ``z = (metric - published) / sem``.
+    ``mean ± sem``, the published mean and ``z = (metric - published) / sem`` (±inf
+    for a gap where every seed agrees, NaN where the paper has no value).
     """
     rows = []
     for (experiment, variant), f in frames.items():
@@ -246,7 +254,7 @@ def settings_table(
             raise ValueError(f"no symbol for {experiment!r}; give symbols[experiment]")
         for row in f.to_dict("records"):
             sem = row["metric sem"]
-            z = (row["metric"] - row["paper"]) / sem if sem > 0 else float("nan")
+            z = _z(row["metric"] - row["paper"], sem)
             rows.append(
                 {
                     "experiment": experiment,

@@ -112,6 +112,9 @@ def test_settings_table_has_one_row_per_setting_and_its_z():
     assert t["paper's metric"].iloc[1] == "0.700 ± 0.020"
     assert t["z"].iloc[0] == pytest.approx(-2.0)
     assert math.isnan(t["z"].iloc[1])
+    exact = frame_with([0.5, 0.5], [0.0, 0.0], [0.4, 0.5])
+    z = settings_table({("Exp 1", "a"): exact}, {"Exp 1": "H"})["z"].tolist()
+    assert z == [math.inf, 0.0]
     with pytest.raises(ValueError, match="symbol"):
         settings_table({("Exp 2", "a"): f}, {"Exp 1": "H"})
 
