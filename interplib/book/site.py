@@ -36,7 +36,7 @@ from sphinx import addnodes
 from sphinx.application import Sphinx
 from sphinx.util import logging
 
-from interplib.book import export
+from interplib.book import export, status
 from interplib.book.plotting import figure_html
 
 __all__ = [
@@ -360,6 +360,7 @@ def _words_for_status() -> None:
 
 def setup(app: Sphinx) -> dict:
     _words_for_status()
+    status.watch_inputs(app)  # the status page's cache key covers the files it reads
     app.connect("build-finished", _build_finished)
     # after sphinx-book-theme's launch buttons (501), before the page is rendered
     app.connect("html-page-context", _launch_reader_notebooks, priority=502)
