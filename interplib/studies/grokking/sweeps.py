@@ -6,11 +6,11 @@ recipes' :func:`~interplib.studies.grokking.recipes.fit` as one stack (several
 ``recipes.py`` as GPU recipes not yet committed. Every one of them logs the logits' size
 (:func:`~interplib.studies.grokking.measures.logit_measures`) beside Nanda et al.'s measures,
 and stores compactly (:func:`compact`): histories in float32, final weights in float16 for
-``final_models`` models, the kept checkpoints (first model) in float16. Float16 final
-weights change no number the two grokking pages report (measured on the committed 15 models:
-``tests/studies/grokking/test_sweeps.py`` checks the method, the report in
-``notes/grokking-gpu.md`` the numbers). :func:`clock_pizza_scores` measures the four
-Clock/Pizza diagnostics of every final model at fit time, so Zhong et al.'s reference models
+``final_models`` models, the kept checkpoints (first model) in float16, the quantized
+matrices rounded so that no binary sign or ternary level moves. On the committed 15 models
+that changes no number the two grokking pages report beyond its printed precision (issue
+22's measurement). :func:`clock_pizza_scores` measures the four Clock/Pizza diagnostics of
+every final model at fit time, so Zhong et al.'s reference models
 need no stored weights beyond one seed.
 
 GPU seconds (:func:`gpu_seconds`) are estimated from the committed ``grok-*`` runs: 15 models
@@ -29,11 +29,13 @@ from torch import Tensor
 
 from interplib.interp import clockpizza
 from interplib.studies.grokking.model import (
+    QUANTIZED,
     GrokConfig,
     GrokTransformer,
     GrokVariantConfig,
     cell_settings,
 )
+from interplib.studies.grokking.quantize import level_preserving_half
 from interplib.studies.grokking.task import dataset
 
 __all__ = [
@@ -158,18 +160,26 @@ def sweep_smoke(cfg: GrokVariantConfig) -> GrokVariantConfig:
 
 
 def compact(cfg: GrokVariantConfig, tensors: dict[str, Tensor]) -> dict[str, Tensor]:
-    """The stored form: histories float32, weights float16, finals of ``final_models``."""
-    keep = cfg.final_models
+    """The stored form: histories float32, weights float16, finals of ``final_models``.
+
+    Weights are ``[model ...]`` stacks under ``final.`` or ``epoch<N>.``; the quantized ones
+    go through :func:`~interplib.studies.grokking.quantize.level_preserving_half`, so every
+    binary sign and ternary level survives the rounding.
+    """
+    quantized_names = {f"blocks.0.{m}.weight" for m in QUANTIZED}
+    if cfg.quantize_embed:
+        quantized_names |= {"embed.weight", "pos_embed.weight", "unembed.weight"}
     out = {}
     for name, value in tensors.items():
-        if name.startswith("history.epoch"):
+        if name == "history.epoch" or name.startswith("clockpizza."):
             out[name] = value
         elif name.startswith("history."):
             out[name] = value.float()
-        elif name.startswith("final."):
-            out[name] = (value if keep is None else value[:keep]).half()
         else:
-            out[name] = value.half()
+            if name.startswith("final.") and cfg.final_models is not None:
+                value = value[: cfg.final_models]
+            kind = cfg.weights if name.split(".", 1)[1] in quantized_names else "fp"
+            out[name] = level_preserving_half(value, kind, stacked=True)
     return out
 
 

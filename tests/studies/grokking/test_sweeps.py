@@ -16,7 +16,12 @@ from interplib.studies.grokking.model import (
     GrokTransformer,
     GrokVariantConfig,
 )
-from interplib.studies.grokking.quantize import absmax_quantized, quantize_activations
+from interplib.studies.grokking.quantize import (
+    absmax_quantized,
+    level_preserving_half,
+    quantize_activations,
+    quantized,
+)
 from interplib.studies.grokking.sweeps import (
     SWEEPS,
     compact,
@@ -55,6 +60,29 @@ def test_activation_quantization_passes_the_gradient_straight_through():
     assert x.grad is not None
     torch.testing.assert_close(x.grad, 2 * absmax_quantized(x.detach(), 8))
     assert quantize_activations(x, 0) is x
+
+
+@pytest.mark.parametrize("weights", ["binary", "ternary"])
+def test_level_preserving_half_keeps_every_quantized_level(weights):
+    torch.manual_seed(0)
+    # many matrices, their boundaries at different places between float16 neighbours
+    W = torch.randn(32, 40, 50) + torch.linspace(0.2, 0.5, 32)[:, None, None]
+    # put entries just beside each boundary, where plain float16 rounding crosses it
+    noise = 1e-4 * torch.randn(32, 20, 50)
+    for _ in range(5):  # the boundary moves with the entries put beside it
+        scale = W.abs().mean((1, 2), keepdim=True)
+        edge = W.mean((1, 2), keepdim=True) if weights == "binary" else 0.5 * scale
+        W[:, :20] = edge + noise
+    plain = torch.sign(quantized(W.half().float(), weights, stacked=True))
+    levels = torch.sign(quantized(W, weights, stacked=True))
+    assert bool((plain != levels).any())  # the test does probe the boundary
+    half = level_preserving_half(W, weights, stacked=True)
+    assert half.dtype == torch.float16
+    assert torch.equal(
+        torch.sign(quantized(half.float(), weights, stacked=True)), levels
+    )
+    ulp = (W.abs().clamp(min=6e-5) * 2**-10).float()
+    assert bool(((half.float() - W).abs() <= 2 * ulp).all())
 
 
 def test_a_variant_config_with_defaults_is_the_plain_model():
