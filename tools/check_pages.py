@@ -41,6 +41,9 @@ CALL = re.compile(r"\b(glue|glue_all|claim)\s*\(")
 # when its chapter reaches 0, and the whole list when it is empty.
 VISIBLE_BOOKKEEPING_ALLOWED: dict[str, int] = {
     "attention-circuits": 13,  # the fig_circuits_* figure cells
+    # not in that build: an edit in progress adds book.glue_all(m, prefix=f"slope…") to
+    # the cell that builds the published-slopes table
+    "attention-memorization": 1,
 }
 
 
