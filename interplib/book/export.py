@@ -359,7 +359,7 @@ def _code_cell(cell: dict[str, Any]) -> dict[str, Any]:
         if not hidden and "scrapbook" not in o.get("metadata", {})
     ]
     out["metadata"].pop("execution", None)
-    out["metadata"].pop("build_inputs", None)  # the build's stamp (interplib.book.status)
+    out["metadata"].pop("build_inputs", None)  # a build's stamp (book.status)
     return out
 
 
