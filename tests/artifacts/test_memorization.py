@@ -1,17 +1,18 @@
-"""The committed memorization grids of the paper code's architecture: every point, sane values."""
+"""The committed memorization grids (trained on the CPU): every point and seed, sane values."""
 
 import pytest
 import torch
 
 from interplib.core import recipes
-from interplib.studies.memorization.grids import reduced_grids
+from interplib.studies.memorization.grids import paper_grids
+from interplib.studies.memorization.recipes import CPU_GRIDS
 
 pytestmark = pytest.mark.artifacts
 
 
-@pytest.mark.parametrize("name", sorted(reduced_grids()))
-def test_paper_code_grid_holds_every_point_and_seed(name):
-    cfg = reduced_grids()[name]
+@pytest.mark.parametrize("name", sorted(CPU_GRIDS))
+def test_cpu_grid_holds_every_point_and_seed(name):
+    cfg = paper_grids()[name]
     art = recipes.load(name)
     t = art.tensors
     assert t["grid"].tolist() == [list(p) for p in cfg.grid]
@@ -23,3 +24,4 @@ def test_paper_code_grid_holds_every_point_and_seed(name):
     assert art.metrics["speedup"] > 0
     # the paper's metric scores the training sample it was drawn from: never far below exact
     assert bool((t["paper_metric"] > t["accuracy"] - 0.05).all())
+    assert art.meta["wall_time_s"] == pytest.approx(CPU_GRIDS[name], abs=1)

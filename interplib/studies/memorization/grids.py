@@ -16,11 +16,18 @@ Two protocols (:class:`GridConfig` ``protocol``):
 
 Two architectures (``compress``): the paper code's shared compress/decompress or the per-head
 maps of its text (:mod:`interplib.studies.memorization.model`).
+
+**Buckets** (:func:`run_bucketed`, Exp 4 and 5): padding every model to the grid's largest
+sizes makes a small model cost as much as the largest. :func:`size_buckets` groups the points
+by their sizes other than the head count, and each group is one stacked run padded only to its
+own largest point; models, seeds and data are those of the single run (a test checks they
+train alike).
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -43,8 +50,9 @@ __all__ = [
     "pad_model",
     "grid_models",
     "run_grid",
+    "size_buckets",
+    "run_bucketed",
     "paper_grids",
-    "reduced_grids",
     "PAPER_LAW_SEED",
     "GRID_VERSION",
 ]
@@ -127,19 +135,32 @@ def _arch(cfg: GridConfig, point: tuple[int, int, int, int]) -> AoTConfig:
     )
 
 
-def grid_models(cfg: GridConfig) -> tuple[list[AttentionOnly], list[AttentionOnly]]:
-    """Each point x seed at its own size (``1000 point + seed`` seeds the init), and padded.
+def grid_models(
+    cfg: GridConfig, points: Sequence[int] | None = None
+) -> tuple[list[AttentionOnly], list[AttentionOnly]]:
+    """Each point x seed at its own size (``1000 point + seed`` seeds the init), and padded
+    to the largest sizes among ``points`` (indices into ``cfg.grid``; default: all).
 
-    Returns ``(small, padded)``, ordered point-major: model ``k`` is point ``k // seeds``.
+    Returns ``(small, padded)``, ordered point-major: model ``k`` is ``points[k // seeds]``.
     """
-    top = tuple(max(t[i] for t in cfg.grid) for i in range(4))
+    points = list(range(len(cfg.grid))) if points is None else list(points)
+    top = tuple(max(cfg.grid[i][k] for i in points) for k in range(4))
     big = _arch(cfg, top)  # type: ignore[arg-type]
     small = []
-    for i, point in enumerate(cfg.grid):
+    for i in points:
         for j in range(cfg.seeds):
             torch.manual_seed(cfg.seed + 1000 * i + j)
-            small.append(AttentionOnly(_arch(cfg, point)))
+            small.append(AttentionOnly(_arch(cfg, cfg.grid[i])))
     return small, [pad_model(m, big) for m in small]
+
+
+def size_buckets(grid: Sequence[tuple[int, int, int, int]]) -> list[list[int]]:
+    """Point indices grouped by ``(d_model, d_head, has an MLP)``, in order of first
+    appearance: a bucket differs only in its head counts and MLP widths."""
+    groups: dict[tuple[int, int, bool], list[int]] = {}
+    for i, (d, d_h, _, w) in enumerate(grid):
+        groups.setdefault((d, d_h, w > 0), []).append(i)
+    return list(groups.values())
 
 
 def _laws(cfg: GridConfig) -> list:
@@ -174,15 +195,39 @@ def run_grid(cfg: GridConfig, device: torch.device, progress) -> Trained:
     With ``speedup_steps`` it also times that many steps of every model alone (unpadded, one
     after the other) on the same device, so the batched speed-up is measured in the run.
     """
-    small, padded = grid_models(cfg)
+    return _run(cfg, [list(range(len(cfg.grid)))], device, progress)
+
+
+def run_bucketed(cfg: GridConfig, device: torch.device, progress) -> Trained:
+    """:func:`run_grid` with one stacked run per :func:`size_buckets` group, each padded to
+    its own largest point; the same models, seeds and data, in the grid's order."""
+    return _run(cfg, size_buckets(cfg.grid), device, progress)
+
+
+def _run(cfg: GridConfig, buckets: list[list[int]], device, progress) -> Trained:
     laws = _laws(cfg)
-    result = _train(cfg, padded, laws, cfg.steps, True, progress, device)
-    job_laws = laws * (len(padded) // len(laws)) if len(laws) > 1 else laws
-    final = law_evaluator(padded[0], job_laws)(result.params, result.buffers)
-    shape = (len(cfg.grid), cfg.seeds)
-    acc = final["accuracy"].reshape(shape)
-    kl = final["kl"].reshape(shape)
-    paper = paper_accuracy(result.history["batch_acc"]).reshape(shape)
+    n_seeds, out = cfg.seeds, {}
+    seconds = alone = 0.0
+    history = []
+    for b, points in enumerate(buckets):
+        small, padded = grid_models(cfg, points)
+        name = cfg.name if len(buckets) == 1 else f"{cfg.name} [{b + 1}/{len(buckets)}]"
+        result = _train(
+            replace(cfg, name=name), padded, laws, cfg.steps, True, progress, device
+        )
+        job_laws = laws * (len(padded) // len(laws)) if len(laws) > 1 else laws
+        final = law_evaluator(padded[0], job_laws)(result.params, result.buffers)
+        for k, i in enumerate(points):
+            rows = slice(k * n_seeds, (k + 1) * n_seeds)
+            out[i] = (final["accuracy"][rows], final["kl"][rows])
+            history.append((i, result.history["batch_acc"][rows]))
+        seconds += result.seconds
+        if cfg.speedup_steps:
+            alone += _seconds_alone(cfg, small, laws, device)
+    acc = torch.stack([out[i][0] for i in range(len(cfg.grid))])  # point seed
+    kl = torch.stack([out[i][1] for i in range(len(cfg.grid))])
+    batch_acc = torch.cat([h for _, h in sorted(history, key=lambda t: t[0])])
+    paper = paper_accuracy(batch_acc).reshape(acc.shape)
     metrics: dict = {
         "grid": [list(t) for t in cfg.grid],
         "accuracy_mean": acc.mean(1).tolist(),
@@ -190,12 +235,14 @@ def run_grid(cfg: GridConfig, device: torch.device, progress) -> Trained:
         "paper_metric_mean": paper.mean(1).tolist(),
         "paper_metric_sem": _sem(paper),
         "T0": cfg.N**2,
-        "models": len(padded),
-        "train_seconds": round(result.seconds, 1),
-        "seconds_per_step_batched": result.seconds / cfg.steps,
+        "models": acc.numel(),
+        "train_seconds": round(seconds, 1),
+        "seconds_per_step_batched": seconds / cfg.steps,
     }
+    if len(buckets) > 1:
+        metrics["buckets"] = len(buckets)
     if cfg.speedup_steps:
-        per_step = _seconds_alone(cfg, small, laws, device) / cfg.speedup_steps
+        per_step = alone / cfg.speedup_steps
         metrics["seconds_per_step_sequential"] = per_step
         metrics["speedup"] = per_step / metrics["seconds_per_step_batched"]
     tensors = {
@@ -232,7 +279,7 @@ def _att(d: int, d_h: int, heads) -> tuple[tuple[int, int, int, int], ...]:
 
 
 def paper_grids() -> dict[str, GridConfig]:
-    """The paper's Exp 1-6 (App. B, the ``Data_exp_*.csv`` grids) for a GPU, by recipe name.
+    """The paper's Exp 1-6 (App. B, the ``Data_exp_*.csv`` grids), by recipe name.
 
     Exp 1-6 with the paper code's architecture and protocol, 5 seeds (20 for Exp 6); Exp 2
     and 3 also with per-head maps, Exp 1 and 6 also with a table per seed. Exp 5 pairs each
@@ -267,23 +314,6 @@ def paper_grids() -> dict[str, GridConfig]:
         ),
     }
     return grids
-
-
-def reduced_grids() -> dict[str, GridConfig]:
-    """Exp 2 and 3 with the paper code's architecture and protocol, cut to fit a shared CPU:
-    Exp 2 at every ``d_h`` and Exp 3 at 7 of its 11 widths, 3 seeds (not 5)."""
-    full = paper_grids()
-    exp3 = tuple(
-        p for p in full["memo-grid-exp3"].grid if p[0] in (5, 7, 9, 10, 11, 13, 15)
-    )
-    return {
-        "memo-papercode-dhead": replace(
-            full["memo-grid-exp2"], name="papercode-dhead", seeds=3
-        ),
-        "memo-papercode-width": replace(
-            full["memo-grid-exp3"], name="papercode-width", grid=exp3, seeds=3
-        ),
-    }
 
 
 GRID_VERSION = 1

@@ -95,3 +95,33 @@ def test_run_grid_reports_every_point_and_the_speedup(protocol):
     assert len(out.metrics["accuracy_sem"]) == 3
     assert out.metrics["speedup"] > 0
     assert ((out.tensors["accuracy"] >= 0) & (out.tensors["accuracy"] <= 1)).all()
+
+
+def test_size_buckets_group_points_by_all_sizes_but_the_heads():
+    from interplib.studies.memorization.grids import size_buckets
+
+    grid = ((3, 3, 1, 0), (4, 4, 2, 0), (3, 3, 5, 0), (3, 3, 1, 6), (3, 3, 1, 12))
+    assert size_buckets(grid) == [[0, 2], [1], [3, 4]]
+
+
+@pytest.mark.parametrize("protocol", ["paper", "ours"])
+def test_bucketed_run_trains_the_same_models_as_one_stacked_run(protocol):
+    """Same inits, data and results, in float64: only the padding differs."""
+    from interplib.studies.memorization.grids import run_bucketed, run_grid
+
+    grid = ((3, 2, 2, 0), (4, 4, 1, 0), (3, 2, 3, 0))
+    cfg = tiny_grid(
+        grid=grid, protocol=protocol, steps=101, pool_batches=2, speedup_steps=0
+    )
+    default = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        one = run_grid(cfg, torch.device("cpu"), None)
+        many = run_bucketed(cfg, torch.device("cpu"), None)
+    finally:
+        torch.set_default_dtype(default)
+    assert many.metrics["buckets"] == 2 and "buckets" not in one.metrics
+    for key in ("accuracy", "kl", "paper_metric"):
+        torch.testing.assert_close(
+            many.tensors[key], one.tensors[key], rtol=1e-7, atol=1e-9
+        )

@@ -1,5 +1,5 @@
-"""The memorization study's recipes: the reduced grids and the experiments are committed CPU
-runs; the paper's full grids are GPU runs kept out of the repository."""
+"""The memorization study's recipes: the sweeps, the experiments and the grids that were
+trained on the CPU are committed CPU runs; the other grids are GPU runs."""
 
 from interplib.core import recipes
 from interplib.studies.memorization import analysis, grids
@@ -38,32 +38,28 @@ def test_each_sweep_is_a_committed_cpu_run():
         assert cpu.committed and not cpu.gpu and cpu.seconds["cpu"] > 0
 
 
-def test_the_paper_grids_are_gpu_runs_and_the_reduced_ones_cpu_runs():
+def test_cpu_grids_are_committed_and_the_others_gpu_runs():
     table = study()
-    full, reduced = grids.paper_grids(), grids.reduced_grids()
+    full = grids.paper_grids()
+    assert set(memo.CPU_GRIDS) <= set(full)
     for name, cfg in full.items():
-        assert (
-            table[name].gpu and not table[name].committed and table[name].config == cfg
-        )
-    for name in reduced:
         r = table[name]
-        assert (
-            r.committed
-            and not r.gpu
-            and r.seconds["cpu"] > 0
-            and r.fit is grids.run_grid
-        )
-    # the reduced grids are the full Exp 2 and part of Exp 3, with fewer seeds
-    assert reduced["memo-papercode-dhead"].grid == full["memo-grid-exp2"].grid
-    assert set(reduced["memo-papercode-width"].grid) <= set(full["memo-grid-exp3"].grid)
+        assert r.config == cfg and r.version == grids.GRID_VERSION
+        if name in memo.CPU_GRIDS:
+            assert r.committed and not r.gpu and r.seconds["cpu"] > 0
+        else:
+            assert r.gpu and not r.committed
+    # Exp 4 and 5 (many sizes) run one stacked run per size bucket, with estimates
+    for name in ("memo-grid-exp4", "memo-grid-exp5"):
+        assert table[name].fit is grids.run_bucketed
+        assert table[name].seconds["cpu"] > table[name].seconds["cuda"] > 0
+    assert table["memo-grid-exp1"].fit is grids.run_grid
     assert full["memo-grid-exp6"].seeds == 20 and full["memo-grid-exp1"].seeds == 5
 
 
 def test_the_experiments_are_committed_and_only_memo_inspect_loads_a_model():
     table = study()
-    assert set(table) == EXPERIMENTS | set(SWEEPS) | set(grids.paper_grids()) | set(
-        grids.reduced_grids()
-    )
+    assert set(table) == EXPERIMENTS | set(SWEEPS) | set(grids.paper_grids())
     for name in EXPERIMENTS:
         recipe = table[name]
         assert recipe.committed and not recipe.gpu and recipe.seconds["cpu"] > 0
