@@ -425,7 +425,7 @@ def unpack(
                 "state": row["state"]
                 + (f" ({row['detail']})" if row["detail"] else ""),
                 "job wall": row.get("wall_s"),
-                "gpu wall": row.get("gpu_wall_s"),
+                "fit wall (sidecar)": row.get("gpu_wall_s"),
                 "shipped": row.get("shipped", "-"),
                 "key metric": row.get("key_metric"),
                 "installed": "-",

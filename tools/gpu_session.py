@@ -37,6 +37,9 @@ import device_pack  # noqa: E402 (a sibling script, not a package)
 
 REPO = Path(__file__).resolve().parents[1]
 PACK_S = 45  # seconds kept at the end for packing and the reply
+# a training command's deadline counts from its packed run's start, after python, torch and
+# the registry are imported: up to ~30 s on a loaded CPU (rehearsal), a few on the GPU machine
+STARTUP_S = 30
 TESTS_S = 150  # the CUDA tests' own time limit
 SMOKE_S = 150  # the GPU smoke run's deadline
 # What the GPU image lacks among the packages interplib itself imports (KINDS.md's list,
@@ -59,6 +62,7 @@ class Session:
 
     def __init__(self, work: Path, budget: float) -> None:
         self.began = time.monotonic()
+        self.began_wall = time.time()
         self.budget = budget
         self.work = work
         work.mkdir(parents=True, exist_ok=True)
@@ -188,6 +192,18 @@ def with_needs(names: list[str], table: dict) -> list[str]:
     return found
 
 
+def rebuild_report(work: Path, prefix: str, names: list[str], since: float) -> None:
+    """A report for a training command that was stopped before writing its own: a recipe
+    whose sidecar was written during this run is done, any other is ``interrupted``."""
+    rows = []
+    for name in names:
+        hit = device_pack._artifact_files(work / f"{prefix}artifacts", name)
+        fresh = hit is not None and hit[0].stat().st_mtime >= since
+        state = "done" if fresh else "interrupted"
+        rows.append({"name": name, "state": state, "detail": "report rebuilt"})
+    (work / f"{prefix}report.json").write_text(json.dumps({"recipes": rows}))
+
+
 def merge(work: Path, group: str) -> None:
     """Move a retrain group's artifacts and logs into the main root, report and logs."""
     report = json.loads((work / f"{group}-report.json").read_text())
@@ -268,7 +284,7 @@ def run(args: argparse.Namespace) -> int:
         command += ["--report", str(s.work / "smoke-report.json")]
         env = {"INTERPLIB_ARTIFACTS": str(s.work / "smoke-artifacts")}
         running.append(("smoke", *s.start("smoke", command, env), SMOKE_S + 30))
-    deadline = s.left() - PACK_S
+    deadline = s.left() - PACK_S - STARTUP_S
     for group, names, jobs in groups(args, plan):
         if args.smoke:  # no carried dependency fits the tiny configs: train them first
             names = with_needs(names, plan["recipes"])
@@ -280,12 +296,17 @@ def run(args: argparse.Namespace) -> int:
         command += ["--report", str(s.work / f"{prefix}report.json")]
         command += ["--smoke"] if args.smoke else []
         env = {"INTERPLIB_ARTIFACTS": str(s.work / f"{prefix}artifacts")}
-        running.append((group, *s.start(group, command, env), deadline + 30))
+        running.append((group, *s.start(group, command, env), deadline + STARTUP_S))
     for name, process, log, limit in running:
         s.wait(name, process, log, limit - (s.now() - s.phases[name]["start_s"]))
     (s.work / "logs").mkdir(exist_ok=True)
-    if (s.work / "retrain-report.json").exists():
-        merge(s.work, "retrain")
+    for group, names, _ in groups(args, plan):
+        prefix = "" if group == "train" else f"{group}-"
+        if not (s.work / f"{prefix}report.json").exists():  # the command was stopped
+            rebuild_report(s.work, prefix, names, s.began_wall)
+            s.say(f"{group}: no report; rebuilt from the sidecars written in this run")
+        if group != "train":
+            merge(s.work, group)
     report_path = s.work / "report.json"
     report = json.loads(report_path.read_text()) if report_path.exists() else {}
     smoke_path = s.work / "smoke-report.json"
@@ -378,7 +399,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--work", type=Path, default=Path("/tmp/gpu-session"))
     parser.add_argument("--out", default=None, help="default $OUT")
-    args = parser.parse_args(argv)
+    args = parser.parse_intermixed_args(argv)
     return run(args) if args.command == "run" else fetch(args)
 
 

@@ -40,6 +40,7 @@ import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -239,6 +240,16 @@ def packed(
         + ("" if deadline is None else f"; deadline {deadline:.0f} s")
     )
     running: list[Job] = []
+
+    def terminated(
+        signum, frame
+    ):  # stopped from outside: as Ctrl-C, children stopped too
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, terminated)
+    except ValueError:  # not the main thread: no handler
+        previous = None
     try:
         while True:
             if deadline is not None and now() >= deadline:
@@ -326,6 +337,9 @@ def packed(
         say("interrupted: the recipes that finished keep their artifacts")
         print(_table(list(todo.values())), flush=True)
         raise
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
     print(_table(list(todo.values())), flush=True)
     say("packed run finished")
     return list(todo.values())
