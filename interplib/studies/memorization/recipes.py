@@ -132,6 +132,7 @@ CPU_GRIDS = {
     "memo-grid-exp2": 727,
     "memo-grid-exp3": 814,
     "memo-grid-exp1": 678,
+    "memo-grid-exp2-perhead": 652,
 }
 
 # Exp 4 and 5 hold many sizes: one stacked run per size bucket (grids.run_bucketed).
