@@ -261,7 +261,9 @@ def run(args: argparse.Namespace) -> int:
         shutil.rmtree(s.work / old, ignore_errors=True)
     for old in ("report.json", "retrain-report.json", "smoke-report.json", "left.json"):
         (s.work / old).unlink(missing_ok=True)
-    if (REPO / "artifacts").is_dir() and not args.smoke:  # carried dependencies
+    # the book's marker (paths.MARKERS) where no carried artifacts/ made the folder
+    (REPO / "artifacts").mkdir(exist_ok=True)
+    if not args.smoke:  # carried dependencies
         shutil.copytree(REPO / "artifacts", s.work / "artifacts")
     train = [sys.executable, "-m", "interplib.train", "--device", args.device]
     running = []
