@@ -66,32 +66,13 @@ def test_a_cell_python_cannot_parse_is_matched_by_text():
     assert not check_pages.calls_bookkeeping("x = ?\nclaimed = 1")
 
 
-def test_the_allowance_lists_without_failing_and_fails_beyond_it(monkeypatch):
-    monkeypatch.setattr(check_pages, "VISIBLE_BOOKKEEPING_ALLOWED", {"old": 2})
-    found = ["cell 3: 'glue'", "cell 5: 'glue'"]
-    problems, notes = check_pages.bookkeeping_problems("old", found)
-    assert problems == [] and len(notes) == 2
-    problems, notes = check_pages.bookkeeping_problems("old", found[:1])
-    assert problems == [] and "lower VISIBLE_BOOKKEEPING_ALLOWED" in notes[-1]
-    problems, _ = check_pages.bookkeeping_problems("old", [*found, "cell 7: 'x'"])
-    assert len(problems) == 3 and "allowed here: 2" in problems[0]
-    problems, _ = check_pages.bookkeeping_problems("new", found[:1])
-    assert problems == ["new: glue/claim in a visible cell, cell 3: 'glue'"]
-
-
 def test_main_fails_on_visible_bookkeeping_in_an_executed_chapter(tmp_path, capsys):
     executed = tmp_path / "executed" / "chapters"
     executed.mkdir(parents=True)
     nb = {"cells": [code("fig = plot(x)\nbook.glue('fig_x', fig)")], "metadata": {}}
     (executed / "page.ipynb").write_text(json.dumps(nb))
     assert check_pages.main([str(tmp_path / "html")]) == 1
-    assert "page: glue/claim in a visible cell, cell 0" in capsys.readouterr().out
+    assert "page.ipynb: glue/claim in a visible cell, cell 0" in capsys.readouterr().out
     nb["cells"] = [code("fig = plot(x)"), code("book.glue('fig_x', fig)", "hide-input")]
     (executed / "page.ipynb").write_text(json.dumps(nb))
     assert check_pages.main([str(tmp_path / "html")]) == 0
-
-
-def test_the_temporary_allowance_names_only_chapters_of_the_book():
-    chapters = {p.stem for p in (REPO / "chapters").glob("*.md")}
-    allowed = check_pages.VISIBLE_BOOKKEEPING_ALLOWED
-    assert set(allowed) <= chapters and all(n > 0 for n in allowed.values())

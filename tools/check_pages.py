@@ -11,8 +11,7 @@ fails on
   (``{glue:text}`key…```, ``{glue}`key```, ``{glue:figure} key``, …);
 * **bookkeeping on the reading path**: a code cell the reader sees (not tagged
   ``hide-input``, ``hide-cell``, ``remove-input`` or ``remove-cell``) that calls ``glue``,
-  ``glue_all`` or ``claim``; that belongs in the collapsed check cell after it. The chapters
-  in :data:`VISIBLE_BOOKKEEPING_ALLOWED` are listed without failing, up to their allowance.
+  ``glue_all`` or ``claim``; that belongs in the collapsed check cell after it.
 
     python tools/check_pages.py _build/html
 """
@@ -34,17 +33,6 @@ RICH = ("text/html", "image/png", "image/svg+xml", "application/vnd.plotly.v1+js
 HIDDEN = {"hide-input", "hide-cell", "remove-input", "remove-cell"}
 BOOKKEEPING = {"glue", "glue_all", "claim"}
 CALL = re.compile(r"\b(glue|glue_all|claim)\s*\(")
-
-# TEMPORARY, for the lead to empty: chapters (notebook names) whose visible cells may still
-# glue or claim, and how many such cells each may have, counted on the build of 2026-12-05.
-# A chapter with more fails; one with fewer is told to lower its number. Remove an entry
-# when its chapter reaches 0, and the whole list when it is empty.
-VISIBLE_BOOKKEEPING_ALLOWED: dict[str, int] = {
-    "attention-circuits": 13,  # the fig_circuits_* figure cells
-    # not in that build: an edit in progress adds book.glue_all(m, prefix=f"slope…") to
-    # the cell that builds the published-slopes table
-    "attention-memorization": 1,
-}
 
 
 def stray_outputs(nb: dict) -> list[str]:
@@ -106,22 +94,6 @@ def visible_bookkeeping(nb: dict) -> list[str]:
     return found
 
 
-def bookkeeping_problems(name: str, found: list[str]) -> tuple[list[str], list[str]]:
-    """(problems, notes) for one chapter's visible bookkeeping cells, given its allowance."""
-    where = [f"{name}: glue/claim in a visible cell, {s}" for s in found]
-    allowed = VISIBLE_BOOKKEEPING_ALLOWED.get(name, 0)
-    if len(found) > allowed:
-        extra = f" (allowed here: {allowed})" if allowed else ""
-        return [w + extra for w in where], []
-    notes = [f"{w} (temporarily allowed)" for w in where]
-    if len(found) < allowed:
-        notes.append(
-            f"{name}: {len(found)} visible glue/claim cells, fewer than the {allowed} "
-            "allowed: lower VISIBLE_BOOKKEEPING_ALLOWED in tools/check_pages.py"
-        )
-    return [], notes
-
-
 def glued_keys(nb: dict) -> set[str]:
     keys = set()
     for cell in nb["cells"]:
@@ -149,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     notebooks = sorted(executed.rglob("*.ipynb"))
     if not notebooks:
         sys.exit(f"check_pages: no executed notebooks under {executed}; build first")
-    problems, notes = [], []
+    problems: list[str] = []
     for path in notebooks:
         nb = json.loads(path.read_text())
         name = path.relative_to(executed)
@@ -158,17 +130,13 @@ def main(argv: list[str] | None = None) -> int:
             f"{name}: glued key {k!r} is never used in the prose"
             for k in unused_keys(nb)
         ]
-        bad, ok = bookkeeping_problems(path.stem, visible_bookkeeping(nb))
-        problems += bad
-        notes += ok
-    for line in notes:
-        print(f"note: {line}")
+        problems += [
+            f"{name}: glue/claim in a visible cell, {s}"
+            for s in visible_bookkeeping(nb)
+        ]
     for line in problems:
         print(line)
-    print(
-        f"check_pages: {len(notebooks)} notebooks, {len(problems)} problems"
-        + (f", {len(notes)} notes" if notes else "")
-    )
+    print(f"check_pages: {len(notebooks)} notebooks, {len(problems)} problems")
     return 1 if problems else 0
 
 
