@@ -170,7 +170,7 @@ def model_from_artifact(
 
 @dataclass(frozen=True)
 class CheckpointRun:
-    """A retrain of one of :data:`RUNS` that keeps its weights at ``checkpoints``.
+    """A retrain of one of ``RUNS`` that keeps its weights at ``checkpoints``.
 
     ``run`` is the committed run with evaluations every 50 steps instead of 100 (the
     evaluations only read the model: the training is the same); at every evaluation the

@@ -121,7 +121,7 @@ class GrokConfig:
 
     @property
     def d_vocab(self) -> int:
-        """Input tokens: the residues and ``=``."""
+        """The number of input tokens (the residues and ``=``)."""
         return self.p + 1
 
 
