@@ -37,7 +37,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import ctypes
 import json
 import os
 import shutil
@@ -56,7 +55,7 @@ import torch
 from interplib.core import paths, recipes
 from interplib.core.paths import BookNotFound
 
-__all__ = ["Job", "limit_heap_growth", "listing", "main", "packed"]
+__all__ = ["Job", "listing", "main", "packed"]
 
 
 def _size(nbytes: int) -> str:
@@ -402,26 +401,7 @@ def _smoke_root() -> Iterator[Path]:
             shutil.rmtree(made, ignore_errors=True)
 
 
-def limit_heap_growth(threshold: int = 1 << 16) -> bool:
-    """Serve every allocation over ``threshold`` bytes by ``mmap``, so freed tensors go back
-    to the system at once. Returns False where the C library has no ``mallopt`` (not glibc).
-
-    With glibc's default (a threshold that adapts upwards, to 32 MiB) the stacked
-    memorization grids' resident memory grew about 6 MB a training step until the kernel
-    killed the run (23 GB at step 2,300 of ``memo-grid-exp3-perhead``); with a fixed 64 KiB
-    threshold it stays flat (451 MiB over 240 steps, measured on the 2-core CPU).
-    """
-    if threshold < 1:
-        raise ValueError(f"threshold={threshold}: give a positive number of bytes")
-    try:
-        mallopt = ctypes.CDLL(None).mallopt
-    except (OSError, AttributeError):
-        return False
-    return bool(mallopt(-3, threshold))  # -3: M_MMAP_THRESHOLD
-
-
 def main(argv: list[str] | None = None) -> int:
-    limit_heap_growth()
     parser = argparse.ArgumentParser(
         prog="python -m interplib.train", description=(__doc__ or "").split("\n")[0]
     )

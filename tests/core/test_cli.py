@@ -249,14 +249,3 @@ def test_deadline_report_is_json(naps, art_root, tmp_path):
     assert got["device"].startswith("cpu")
     assert [r["name"] for r in got["recipes"]] == ["test-nap-a", "test-nap-c"]
     assert all(r["state"] == "done" and r["wall_s"] > 0 for r in got["recipes"])
-
-
-def test_limit_heap_growth_sets_glibc_threshold_or_says_it_cannot():
-    import platform
-
-    ok = train.limit_heap_growth()
-    assert isinstance(ok, bool)
-    if platform.system() == "Linux" and platform.libc_ver()[0] == "glibc":
-        assert ok
-    with pytest.raises(ValueError, match="positive"):
-        train.limit_heap_growth(0)
