@@ -20,6 +20,7 @@ The modular-addition study reuses it with full-batch data and AdamW.
 from __future__ import annotations
 
 import copy
+import ctypes
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -39,9 +40,30 @@ __all__ = [
     "train_models",
     "linear_decay",
     "LossFn",
+    "trim_heap",
 ]
 
 LossFn = Callable[[Callable[..., Any], Any], Any]
+
+TRIM_EVERY = 100  # steps between two trim_heap calls in train_models
+
+
+def trim_heap() -> bool:
+    """Give the memory the C library holds but no tensor uses back to the system
+    (glibc's ``malloc_trim``); False where there is none (not glibc).
+
+    Without it a stacked memorization grid's resident memory grew about 6 MB a step on the
+    CPU until the kernel killed the run (23 GB at step 2,300 of ``memo-grid-exp3-perhead``);
+    trimmed every ``TRIM_EVERY`` steps it stays flat at the same speed (measured: 444 MiB
+    over 240 steps, against 771 -> 870 MiB untrimmed). A fixed mmap threshold also keeps it
+    flat but halves the speed there.
+    """
+    try:
+        malloc_trim = ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):
+        return False
+    malloc_trim(0)
+    return True
 
 
 @dataclass
@@ -304,6 +326,8 @@ def _run(
             sched.step()
         for k, v in {"loss": loss, **extra}.items():
             records.setdefault(k, []).append(v.detach())
+        if step % TRIM_EVERY == TRIM_EVERY - 1:
+            trim_heap()
     for n in names:
         params[n].requires_grad_(False)
     if evaluate is not None and eval_every:
