@@ -51,6 +51,7 @@ __all__ = [
     "grid_models",
     "run_grid",
     "size_buckets",
+    "run_buckets",
     "run_bucketed",
     "paper_grids",
     "PAPER_LAW_SEED",
@@ -198,10 +199,25 @@ def run_grid(cfg: GridConfig, device: torch.device, progress) -> Trained:
     return _run(cfg, [list(range(len(cfg.grid)))], device, progress)
 
 
+def run_buckets(
+    grid: Sequence[tuple[int, int, int, int]], device: torch.device | str
+) -> list[list[int]]:
+    """The stacked runs of :func:`run_bucketed`: the :func:`size_buckets` on a GPU, one run
+    per grid point (its seeds) elsewhere.
+
+    On the CPU the padding costs more than the stacking saves: Exp 4 takes 1.23 s a step
+    point by point against 2.10 s in size buckets, Exp 5 0.62 s against 1.03 s (one core,
+    process time, 2026-12-05).
+    """
+    if torch.device(device).type == "cuda":
+        return size_buckets(grid)
+    return [[i] for i in range(len(grid))]
+
+
 def run_bucketed(cfg: GridConfig, device: torch.device, progress) -> Trained:
-    """:func:`run_grid` with one stacked run per :func:`size_buckets` group, each padded to
+    """:func:`run_grid` with one stacked run per :func:`run_buckets` group, each padded to
     its own largest point; the same models, seeds and data, in the grid's order."""
-    return _run(cfg, size_buckets(cfg.grid), device, progress)
+    return _run(cfg, run_buckets(cfg.grid, device), device, progress)
 
 
 def _run(cfg: GridConfig, buckets: list[list[int]], device, progress) -> Trained:

@@ -104,23 +104,35 @@ def test_size_buckets_group_points_by_all_sizes_but_the_heads():
     assert size_buckets(grid) == [[0, 2], [1], [3, 4]]
 
 
+def test_run_buckets_are_size_buckets_on_a_gpu_and_points_elsewhere():
+    from interplib.studies.memorization.grids import run_buckets, size_buckets
+
+    grid = ((3, 2, 2, 0), (4, 4, 1, 0), (3, 2, 3, 0))
+    assert run_buckets(grid, "cuda") == size_buckets(grid) == [[0, 2], [1]]
+    assert run_buckets(grid, torch.device("cpu")) == [[0], [1], [2]]
+
+
 @pytest.mark.parametrize("protocol", ["paper", "ours"])
-def test_bucketed_run_trains_the_same_models_as_one_stacked_run(protocol):
-    """Same inits, data and results, in float64: only the padding differs."""
-    from interplib.studies.memorization.grids import run_bucketed, run_grid
+@pytest.mark.parametrize("device", ["cpu", "cuda"])
+def test_bucketed_run_trains_the_same_models_as_one_stacked_run(protocol, device):
+    """Same inits, data and results, in float64: only the padding differs (the GPU's
+    size buckets are run here on the CPU)."""
+    from interplib.studies.memorization import grids
 
     grid = ((3, 2, 2, 0), (4, 4, 1, 0), (3, 2, 3, 0))
     cfg = tiny_grid(
         grid=grid, protocol=protocol, steps=101, pool_batches=2, speedup_steps=0
     )
+    cpu = torch.device("cpu")
     default = torch.get_default_dtype()
     torch.set_default_dtype(torch.float64)
     try:
-        one = run_grid(cfg, torch.device("cpu"), None)
-        many = run_bucketed(cfg, torch.device("cpu"), None)
+        one = grids.run_grid(cfg, cpu, None)
+        many = grids._run(cfg, grids.run_buckets(grid, device), cpu, None)
     finally:
         torch.set_default_dtype(default)
-    assert many.metrics["buckets"] == 2 and "buckets" not in one.metrics
+    assert many.metrics["buckets"] == len(grids.run_buckets(grid, device))
+    assert "buckets" not in one.metrics
     for key in ("accuracy", "kl", "paper_metric"):
         torch.testing.assert_close(
             many.tensors[key], one.tensors[key], rtol=1e-7, atol=1e-9
