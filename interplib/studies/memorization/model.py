@@ -157,7 +157,9 @@ class Attention(nn.Module):
         W_Q, W_K, W_V = (w * self.dim_mask for w in (self.W_Q, self.W_K, self.W_V))
         q = self.hook_q(
             einsum(
-                x_qk[:, -1:] if last_only else x_qk, W_Q, "b p d, head d h -> b p head h"
+                x_qk[:, -1:] if last_only else x_qk,
+                W_Q,
+                "b p d, head d h -> b p head h",
             )
         )
         k = self.hook_k(einsum(x_qk, W_K, "b p d, head d h -> b p head h"))
