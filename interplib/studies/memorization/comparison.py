@@ -11,7 +11,8 @@ training curves, seeds as thin lines and one legend entry per variant, on decade
 Against the published means: :func:`agreement` counts how many lie within two of our standard
 errors (and how many below ours, with a sign test); :func:`settings_table` puts every setting
 of several experiments and variants in one table; :func:`matched_slopes` fits the paper's
-slope and ours over the same points; :func:`spread_figure` shows every seed of a grid.
+slope and ours over the same points (:func:`seed_slopes`: each seed's);
+:func:`spread_figure` shows every seed of a grid.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ __all__ = [
     "grid_frame",
     "agreement",
     "settings_table",
+    "seed_slopes",
     "matched_slopes",
     "spread_figure",
     "variant_figure",
@@ -270,19 +272,18 @@ def settings_table(
     return pd.DataFrame(rows).set_index("experiment")
 
 
-def matched_slopes(
+def seed_slopes(
     x: Sequence[int],
     values: Float[Tensor, "point seed"],
     published: dict[int, float],
     threshold: float = 0.95,
-) -> dict[str, float]:
-    """The paper's slope and ours over the **same** points.
+) -> tuple[Float[Tensor, " seed"], float, list[int]]:
+    """Each seed's slope over the points the paper fits.
 
     The paper fits a line up to the first published mean above ``threshold``
-    (:func:`~interplib.studies.memorization.capacity.saturation_fit`); ours is fitted to
-    each seed's ``values`` at those ``x``. Returns ``paper``, ``ours`` (mean of the seeds'
-    slopes, which is the slope through the means), ``ours_sem`` (over seeds), ``z``
-    (their difference over ``ours_sem``) and ``x_max`` (the last ``x`` fitted).
+    (:func:`~interplib.studies.memorization.capacity.saturation_fit`); each seed's
+    ``values`` get a line over the same ``x``. Returns ``(slopes [seed] float64, the
+    paper's slope, the x fitted)``.
     """
     from interplib.studies.memorization.analysis import line_fit
     from interplib.studies.memorization.capacity import saturation_fit
@@ -298,9 +299,25 @@ def matched_slopes(
     used = pub_x[:n]
     rows = [xs.index(v) for v in used]
     slopes = torch.tensor(
-        [line_fit(used, values[rows, s]) for s in range(values.shape[1])],
+        [line_fit(used, values[rows, s])[0] for s in range(values.shape[1])],
         dtype=torch.float64,
-    )[:, 0]
+    )
+    return slopes, paper, used
+
+
+def matched_slopes(
+    x: Sequence[int],
+    values: Float[Tensor, "point seed"],
+    published: dict[int, float],
+    threshold: float = 0.95,
+) -> dict[str, float]:
+    """The paper's slope and ours over the **same** points (:func:`seed_slopes`).
+
+    Returns ``paper``, ``ours`` (mean of the seeds' slopes, which is the slope through the
+    means), ``ours_sem`` (over seeds), ``z`` (their difference over ``ours_sem``) and
+    ``x_max`` (the last ``x`` fitted).
+    """
+    slopes, paper, used = seed_slopes(x, values, published, threshold)
     sem = float(slopes.std() / len(slopes) ** 0.5)
     ours = float(slopes.mean())
     return {

@@ -1,0 +1,158 @@
+"""Exp 5: attention heads against an MLP at the same parameter budget.
+
+The paper pairs each ``H``-head attention-only model (``d = d_h``) with a model of one head
+and a GELU MLP of width ``w = 2d(H - 1)``: the MLP's ``2dw`` weights equal the ``4d²(H-1)``
+of the heads it replaces (biases aside). Here:
+
+* :func:`budget_pairs`: the ``(attention, MLP)`` rows of such a grid;
+* :func:`mlp_parameters`: the parameters of this book's model, which has both MLP biases;
+* :func:`budget_table`: one row per ``(d, H)``: both accuracies (mean ± sem over seeds),
+  the MLP's lead with its standard error, and the paper's numbers;
+* :func:`budget_figure`: accuracy against parameters, one panel per width.
+"""
+
+from __future__ import annotations
+
+import math
+
+import pandas as pd
+import plotly.graph_objects as go
+from jaxtyping import Float, Int
+from plotly.subplots import make_subplots
+from torch import Tensor
+
+from interplib.book.plotting import TEMPLATE, titled
+from interplib.studies.memorization.capacity import parameter_count
+
+__all__ = ["budget_pairs", "mlp_parameters", "budget_table", "budget_figure"]
+
+COLOURS = {"attention": "#1f77b4", "MLP": "#ff7f0e"}
+
+
+def budget_pairs(grid: Int[Tensor, "point 4"]) -> list[tuple[int, int, int, int]]:
+    """``(d, H, attention row, MLP row)`` for each pair of a grid laid out as the paper's
+    Exp 5: ``(d, d, H, 0)`` followed by ``(d, d, 1, 2d(H - 1))``.
+
+    Raises:
+        ValueError: if the grid is not a sequence of such pairs.
+    """
+    g = [tuple(int(v) for v in row) for row in grid.tolist()]
+    if len(g) % 2:
+        raise ValueError(f"{len(g)} grid points: Exp 5 pairs them, need an even count")
+    out = []
+    for i in range(0, len(g), 2):
+        (d, d_h, H, w), mlp = g[i], g[i + 1]
+        if d != d_h or w != 0 or mlp != (d, d, 1, 2 * d * (H - 1)):
+            raise ValueError(
+                f"rows {i}, {i + 1} are {g[i]}, {mlp}: need (d, d, H, 0) then "
+                "(d, d, 1, 2d(H-1))"
+            )
+        out.append((d, H, i, i + 1))
+    return out
+
+
+def mlp_parameters(d: int, H: int, N: int) -> tuple[int, int]:
+    """Trained parameters of the pair's attention model and of its MLP partner in this
+    book's model (paper-code architecture, ``d = d_h``, both MLP layers with a bias)."""
+    w = 2 * d * (H - 1)
+    attention = parameter_count(d, d, H, N, compress=True)
+    mlp = parameter_count(d, d, 1, N, compress=True) + (2 * d * w + w + d if w else 0)
+    return attention, mlp
+
+
+def budget_table(
+    grid: Int[Tensor, "point 4"],
+    accuracy: Float[Tensor, "point seed"],
+    metric: Float[Tensor, "point seed"],
+    published: dict[int, dict[str, dict[int, float]]],
+    N: int,
+) -> pd.DataFrame:
+    """One row per ``(d, H)``: ``params`` (attention model) and ``MLP extra`` (the MLP
+    model's surplus: its biases), the paper's metric of both (``attention``, ``MLP``, each
+    with ``sem``), ``lead = MLP - attention`` with ``lead sem`` and ``z``, the same for
+    the exact accuracy (``exact lead``, ``exact z``), and the published means
+    (``paper attention``, ``paper MLP``, ``paper lead``).
+    """
+    if accuracy.shape != metric.shape or accuracy.shape[0] != grid.shape[0]:
+        raise ValueError(
+            f"grid {tuple(grid.shape)}, accuracy {tuple(accuracy.shape)}, metric "
+            f"{tuple(metric.shape)}: need [point 4], [point seed], [point seed]"
+        )
+    n = accuracy.shape[1]
+    if n < 2:
+        raise ValueError("budget_table needs two or more seeds (a standard error)")
+    rows = []
+    for d, H, a, m in budget_pairs(grid):
+        params, mlp_params = mlp_parameters(d, H, N)
+        row: dict = {"d": d, "H": H, "params": params, "MLP extra": mlp_params - params}
+        for prefix, v in (("", metric), ("exact ", accuracy)):
+            va, vm = v[a].double(), v[m].double()
+            sa, sm = float(va.std() / n**0.5), float(vm.std() / n**0.5)
+            lead, se = float(vm.mean() - va.mean()), math.hypot(sa, sm)
+            if not prefix:
+                row |= {
+                    "attention": float(va.mean()),
+                    "attention sem": sa,
+                    "MLP": float(vm.mean()),
+                    "MLP sem": sm,
+                }
+            row |= {
+                f"{prefix}lead": lead,
+                f"{prefix}lead sem": se,
+                f"{prefix}z": lead / se if se > 0 else math.copysign(math.inf, lead),
+            }
+        pub = published[d]
+        row |= {
+            "paper attention": pub["att"][H],
+            "paper MLP": pub["mlp"][H],
+            "paper lead": pub["mlp"][H] - pub["att"][H],
+        }
+        rows.append(row)
+    return pd.DataFrame(rows).set_index(["d", "H"])
+
+
+def budget_figure(table: pd.DataFrame, title: str) -> go.Figure:
+    """The paper's metric against the attention model's parameter count, one panel per
+    width: attention and MLP (± one standard error), the paper's means as diamonds."""
+    widths = sorted({d for d, _ in table.index})
+    fig = make_subplots(
+        rows=1, cols=len(widths), subplot_titles=[f"d = {d}" for d in widths]
+    )
+    for col, d in enumerate(widths, start=1):
+        t = table.loc[d]
+        for name, colour in COLOURS.items():
+            first = col == 1
+            fig.add_trace(
+                go.Scatter(
+                    x=t["params"],
+                    y=t[name],
+                    error_y=dict(type="data", array=t[f"{name} sem"]),
+                    mode="lines+markers",
+                    name=f"{name}, ours",
+                    legendgroup=name,
+                    showlegend=first,
+                    line=dict(color=colour, width=2),
+                ),
+                row=1,
+                col=col,
+            )
+            fig.add_trace(
+                go.Scatter(
+                    x=t["params"],
+                    y=t[f"paper {name}"],
+                    mode="markers",
+                    name=f"{name}, Dana et al. (2025)",
+                    legendgroup=f"paper {name}",
+                    showlegend=first,
+                    marker=dict(symbol="diamond-open", size=9, color=colour),
+                ),
+                row=1,
+                col=col,
+            )
+        fig.update_xaxes(title_text="parameters", row=1, col=col)
+    fig.update_yaxes(title_text="accuracy (paper's metric)", range=[0, 1.02], col=1)
+    fig.update_yaxes(range=[0, 1.02])
+    fig.update_layout(
+        template=TEMPLATE, legend=dict(orientation="h", y=-0.3, x=0), height=460
+    )
+    return titled(fig, title)

@@ -1,0 +1,186 @@
+"""Exp 4: how the accuracy gained per head grows with the width ``d = d_h``.
+
+The paper fits, for each width, a line through accuracy against ``H`` up to the first point
+above 0.95 (its ``EXP_1_and_4.py``), then fits those slopes against ``d²`` and against
+``d³`` (a line with intercept each); its code calls the growth cubic, its appendix
+"probably quadratic". Here:
+
+* :func:`width_slopes`: per width, the paper's slope and each seed's over the same heads
+  (:func:`~interplib.studies.memorization.comparison.seed_slopes`), and the first step's
+  slope (``H`` from 1 to 6, where no width is near saturation);
+* :func:`power_exponent`: ``slope ∝ d^α`` by least squares on logs, per seed, so ``α``
+  has a standard error over seeds;
+* :func:`polynomial_fits`: the paper's two fits, ``slope ≈ a d^k + b``, with ``R²``;
+* :func:`slope_figure`: slopes against width on log axes, ours and the paper's.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+
+import pandas as pd
+import plotly.graph_objects as go
+import torch
+from jaxtyping import Float, Int
+from torch import Tensor
+
+from interplib.book.plotting import TEMPLATE, titled
+from interplib.studies.memorization.analysis import line_fit
+from interplib.studies.memorization.comparison import VARIANT_COLOURS, seed_slopes
+
+__all__ = ["width_slopes", "power_exponent", "polynomial_fits", "slope_figure"]
+
+
+def width_slopes(
+    grid: Int[Tensor, "point 4"],
+    values: Float[Tensor, "point seed"],
+    published: dict[int, dict[int, float]],
+    first: tuple[int, int] = (1, 6),
+) -> tuple[pd.DataFrame, Float[Tensor, "width seed"], Float[Tensor, "width seed"]]:
+    """Per width ``d`` (rows of ``grid`` with ``d = d_h``, ``(d, d_h, H, d_mlp)``): the
+    slopes of accuracy per head, the paper's (``published[d][H]``) and ours.
+
+    Returns a frame indexed by ``d`` with ``paper``, ``ours``, ``ours sem``, ``z``,
+    ``H max`` (the last head count fitted, the paper's saturation rule), ``paper first``,
+    ``first`` and ``first sem`` (the slope between the head counts ``first``), and the
+    per-seed slopes ``[width seed]`` of both kinds.
+
+    Raises:
+        ValueError: if a width lacks a head count of ``first`` or a published curve.
+    """
+    if grid.shape[0] != values.shape[0]:
+        raise ValueError(f"grid {tuple(grid.shape)} and values {tuple(values.shape)}")
+    widths = sorted({int(d) for d, d_h, *_ in grid.tolist() if d == d_h})
+    rows, fitted, firsts = [], [], []
+    lo, hi = first
+    for d in widths:
+        if d not in published:
+            raise ValueError(f"no published curve for d = {d}")
+        idx = [i for i, (a, b, *_) in enumerate(grid.tolist()) if a == b == d]
+        H = [int(grid[i, 2]) for i in idx]
+        if lo not in H or hi not in H:
+            raise ValueError(f"d = {d} has heads {H}: need {first} for the first step")
+        v = values[idx]
+        slopes, paper, used = seed_slopes(H, v, published[d])
+        step = (v[H.index(hi)] - v[H.index(lo)]).double() / (hi - lo)  # [seed]
+        n = v.shape[1]
+        rows.append(
+            {
+                "d": d,
+                "paper": paper,
+                "ours": float(slopes.mean()),
+                "ours sem": float(slopes.std() / n**0.5),
+                "z": float((slopes.mean() - paper) / (slopes.std() / n**0.5)),
+                "H max": used[-1],
+                "paper first": (published[d][hi] - published[d][lo]) / (hi - lo),
+                "first": float(step.mean()),
+                "first sem": float(step.std() / n**0.5),
+            }
+        )
+        fitted.append(slopes)
+        firsts.append(step)
+    return pd.DataFrame(rows).set_index("d"), torch.stack(fitted), torch.stack(firsts)
+
+
+def power_exponent(
+    d: Sequence[int], slopes: Float[Tensor, "width seed"]
+) -> dict[str, float]:
+    """``slope ∝ d^α``: ``α`` by least squares of ``log slope`` on ``log d``.
+
+    Returns ``alpha`` (through the seeds' mean slopes), ``alpha_mean`` and ``alpha_sem``
+    (over each seed's own fit) and ``r2`` (of the fit through the means).
+
+    Raises:
+        ValueError: if a slope is not positive (no logarithm) or the shapes disagree.
+    """
+    ds = [float(x) for x in d]
+    s = torch.as_tensor(slopes, dtype=torch.float64)
+    if s.ndim != 2 or s.shape[0] != len(ds) or s.shape[1] < 2:
+        raise ValueError(
+            f"slopes {tuple(s.shape)} for {len(ds)} widths: need [width seed], 2+ seeds"
+        )
+    if bool((s <= 0).any()):
+        raise ValueError("a slope is not positive: no power law through it")
+    logd = [math.log(x) for x in ds]
+    alpha, _, r2 = line_fit(logd, s.mean(1).log())
+    per_seed = torch.tensor(
+        [line_fit(logd, s[:, j].log())[0] for j in range(s.shape[1])]
+    )
+    return {
+        "alpha": alpha,
+        "alpha_mean": float(per_seed.mean()),
+        "alpha_sem": float(per_seed.std() / s.shape[1] ** 0.5),
+        "r2": r2,
+    }
+
+
+def polynomial_fits(
+    d: Sequence[int], slopes: Sequence[float], powers: Sequence[int] = (2, 3)
+) -> pd.DataFrame:
+    """The paper's fits: ``slope ≈ a d^k + b`` (a line in ``d^k``) for each ``k``; a
+    frame indexed by ``k`` with ``a``, ``b``, ``R²`` and ``rms`` (of the residuals)."""
+    ys = [float(y) for y in slopes]
+    rows = []
+    for k in powers:
+        x = [float(v) ** k for v in d]
+        a, b, r2 = line_fit(x, ys)
+        rms = math.sqrt(sum((y - a * u - b) ** 2 for u, y in zip(x, ys)) / len(ys))
+        rows.append({"k": k, "a": a, "b": b, "R²": r2, "rms": rms})
+    return pd.DataFrame(rows).set_index("k")
+
+
+def slope_figure(frame: pd.DataFrame, title: str) -> go.Figure:
+    """Slopes per head against width on log axes: ours (± one standard error) for the
+    paper's fit range and for the first step, the paper's as diamonds, and ``d²`` and
+    ``d³`` through our smallest width for reference."""
+    d = frame.index.tolist()
+    ours = VARIANT_COLOURS["shared maps (paper's code)"]
+    fig = go.Figure()
+    for column, dash, label in (
+        ("ours", "solid", "ours, up to saturation"),
+        ("first", "dash", "ours, H = 1 to 6"),
+    ):
+        fig.add_trace(
+            go.Scatter(
+                x=d,
+                y=frame[column],
+                error_y=dict(type="data", array=frame[f"{column} sem"]),
+                mode="lines+markers",
+                name=label,
+                line=dict(color=ours, dash=dash, width=2),
+            )
+        )
+    paper = VARIANT_COLOURS["Dana et al. (2025)"]
+    for column, symbol, label in (
+        ("paper", "diamond", "Dana et al. (2025), up to saturation"),
+        ("paper first", "diamond-open", "Dana et al. (2025), H = 1 to 6"),
+    ):
+        fig.add_trace(
+            go.Scatter(
+                x=d,
+                y=frame[column],
+                mode="markers",
+                name=label,
+                marker=dict(symbol=symbol, size=9, color=paper),
+            )
+        )
+    y0 = float(frame["ours"].iloc[0])
+    for k, dash in ((2, "dot"), (3, "dashdot")):
+        fig.add_trace(
+            go.Scatter(
+                x=d,
+                y=[y0 * (x / d[0]) ** k for x in d],
+                mode="lines",
+                name=f"∝ d^{k}",
+                line=dict(color="#888888", dash=dash, width=1),
+            )
+        )
+    fig.update_layout(
+        template=TEMPLATE,
+        xaxis=dict(title="width d = d_h", type="log", tickvals=d),
+        yaxis=dict(title="accuracy gained per head", type="log"),
+        legend=dict(orientation="h", y=-0.25, x=0),
+        height=520,
+    )
+    return titled(fig, title)

@@ -1,0 +1,62 @@
+"""Exp 5's attention-versus-MLP pairs: layout, parameter counts and the lead by hand."""
+
+import math
+
+import pytest
+import torch
+
+from interplib.studies.memorization.attention_vs_mlp import (
+    budget_figure,
+    budget_pairs,
+    budget_table,
+    mlp_parameters,
+)
+from interplib.studies.memorization.grids import paper_grids
+from interplib.studies.memorization.model import AoTConfig, AttentionOnly
+
+
+def test_the_papers_exp5_grid_is_21_pairs():
+    grid = torch.tensor(paper_grids()["memo-grid-exp5"].grid)
+    pairs = budget_pairs(grid)
+    assert len(pairs) == 21 and pairs[0] == (7, 1, 0, 1) and pairs[-1][:2] == (13, 31)
+    with pytest.raises(ValueError, match="need"):
+        budget_pairs(grid.flip(0))
+
+
+@pytest.mark.parametrize("d, H", [(7, 1), (7, 6), (10, 31)])
+def test_mlp_parameters_count_the_models_that_train(d, H):
+    def used(cfg):  # at d = d_h the paper code's shared maps are switched off
+        model = AttentionOnly(cfg)
+        skip = {"W_C", "W_D"}
+        return sum(p.numel() for n, p in model.named_parameters() if n not in skip)
+
+    att = AoTConfig(d_vocab=70, d_model=d, d_head=d, n_heads=H, compress=True)
+    w = 2 * d * (H - 1)
+    mlp = AoTConfig(d_vocab=70, d_model=d, d_head=d, n_heads=1, d_mlp=w, compress=True)
+    assert mlp_parameters(d, H, 70) == (used(att), used(mlp))
+    # the heads the MLP replaces weigh exactly its weights: the gap is its biases
+    assert used(mlp) - used(att) == (w + d if w else 0)
+
+
+def test_budget_table_lead_and_its_standard_error_by_hand():
+    grid = torch.tensor([(7, 7, 6, 0), (7, 7, 1, 70)])
+    metric = torch.tensor([[0.10, 0.20], [0.30, 0.50]], dtype=torch.float64)
+    pub = {7: {"att": {6: 0.098}, "mlp": {6: 0.122}}}
+    t = budget_table(grid, metric - 0.05, metric, pub, 70)
+    row = t.loc[(7, 6)]
+    assert row["attention"] == pytest.approx(0.15) and row["MLP"] == pytest.approx(0.4)
+    # sem of two values = |a - b| / 2; the lead's se adds them in quadrature
+    se = math.hypot(0.05, 0.1)
+    assert row["lead"] == pytest.approx(0.25) and row["lead sem"] == pytest.approx(se)
+    assert row["z"] == pytest.approx(0.25 / se)
+    assert row["paper lead"] == pytest.approx(0.024) and row["MLP extra"] == 77
+    with pytest.raises(ValueError, match="two or more seeds"):
+        budget_table(grid, metric[:, :1], metric[:, :1], pub, 70)
+
+
+def test_budget_figure_has_one_panel_per_width():
+    grid = torch.tensor([(7, 7, 6, 0), (7, 7, 1, 70), (10, 10, 6, 0), (10, 10, 1, 100)])
+    metric = torch.rand(4, 3)
+    pub = {d: {"att": {6: 0.1}, "mlp": {6: 0.2}} for d in (7, 10)}
+    fig = budget_figure(budget_table(grid, metric, metric, pub, 70), "t")
+    assert len(fig.data) == 8 and fig.layout.xaxis2.title.text == "parameters"
