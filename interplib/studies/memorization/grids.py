@@ -15,13 +15,15 @@ Two protocols (:class:`GridConfig` ``protocol``):
 * ``"ours"``: a new table (and sample) per seed, so the spread also covers the table.
 
 Two architectures (``compress``): the paper code's shared compress/decompress or the per-head
-maps of its text (:mod:`interplib.studies.memorization.model`).
+maps of its text (:mod:`interplib.studies.memorization.model`). Two initialisations: ours
+(Gaussian) or, with :class:`TorchInitGridConfig`, the one PyTorch gives the paper code's
+modules.
 
 **Buckets** (:func:`run_bucketed`, Exp 4 and 5): padding every model to the grid's largest
-sizes makes a small model cost as much as the largest. :func:`size_buckets` groups the points
-by their sizes other than the head count, and each group is one stacked run padded only to its
-own largest point; models, seeds and data are those of the single run (a test checks they
-train alike).
+sizes makes a small model cost as much as the largest. On a GPU :func:`size_buckets` groups
+the points by their sizes other than the head count, and each group is one stacked run padded
+only to its own largest point; on the CPU each point is its own run (:func:`run_buckets`).
+Models, seeds and data are those of the single run (a test checks they train alike).
 """
 
 from __future__ import annotations
@@ -35,7 +37,11 @@ import torch
 
 from interplib.core.batched import linear_decay, train_models
 from interplib.core.recipes import Trained
-from interplib.studies.memorization.model import AoTConfig, AttentionOnly
+from interplib.studies.memorization.model import (
+    AoTConfig,
+    AttentionOnly,
+    pytorch_default_init,
+)
 from interplib.studies.memorization.sweeps import paper_accuracy
 from interplib.studies.memorization.training import (
     adam,
@@ -47,6 +53,7 @@ from interplib.studies.memorization.training import (
 
 __all__ = [
     "GridConfig",
+    "TorchInitGridConfig",
     "pad_model",
     "grid_models",
     "run_grid",
@@ -94,6 +101,22 @@ class GridConfig:
                 f"seeds={self.seeds}, steps={self.steps}, batch={self.batch}: need "
                 "seeds ≥ 1, batch ≥ 1 and steps ≥ 101 (the paper's metric averages 100)"
             )
+
+    def new_model(self, point: tuple[int, int, int, int]) -> AttentionOnly:
+        """A freshly initialised model of one grid point (seed the RNG first)."""
+        return AttentionOnly(_arch(self, point))
+
+
+@dataclass(frozen=True)
+class TorchInitGridConfig(GridConfig):
+    """A :class:`GridConfig` whose models start from PyTorch's default initialisation of the
+    paper code's modules (:func:`~interplib.studies.memorization.model.pytorch_default_init`)
+    instead of ours."""
+
+    init: Literal["pytorch"] = "pytorch"
+
+    def new_model(self, point: tuple[int, int, int, int]) -> AttentionOnly:
+        return pytorch_default_init(super().new_model(point))
 
 
 def pad_model(small: AttentionOnly, cfg: AoTConfig) -> AttentionOnly:
@@ -151,7 +174,7 @@ def grid_models(
     for i in points:
         for j in range(cfg.seeds):
             torch.manual_seed(cfg.seed + 1000 * i + j)
-            small.append(AttentionOnly(_arch(cfg, cfg.grid[i])))
+            small.append(cfg.new_model(cfg.grid[i]))
     return small, [pad_model(m, big) for m in small]
 
 
@@ -318,6 +341,7 @@ def paper_grids() -> dict[str, GridConfig]:
         ),
         "memo-grid-exp2": GridConfig("exp2", exp2),
         "memo-grid-exp2-perhead": GridConfig("exp2-perhead", exp2, compress=False),
+        "memo-grid-exp2-torchinit": TorchInitGridConfig("exp2-torchinit", exp2),
         "memo-grid-exp3": GridConfig("exp3", exp3),
         "memo-grid-exp3-perhead": GridConfig("exp3-perhead", exp3, compress=False),
         "memo-grid-exp4": GridConfig(

@@ -28,7 +28,9 @@ ones (a masked weight gets zero gradient and stays inert under Adam).
 :class:`LowRank` is the **sequence encoder** ``logits = W_U E[z]`` with a free ``d``-vector per
 context: every width-``d`` model above is one, so its optimum lower-bounds theirs.
 
-Weights use TransformerLens's row layout (``resid @ W``) and hook names.
+Weights use TransformerLens's row layout (``resid @ W``) and hook names. Our initialisation is
+Gaussian (embeddings of unit scale); :func:`pytorch_default_init` redraws a model the way the
+paper code's PyTorch modules initialise themselves.
 """
 
 from __future__ import annotations
@@ -52,6 +54,7 @@ __all__ = [
     "Attention",
     "MLP",
     "Block",
+    "pytorch_default_init",
 ]
 
 
@@ -388,3 +391,46 @@ class LowRank(nn.Module):
         self, tokens: Int[Tensor, "batch pos"]
     ) -> Float[Tensor, "batch d_vocab"]:
         return self.W_E[(tokens * self.place).sum(-1)] @ self.W_U
+
+
+def pytorch_default_init(model: AttentionOnly) -> AttentionOnly:
+    """Redraw ``model``'s weights (in place) as the paper code's modules draw theirs.
+
+    The paper builds its model from ``nn.Linear`` (embedding ``d -> N``, unembedding, the
+    shared ``linear_compress``/``linear_decompress``, positions ``d_h -> n_ctx``, the MLP's
+    ``d -> w`` with a bias and ``w -> d`` without) and one ``nn.MultiheadAttention(d_h, 1)``
+    per head. PyTorch initialises a ``Linear`` weight (and bias) uniformly in
+    ``±1/sqrt(fan_in)`` and the attention's stacked ``[3 d_h, d_h]`` query-key-value
+    projection Xavier-uniformly, ``±sqrt(6 / (4 d_h))``; its output projection is a
+    ``Linear``. Our MLP's second bias, which the paper's lacks, starts at zero. Masks and
+    other buffers are left alone.
+    """
+    cfg = model.cfg
+    d, h = cfg.d_model, cfg.d_head
+    d_in = h if cfg.compress else d  # the space the heads read
+
+    def uniform(p: Tensor, bound: float) -> None:
+        with torch.no_grad():
+            p.uniform_(-bound, bound)
+
+    uniform(model.W_E, d**-0.5)
+    uniform(model.W_pos, model.W_pos.shape[1] ** -0.5)
+    uniform(model.W_U, d**-0.5)
+    if cfg.compress:
+        uniform(model.W_C, d**-0.5)
+        uniform(model.W_D, h**-0.5)
+    for block in model.blocks:
+        attn = block.attn
+        for w in (attn.W_Q, attn.W_K, attn.W_V):
+            uniform(w, math.sqrt(6 / (d_in + 3 * h)))
+        uniform(attn.W_O, h**-0.5)
+        if block.mlp is not None:
+            for k, layer in enumerate(block.mlp.layers):
+                bound = layer.in_features**-0.5
+                uniform(layer.weight, bound)
+                if k == 0:
+                    uniform(layer.bias, bound)
+                else:
+                    with torch.no_grad():
+                        layer.bias.zero_()
+    return model

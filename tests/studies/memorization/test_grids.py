@@ -137,3 +137,19 @@ def test_bucketed_run_trains_the_same_models_as_one_stacked_run(protocol, device
         torch.testing.assert_close(
             many.tensors[key], one.tensors[key], rtol=1e-7, atol=1e-9
         )
+
+
+def test_torch_init_grid_draws_the_same_points_with_pytorchs_init():
+    from interplib.studies.memorization.grids import TorchInitGridConfig, grid_models
+
+    base = tiny_grid(compress=True)
+    torch_init = TorchInitGridConfig(**vars(base))
+    assert vars(torch_init) == vars(base) | {"init": "pytorch"}
+    (a, *_), _ = grid_models(base)
+    (b, *_), _ = grid_models(torch_init)
+    assert a.cfg == b.cfg
+    # ours: unit-scale Gaussian embeddings; PyTorch's Linear: uniform in ±1/sqrt(d)
+    d = a.cfg.d_model
+    assert (
+        float(a.W_E.detach().abs().max()) > d**-0.5 >= float(b.W_E.detach().abs().max())
+    )

@@ -163,3 +163,44 @@ def test_set_active_refuses_bad_sizes():
         tiny().set_active(d_model=6)
     with pytest.raises(ValueError, match="layernorm"):
         tiny(layernorm=True).set_active(d_model=3)
+
+
+@pytest.mark.parametrize("compress", [False, True])
+def test_pytorch_default_init_draws_within_the_modules_bounds(compress):
+    from interplib.studies.memorization.model import pytorch_default_init
+
+    cfg = AoTConfig(
+        d_vocab=400, d_model=12, d_head=4, n_heads=50, d_mlp=300, compress=compress
+    )
+    m = AttentionOnly(cfg)
+    masks = {n: b.clone() for n, b in m.named_buffers()}
+    pytorch_default_init(m)
+    d_in = 4 if compress else 12
+    attn, mlp = m.blocks[0].attn, m.blocks[0].mlp
+    bounds = {  # the nn.Linear / MultiheadAttention bound of each weight
+        "W_E": 12**-0.5,
+        "W_U": 12**-0.5,
+        "W_pos": (4 if compress else 12) ** -0.5,
+        "W_Q": (6 / (d_in + 12)) ** 0.5,
+        "W_O": 4**-0.5,
+        "mlp0": 12**-0.5,
+        "mlp1": 300**-0.5,
+    }
+    weights = {
+        "W_E": m.W_E,
+        "W_U": m.W_U,
+        "W_pos": m.W_pos,
+        "W_Q": attn.W_Q,
+        "W_O": attn.W_O,
+        "mlp0": mlp.layers[0].weight,
+        "mlp1": mlp.layers[1].weight,
+    }
+    for name, w in weights.items():
+        w, b = w.detach(), bounds[name]
+        assert w.abs().max() <= b, name
+        if w.numel() > 1000:  # uniform: std = bound / sqrt(3)
+            assert float(w.std()) == pytest.approx(b / 3**0.5, rel=0.1), name
+    assert bool((mlp.layers[1].bias == 0).all())
+    assert mlp.layers[0].bias.abs().max() <= 12**-0.5
+    for n, b in m.named_buffers():
+        assert torch.equal(b, masks[n]), n
