@@ -54,6 +54,7 @@ from interplib.studies.memorization.training import (
 __all__ = [
     "GridConfig",
     "TorchInitGridConfig",
+    "PairedGridConfig",
     "pad_model",
     "grid_models",
     "run_grid",
@@ -106,6 +107,10 @@ class GridConfig:
         """A freshly initialised model of one grid point (seed the RNG first)."""
         return AttentionOnly(_arch(self, point))
 
+    def lr_end_of(self, index: int) -> float:
+        """The learning rate at the end of the decay for grid point ``index``."""
+        return self.lr_end
+
 
 @dataclass(frozen=True)
 class TorchInitGridConfig(GridConfig):
@@ -117,6 +122,18 @@ class TorchInitGridConfig(GridConfig):
 
     def new_model(self, point: tuple[int, int, int, int]) -> AttentionOnly:
         return pytorch_default_init(super().new_model(point))
+
+
+@dataclass(frozen=True)
+class PairedGridConfig(GridConfig):
+    """Exp 5's grid: pairs of an attention model (even points) and its MLP partner (odd
+    points). The paper's code ends the attention models' decay at ``lr_end`` and the
+    MLP partners' at ``mlp_lr_end`` (its ``lr_low = lr * 5e-2`` and ``lr * 0.01``)."""
+
+    mlp_lr_end: float = 1e-4
+
+    def lr_end_of(self, index: int) -> float:
+        return self.mlp_lr_end if index % 2 else self.lr_end
 
 
 def pad_model(small: AttentionOnly, cfg: AoTConfig) -> AttentionOnly:
@@ -193,7 +210,7 @@ def _laws(cfg: GridConfig) -> list:
     return [make_law("table", cfg.N, 10_000 + cfg.seed + j) for j in range(cfg.seeds)]
 
 
-def _train(cfg, models, laws, steps, batched, progress, device):
+def _train(cfg, models, laws, steps, batched, progress, device, lr_end=None):
     per_model = len(laws) > 1
     job_laws = laws * (len(models) // len(laws)) if per_model else laws
     data_seed = PAPER_LAW_SEED if cfg.protocol == "paper" else cfg.seed
@@ -204,7 +221,7 @@ def _train(cfg, models, laws, steps, batched, progress, device):
         data,
         steps,
         adam(cfg.lr),
-        schedule=linear_decay(cfg.steps, 1.0, cfg.lr_end / cfg.lr),
+        schedule=linear_decay(cfg.steps, 1.0, (lr_end or cfg.lr_end) / cfg.lr),
         data_in_dims=0 if per_model else None,
         batched=batched,
         progress=progress,
@@ -244,6 +261,12 @@ def run_bucketed(cfg: GridConfig, device: torch.device, progress) -> Trained:
 
 
 def _run(cfg: GridConfig, buckets: list[list[int]], device, progress) -> Trained:
+    # one run shares one schedule: split a bucket whose points end their decay apart
+    buckets = [
+        [i for i in b if cfg.lr_end_of(i) == end]
+        for b in buckets
+        for end in dict.fromkeys(cfg.lr_end_of(i) for i in b)
+    ]
     laws = _laws(cfg)
     n_seeds, out = cfg.seeds, {}
     seconds = alone = 0.0
@@ -251,8 +274,16 @@ def _run(cfg: GridConfig, buckets: list[list[int]], device, progress) -> Trained
     for b, points in enumerate(buckets):
         small, padded = grid_models(cfg, points)
         name = cfg.name if len(buckets) == 1 else f"{cfg.name} [{b + 1}/{len(buckets)}]"
+        end = cfg.lr_end_of(points[0])
         result = _train(
-            replace(cfg, name=name), padded, laws, cfg.steps, True, progress, device
+            replace(cfg, name=name),
+            padded,
+            laws,
+            cfg.steps,
+            True,
+            progress,
+            device,
+            end,
         )
         job_laws = laws * (len(padded) // len(laws)) if len(laws) > 1 else laws
         final = law_evaluator(padded[0], job_laws)(result.params, result.buffers)
@@ -262,7 +293,7 @@ def _run(cfg: GridConfig, buckets: list[list[int]], device, progress) -> Trained
             history.append((i, result.history["batch_acc"][rows]))
         seconds += result.seconds
         if cfg.speedup_steps:
-            alone += _seconds_alone(cfg, small, laws, device)
+            alone += _seconds_alone(cfg, small, laws, device, end)
     acc = torch.stack([out[i][0] for i in range(len(cfg.grid))])  # point seed
     kl = torch.stack([out[i][1] for i in range(len(cfg.grid))])
     batch_acc = torch.cat([h for _, h in sorted(history, key=lambda t: t[0])])
@@ -297,12 +328,12 @@ def _run(cfg: GridConfig, buckets: list[list[int]], device, progress) -> Trained
     )
 
 
-def _seconds_alone(cfg: GridConfig, small, laws, device) -> float:
+def _seconds_alone(cfg: GridConfig, small, laws, device, lr_end) -> float:
     """Wall seconds of ``speedup_steps`` steps of every model alone, one after the other."""
     start = time.perf_counter()
     for k, m in enumerate(small):
         law = [laws[k % len(laws)]]
-        _train(cfg, [m], law, cfg.speedup_steps, False, None, device)
+        _train(cfg, [m], law, cfg.speedup_steps, False, None, device, lr_end)
     return time.perf_counter() - start
 
 
@@ -347,7 +378,10 @@ def paper_grids() -> dict[str, GridConfig]:
         "memo-grid-exp4": GridConfig(
             "exp4", tuple(p for d in range(3, 14) for p in _att(d, d, heads))
         ),
-        "memo-grid-exp5": GridConfig("exp5", exp5, N=70),
+        # the paper's Exp 5 cell: 256 batches of 1024, 64 epochs (16384 steps)
+        "memo-grid-exp5": PairedGridConfig(
+            "exp5", exp5, N=70, batch=1024, pool_batches=256, steps=16384
+        ),
         "memo-grid-exp6": GridConfig("exp6", exp6, N=10, seeds=20),
         "memo-grid-exp6-ours": GridConfig(
             "exp6-ours", exp6, N=10, seeds=20, protocol="ours"

@@ -135,19 +135,26 @@ CPU_GRIDS = {
     "memo-grid-exp2-perhead": 652,
 }
 
-# Exp 4 and 5 hold many sizes: one stacked run per size bucket (grids.run_bucketed).
-# Process CPU seconds per step on one core of the shared 2-core CPU (AMD EPYC, one torch
-# thread), one padded run vs the buckets, three steps after a warm-up (2026-12-05).
+# Exp 4 and 5 hold many sizes: one stacked run per size bucket on a GPU, per point on the
+# CPU (grids.run_buckets). Process CPU seconds per step of the whole grid on one core of the
+# shared 2-core CPU (AMD EPYC, one torch thread, another training on the other core), three
+# steps after a warm-up, 2026-12-05; Exp 4 padded into one run: 5.67 (2026-12-04).
 BUCKET_STEP_SECONDS = {
-    "memo-grid-exp4": {"padded": 5.67, "bucketed": 2.00},
-    "memo-grid-exp5": {"padded": 4.03, "bucketed": 0.96},
+    "memo-grid-exp4": {"padded": 5.67, "buckets": 2.10, "points": 1.23},
+    "memo-grid-exp5": {"buckets": 5.83, "points": 2.35},
 }
-# CPU: 4096 bucketed steps. CUDA: not measured (no GPU in this session); assumed ~5 ms
-# per stacked step (launch-bound tiny models) for each bucket, plus the one-at-a-time
-# timing, rounded up.
+# CPU: the per-point time x steps. CUDA: not measured (no GPU yet); assumed ~5 ms per
+# stacked step (launch-bound tiny models) per run: Exp 4 11 runs x 4096 steps, Exp 5 9 runs
+# (six size buckets, the MLP partners' schedule apart) x 16384 steps.
 _GPU_SECONDS = {
-    name: {"cpu": round(t["bucketed"] * 4096, -2), "cuda": cuda}
-    for (name, t), cuda in zip(BUCKET_STEP_SECONDS.items(), (300, 200))
+    name: {
+        "cpu": round(BUCKET_STEP_SECONDS[name]["points"] * steps, -2),
+        "cuda": round(runs * steps * 0.005, -1),
+    }
+    for name, runs, steps in (
+        ("memo-grid-exp4", 11, 4096),
+        ("memo-grid-exp5", 9, 16384),
+    )
 }
 
 for _name, _cfg in paper_grids().items():

@@ -8,8 +8,8 @@ above 0.95 (its ``EXP_1_and_4.py``), then fits those slopes against ``d²`` and 
 * :func:`width_slopes`: per width, the paper's slope and each seed's over the same heads
   (:func:`~interplib.studies.memorization.comparison.seed_slopes`), and the first step's
   slope (``H`` from 1 to 6, where no width is near saturation);
-* :func:`power_exponent`: ``slope ∝ d^α`` by least squares on logs, per seed, so ``α``
-  has a standard error over seeds;
+* :func:`power_exponent`: ``slope ∝ d^α`` by least squares on logs, with a jackknife
+  standard error over seeds;
 * :func:`polynomial_fits`: the paper's two fits, ``slope ≈ a d^k + b``, with ``R²``;
 * :func:`slope_figure`: slopes against width on log axes, ours and the paper's.
 """
@@ -86,33 +86,37 @@ def width_slopes(
 def power_exponent(
     d: Sequence[int], slopes: Float[Tensor, "width seed"]
 ) -> dict[str, float]:
-    """``slope ∝ d^α``: ``α`` by least squares of ``log slope`` on ``log d``.
+    """``slope ∝ d^α``: ``α`` by least squares of ``log slope`` on ``log d``, through the
+    seeds' mean slopes.
 
-    Returns ``alpha`` (through the seeds' mean slopes), ``alpha_mean`` and ``alpha_sem``
-    (over each seed's own fit) and ``r2`` (of the fit through the means).
+    Returns ``alpha``, ``r2`` (of that fit) and ``alpha_sem``, the jackknife standard error
+    over seeds (each seed left out in turn; a single seed's slope may be negative where the
+    mean's is not), NaN for one seed (e.g. published means).
 
     Raises:
-        ValueError: if a slope is not positive (no logarithm) or the shapes disagree.
+        ValueError: if a mean slope is not positive (no logarithm) or the shapes disagree.
     """
     ds = [float(x) for x in d]
     s = torch.as_tensor(slopes, dtype=torch.float64)
-    if s.ndim != 2 or s.shape[0] != len(ds) or s.shape[1] < 2:
+    if s.ndim != 2 or s.shape[0] != len(ds):
         raise ValueError(
-            f"slopes {tuple(s.shape)} for {len(ds)} widths: need [width seed], 2+ seeds"
+            f"slopes {tuple(s.shape)} for {len(ds)} widths: need [width seed]"
         )
-    if bool((s <= 0).any()):
-        raise ValueError("a slope is not positive: no power law through it")
     logd = [math.log(x) for x in ds]
-    alpha, _, r2 = line_fit(logd, s.mean(1).log())
-    per_seed = torch.tensor(
-        [line_fit(logd, s[:, j].log())[0] for j in range(s.shape[1])]
-    )
-    return {
-        "alpha": alpha,
-        "alpha_mean": float(per_seed.mean()),
-        "alpha_sem": float(per_seed.std() / s.shape[1] ** 0.5),
-        "r2": r2,
-    }
+
+    def fit(mean: Tensor) -> tuple[float, float, float]:
+        if bool((mean <= 0).any()):
+            raise ValueError("a mean slope is not positive: no power law through it")
+        return line_fit(logd, mean.log())
+
+    alpha, _, r2 = fit(s.mean(1))
+    n, sem = s.shape[1], math.nan
+    if n > 1:
+        left_out = torch.tensor(
+            [fit((s.sum(1) - s[:, j]) / (n - 1))[0] for j in range(n)]
+        )
+        sem = float(((n - 1) / n * ((left_out - left_out.mean()) ** 2).sum()).sqrt())
+    return {"alpha": alpha, "alpha_sem": sem, "r2": r2}
 
 
 def polynomial_fits(

@@ -153,3 +153,21 @@ def test_torch_init_grid_draws_the_same_points_with_pytorchs_init():
     assert (
         float(a.W_E.detach().abs().max()) > d**-0.5 >= float(b.W_E.detach().abs().max())
     )
+
+
+def test_paired_grid_ends_the_mlp_partners_decay_apart():
+    """Exp 5: attention rows train as in a plain grid; MLP partners on their own schedule."""
+    from interplib.studies.memorization.grids import PairedGridConfig, _run, run_grid
+
+    grid = ((3, 3, 2, 0), (3, 3, 1, 12))
+    kw = dict(grid=grid, steps=101, pool_batches=2, speedup_steps=0)
+    plain = run_grid(tiny_grid(**kw), torch.device("cpu"), None)
+    same = PairedGridConfig(**vars(tiny_grid(**kw)), mlp_lr_end=5e-4)
+    apart = PairedGridConfig(**vars(tiny_grid(**kw)), mlp_lr_end=1e-5)
+    assert [apart.lr_end_of(i) for i in (0, 1)] == [5e-4, 1e-5]
+    one = _run(same, [[0, 1]], torch.device("cpu"), None)
+    two = _run(apart, [[0, 1]], torch.device("cpu"), None)
+    assert "buckets" not in one.metrics and two.metrics["buckets"] == 2
+    torch.testing.assert_close(one.tensors["kl"], plain.tensors["kl"])
+    torch.testing.assert_close(two.tensors["kl"][0], plain.tensors["kl"][0])
+    assert not torch.allclose(two.tensors["kl"][1], plain.tensors["kl"][1])

@@ -1,5 +1,7 @@
 """Exp 4's slopes per head against width, on curves whose slopes are known."""
 
+import math
+
 import pytest
 import torch
 
@@ -54,14 +56,35 @@ def test_width_slopes_name_a_missing_head_count():
 
 def test_power_exponent_of_a_known_power_law():
     d = [3, 5, 8, 13]
-    slopes = torch.tensor(
-        [[2e-4 * x**2.5 * (1 + 0.01 * s) for s in range(3)] for x in d]
-    )
+    noise = torch.tensor([1.0, 1.02, 0.99])
+    slopes = torch.tensor([[2e-4 * x**2.5 for x in d]]).T * noise  # [width seed]
     fit = power_exponent(d, slopes)
     assert fit["alpha"] == pytest.approx(2.5) and fit["r2"] == pytest.approx(1.0)
-    assert fit["alpha_mean"] == pytest.approx(2.5) and fit["alpha_sem"] < 1e-9
+    assert fit["alpha_sem"] < 1e-9  # a constant factor per seed leaves α alone
+    one = power_exponent(d, slopes[:, :1])
+    assert one["alpha"] == pytest.approx(2.5) and math.isnan(one["alpha_sem"])
     with pytest.raises(ValueError, match="not positive"):
         power_exponent(d, -slopes)
+
+
+def test_power_exponent_jackknife_by_hand():
+    d = [2, 4, 8]
+    slopes = torch.tensor([[1.0, 2.0, 3.0], [4.0, 4.0, 4.0], [9.0, 12.0, 20.0]])
+    fit = power_exponent(d, slopes)
+    logd = torch.tensor(d, dtype=torch.float64).log()
+
+    def alpha(cols):
+        y = slopes[:, cols].double().mean(1).log()
+        x = logd - logd.mean()
+        return float((x * (y - y.mean())).sum() / (x * x).sum())
+
+    loo = torch.tensor([alpha([k for k in range(3) if k != j]) for j in range(3)])
+    assert fit["alpha"] == pytest.approx(alpha([0, 1, 2]))
+    jack = float((2 / 3 * ((loo - loo.mean()) ** 2).sum()).sqrt())
+    assert fit["alpha_sem"] == pytest.approx(jack)
+    # one seed's slope may be negative where the means are positive
+    slopes[0, 0] = -0.5
+    assert power_exponent(d, slopes)["alpha_sem"] > 0
 
 
 def test_polynomial_fits_prefer_the_true_power():
