@@ -312,6 +312,7 @@ def train(
             iterable, disable=not progress, dynamic_ncols=True, leave=False, **kwargs
         )
 
+    version = code_version()  # the code that trains, not the code at saving time
     start = time.perf_counter()
     result = recipe.fit(recipe.config, device, bar)
     wall = time.perf_counter() - start
@@ -324,7 +325,7 @@ def train(
         "key_metric": {"name": key, "value": float(value)},
         "device": describe_device(device),
         "wall_time_s": round(wall, 3),
-        "code_version": code_version(),
+        "code_version": version,
         "versions": versions(),
         "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
         "command": " ".join(["python -m interplib.train", name]),

@@ -19,6 +19,14 @@ def test_training_is_deterministic(tiny_recipe):
         torch.testing.assert_close(first[key], second[key], rtol=0, atol=0)
 
 
+def test_the_code_version_is_read_before_training(tiny_recipe, monkeypatch):
+    """A long run records the code it started with, not the checkout at its end."""
+    reads = iter(["the code that trains", "the checkout at the end"])
+    monkeypatch.setattr(recipes, "code_version", lambda: next(reads))
+    art = recipes.train("test-markov-tiny", "cpu", progress=False)
+    assert art.meta["code_version"] == "the code that trains"
+
+
 def test_load_trains_a_missing_artifact_once(tiny_recipe, capsys):
     art = recipes.load("test-markov-tiny", "cpu")
     assert "is missing: training it now on cpu (about 0 s)" in capsys.readouterr().err
