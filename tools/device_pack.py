@@ -68,14 +68,6 @@ def git(*args: str, repo: Path = REPO, stdin: str | None = None) -> str:
     raise AssertionError("unreachable")
 
 
-def sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 # ---------------------------------------------------------------- here: plan, slim, restore
 
 
@@ -330,12 +322,16 @@ class Refused(Exception):
 
 def _good_parts(files_at: Path, manifest: dict) -> tuple[list[Path], list[str]]:
     """The parts, in order, up to the first missing or corrupted one; and the complaints."""
+    from interplib.core.artifacts import sha256_file
+
     good, bad = [], []
     for part in manifest["parts"]:
         path = files_at / part["name"]
         if not path.exists():
             bad.append(f"{part['name']} did not come back")
-        elif path.stat().st_size != part["bytes"] or sha256(path) != part["sha256"]:
+        elif (
+            path.stat().st_size != part["bytes"] or sha256_file(path) != part["sha256"]
+        ):
             bad.append(
                 f"{part['name']} is corrupted or half transferred (hash mismatch)"
             )
