@@ -382,6 +382,16 @@ def paper_grids() -> dict[str, GridConfig]:
         "memo-grid-exp5": PairedGridConfig(
             "exp5", exp5, N=70, batch=1024, pool_batches=256, steps=16384
         ),
+        # the control the paper lacks: both models of a pair on one schedule
+        "memo-grid-exp5-samelr": PairedGridConfig(
+            "exp5-samelr",
+            exp5,
+            N=70,
+            batch=1024,
+            pool_batches=256,
+            steps=16384,
+            mlp_lr_end=5e-4,
+        ),
         "memo-grid-exp6": GridConfig("exp6", exp6, N=10, seeds=20),
         "memo-grid-exp6-ours": GridConfig(
             "exp6-ours", exp6, N=10, seeds=20, protocol="ours"

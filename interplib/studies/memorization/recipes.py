@@ -144,17 +144,19 @@ BUCKET_STEP_SECONDS = {
     "memo-grid-exp4": {"padded": 5.67, "buckets": 2.10, "points": 1.23},
     "memo-grid-exp5": {"buckets": 5.83, "points": 2.35},
 }
-# CPU: the per-point time x steps. CUDA: not measured (no GPU yet); assumed ~5 ms per
-# stacked step (launch-bound tiny models) per run: Exp 4 11 runs x 4096 steps, Exp 5 9 runs
-# (six size buckets, the MLP partners' schedule apart) x 16384 steps.
+# CPU: the per-point time x steps (Exp 5's for its same-schedule control). CUDA: not
+# measured (no GPU yet); assumed ~5 ms per stacked step (launch-bound tiny models) per run:
+# Exp 4 11 runs x 4096 steps, Exp 5 9 runs (six size buckets, the MLP partners' schedule
+# apart) x 16384 steps.
 _GPU_SECONDS = {
     name: {
-        "cpu": round(BUCKET_STEP_SECONDS[name]["points"] * steps, -2),
+        "cpu": round(BUCKET_STEP_SECONDS[timed]["points"] * steps, -2),
         "cuda": round(runs * steps * 0.005, -1),
     }
-    for name, runs, steps in (
-        ("memo-grid-exp4", 11, 4096),
-        ("memo-grid-exp5", 9, 16384),
+    for name, timed, runs, steps in (
+        ("memo-grid-exp4", "memo-grid-exp4", 11, 4096),
+        ("memo-grid-exp5", "memo-grid-exp5", 9, 16384),
+        ("memo-grid-exp5-samelr", "memo-grid-exp5", 6, 16384),  # one schedule a pair
     )
 }
 
