@@ -352,7 +352,8 @@ def paper_grids() -> dict[str, GridConfig]:
     """The paper's Exp 1-6 (App. B, the ``Data_exp_*.csv`` grids), by recipe name.
 
     Exp 1-6 with the paper code's architecture and protocol, 5 seeds (20 for Exp 6); Exp 2
-    and 3 also with per-head maps, Exp 1 and 6 also with a table per seed. Exp 5 pairs each
+    and 3 also with per-head maps, Exp 1 and 6 also with a table per seed, Exp 1, 2, 3 and 6
+    also with PyTorch's initialisation of the paper code's modules. Exp 5 pairs each
     ``H``-head model with a 1-head model plus a GELU MLP of width ``2d(H-1)`` (same count).
     """
     heads = range(1, 32, 5)
@@ -397,6 +398,12 @@ def paper_grids() -> dict[str, GridConfig]:
             "exp6-ours", exp6, N=10, seeds=20, protocol="ours"
         ),
     }
+    # the paper's code and protocol, drawn as PyTorch draws the paper code's modules
+    for name in ("exp1", "exp3", "exp6"):
+        cfg = grids[f"memo-grid-{name}"]
+        grids[f"memo-grid-{name}-torchinit"] = TorchInitGridConfig(
+            **vars(cfg) | {"name": f"{name}-torchinit"}
+        )
     return grids
 
 
