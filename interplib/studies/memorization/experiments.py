@@ -41,6 +41,7 @@ __all__ = [
     "subspace_distance",
     "random_subspace_distance",
     "DYNAMICS",
+    "DYNAMICS_SEED",
     "FREEZING",
     "SKIPS",
     "InspectConfig",
@@ -136,6 +137,9 @@ def _final(models, law, result):
 # --- dynamics -------------------------------------------------------------------------------
 
 DYNAMICS = CellConfig(steps=1000, batch=256)
+# the original notebook's budget: one pass over 5000 fresh batches of 1024, Adam at a
+# constant 1e-3 (its train() at 09bf52f has no schedule): 20x the samples of DYNAMICS
+DYNAMICS_SEED = CellConfig(steps=5000, batch=1024, lr=1e-3, lr_end=1e-3)
 
 
 def fit_dynamics(cfg: CellConfig, device, progress) -> Trained:

@@ -180,6 +180,7 @@ for _name, _cfg in paper_grids().items():
 # (name, config, fit, version, measured seconds on the shared 2-core CPU)
 for _name, _cfg, _fit, _version, _sec in (
     ("memo-dynamics", ex.DYNAMICS, ex.fit_dynamics, 2, 55),
+    ("memo-dynamics-seed", ex.DYNAMICS_SEED, ex.fit_dynamics, 1, 1100),
     ("memo-freezing", ex.FREEZING, ex.fit_freezing, 1, 75),
     ("memo-skips", ex.SKIPS, ex.fit_skips, 1, 80),
     ("memo-inspect", ex.InspectConfig(), ex.fit_inspect, 1, 85),
