@@ -18,6 +18,7 @@ SWEEPS = {
 }
 EXPERIMENTS = {
     "memo-dynamics",
+    "memo-dynamics-seed",
     "memo-freezing",
     "memo-skips",
     "memo-inspect",
