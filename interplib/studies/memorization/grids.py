@@ -354,17 +354,16 @@ def paper_grids() -> dict[str, GridConfig]:
     Exp 1-6 with the paper code's architecture and protocol, 5 seeds (20 for Exp 6); Exp 2
     and 3 also with per-head maps, Exp 1 and 6 also with a table per seed, Exp 1, 2, 3 and 6
     also with PyTorch's initialisation of the paper code's modules. Exp 5 pairs each
-    ``H``-head model with a 1-head model plus a GELU MLP of width ``2d(H-1)`` (same count).
+    ``H``-head model with a 1-head model plus a GELU MLP of width ``2d(H-1)`` (same count),
+    one recipe per width, also with one schedule for both models of a pair.
     """
     heads = range(1, 32, 5)
     exp2 = tuple((10, dh, 20, 0) for dh in range(1, 11))
     exp3 = tuple((d, 10, 20, 0) for d in range(5, 16))
-    exp5 = tuple(
-        p
+    exp5 = {  # by width: each H-head model, then its one-head + MLP partner
+        d: tuple(p for h in heads for p in ((d, d, h, 0), (d, d, 1, 2 * d * (h - 1))))
         for d in (7, 10, 13)
-        for h in heads
-        for p in ((d, d, h, 0), (d, d, 1, 2 * d * (h - 1)))
-    )
+    }
     exp6 = _att(2, 2, range(1, 22, 4))
     grids = {
         "memo-grid-exp1": GridConfig("exp1", _att(10, 10, heads)),
@@ -379,25 +378,25 @@ def paper_grids() -> dict[str, GridConfig]:
         "memo-grid-exp4": GridConfig(
             "exp4", tuple(p for d in range(3, 14) for p in _att(d, d, heads))
         ),
-        # the paper's Exp 5 cell: 256 batches of 1024, 64 epochs (16384 steps)
-        "memo-grid-exp5": PairedGridConfig(
-            "exp5", exp5, N=70, batch=1024, pool_batches=256, steps=16384
-        ),
-        # the control the paper lacks: both models of a pair on one schedule
-        "memo-grid-exp5-samelr": PairedGridConfig(
-            "exp5-samelr",
-            exp5,
-            N=70,
-            batch=1024,
-            pool_batches=256,
-            steps=16384,
-            mlp_lr_end=5e-4,
-        ),
         "memo-grid-exp6": GridConfig("exp6", exp6, N=10, seeds=20),
         "memo-grid-exp6-ours": GridConfig(
             "exp6-ours", exp6, N=10, seeds=20, protocol="ours"
         ),
     }
+    # Exp 5, one recipe per width: the paper's Exp 5 cell (256 batches of 1024, 64
+    # epochs: 16384 steps; the MLP partners' decay ends at lr * 0.01), and the control the
+    # paper lacks, both models of a pair on one schedule ("samelr")
+    for d, pairs in exp5.items():
+        for tag, mlp_end in (("", 1e-4), ("-samelr", 5e-4)):
+            grids[f"memo-grid-exp5{tag}-d{d}"] = PairedGridConfig(
+                f"exp5{tag}-d{d}",
+                pairs,
+                N=70,
+                batch=1024,
+                pool_batches=256,
+                steps=16384,
+                mlp_lr_end=mlp_end,
+            )
     # the paper's code and protocol, drawn as PyTorch draws the paper code's modules
     for name in ("exp1", "exp3", "exp6"):
         cfg = grids[f"memo-grid-{name}"]

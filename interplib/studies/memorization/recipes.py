@@ -40,6 +40,7 @@ __all__ = [
     "STUDY",
     "CPU_GRIDS",
     "BUCKET_STEP_SECONDS",
+    "EXP5_STEP_SECONDS",
     "smoke_sweep",
     "smoke_experiment",
     "smoke_grid",
@@ -139,27 +140,26 @@ CPU_GRIDS = {
 
 # Exp 4 and 5 hold many sizes: one stacked run per size bucket on a GPU, per point on the
 # CPU (grids.run_buckets). Process CPU seconds per step of the whole grid on one core of the
-# shared 2-core CPU (AMD EPYC, one torch thread, another training on the other core), three
-# steps after a warm-up, 2026-12-05; Exp 4 padded into one run: 5.67 (2026-12-04).
-BUCKET_STEP_SECONDS = {
-    "memo-grid-exp4": {"padded": 5.67, "buckets": 2.10, "points": 1.23},
-    "memo-grid-exp5": {"buckets": 5.83, "points": 2.35},
-}
-# CPU: the per-point time x steps (Exp 5's for its same-schedule control). CUDA: not
-# measured (no GPU yet); assumed ~5 ms per stacked step (launch-bound tiny models) per run:
-# Exp 4 11 runs x 4096 steps, Exp 5 9 runs (six size buckets, the MLP partners' schedule
-# apart) x 16384 steps.
+# shared 2-core CPU (AMD EPYC, one torch thread, another training on the other core), steps
+# after a warm-up, 2026-12-05; Exp 4 padded into one run: 5.67 (2026-12-04).
+BUCKET_STEP_SECONDS = {"padded": 5.67, "buckets": 2.10, "points": 1.23}  # Exp 4
+EXP5_STEP_SECONDS = {7: 0.71, 10: 0.76, 13: 1.00}  # per point, each width's grid
+# CPU: the per-point time x steps. CUDA: not measured (no GPU yet); assumed ~5 ms per
+# stacked step (launch-bound tiny models) per run: Exp 4 11 runs x 4096 steps; Exp 5 per
+# width 3 runs (attention, the MLP partners without an MLP on their own schedule, with an
+# MLP) x 16384 steps, 2 runs with one schedule.
 _GPU_SECONDS = {
-    name: {
-        "cpu": round(BUCKET_STEP_SECONDS[timed]["points"] * steps, -2),
-        "cuda": round(runs * steps * 0.005, -1),
+    "memo-grid-exp4": {
+        "cpu": round(BUCKET_STEP_SECONDS["points"] * 4096, -2),
+        "cuda": round(11 * 4096 * 0.005, -1),
     }
-    for name, timed, runs, steps in (
-        ("memo-grid-exp4", "memo-grid-exp4", 11, 4096),
-        ("memo-grid-exp5", "memo-grid-exp5", 9, 16384),
-        ("memo-grid-exp5-samelr", "memo-grid-exp5", 6, 16384),  # one schedule a pair
-    )
 }
+for _d, _sec in EXP5_STEP_SECONDS.items():
+    for _tag, _runs in (("", 3), ("-samelr", 2)):
+        _GPU_SECONDS[f"memo-grid-exp5{_tag}-d{_d}"] = {
+            "cpu": round(_sec * 16384, -2),
+            "cuda": round(_runs * 16384 * 0.005, -1),
+        }
 
 for _name, _cfg in paper_grids().items():
     _on_cpu = _name in CPU_GRIDS

@@ -15,10 +15,13 @@ from interplib.studies.memorization.grids import paper_grids
 from interplib.studies.memorization.model import AoTConfig, AttentionOnly
 
 
-def test_the_papers_exp5_grid_is_21_pairs():
-    grid = torch.tensor(paper_grids()["memo-grid-exp5"].grid)
-    pairs = budget_pairs(grid)
-    assert len(pairs) == 21 and pairs[0] == (7, 1, 0, 1) and pairs[-1][:2] == (13, 31)
+def test_the_papers_exp5_grids_are_7_pairs_per_width():
+    grids = paper_grids()
+    for d in (7, 10, 13):
+        grid = torch.tensor(grids[f"memo-grid-exp5-d{d}"].grid)
+        pairs = budget_pairs(grid)
+        assert [p[:2] for p in pairs] == [(d, h) for h in range(1, 32, 5)]
+        assert pairs[0][2:] == (0, 1)
     with pytest.raises(ValueError, match="need"):
         budget_pairs(grid.flip(0))
 

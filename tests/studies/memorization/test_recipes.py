@@ -51,7 +51,9 @@ def test_cpu_grids_are_committed_and_the_others_gpu_runs():
         else:
             assert r.gpu and not r.committed
     # Exp 4 and 5 (many sizes) run one stacked run per size bucket, with estimates
-    for name in ("memo-grid-exp4", "memo-grid-exp5"):
+    many = ["memo-grid-exp4"] + [n for n in full if n.startswith("memo-grid-exp5")]
+    assert len(many) == 7  # Exp 4; Exp 5 per width, on the paper's schedules or one
+    for name in many:
         assert table[name].fit is grids.run_bucketed
         assert table[name].seconds["cpu"] > table[name].seconds["cuda"] > 0
     assert table["memo-grid-exp1"].fit is grids.run_grid
