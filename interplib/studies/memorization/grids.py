@@ -373,6 +373,10 @@ def paper_grids() -> dict[str, GridConfig]:
         "memo-grid-exp2": GridConfig("exp2", exp2),
         "memo-grid-exp2-perhead": GridConfig("exp2-perhead", exp2, compress=False),
         "memo-grid-exp2-torchinit": TorchInitGridConfig("exp2-torchinit", exp2),
+        # its spread with the table, the sample and the batch order drawn anew per seed
+        "memo-grid-exp2-torchinit-ours": TorchInitGridConfig(
+            "exp2-torchinit-ours", exp2, protocol="ours"
+        ),
         "memo-grid-exp3": GridConfig("exp3", exp3),
         "memo-grid-exp3-perhead": GridConfig("exp3-perhead", exp3, compress=False),
         "memo-grid-exp4": GridConfig(
