@@ -136,6 +136,7 @@ CPU_GRIDS = {
     "memo-grid-exp2-perhead": 652,
     "memo-grid-exp3-perhead": 987,
     "memo-grid-exp2-torchinit": 694,
+    "memo-grid-exp1-ours": 720,
 }
 
 # Exp 4 and 5 hold many sizes: one stacked run per size bucket on a GPU, per point on the
