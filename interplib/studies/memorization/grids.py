@@ -29,7 +29,7 @@ Models, seeds and data are those of the single run (a test checks they train ali
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -111,6 +111,10 @@ class GridConfig:
         """The learning rate at the end of the decay for grid point ``index``."""
         return self.lr_end
 
+    def lr_factor(self, lr_end: float) -> Callable[[int], float]:
+        """The ``LambdaLR`` factor by step: linear from ``lr`` to ``lr_end`` over the run."""
+        return linear_decay(self.steps, 1.0, lr_end / self.lr)
+
 
 @dataclass(frozen=True)
 class TorchInitGridConfig(GridConfig):
@@ -125,15 +129,28 @@ class TorchInitGridConfig(GridConfig):
 
 
 @dataclass(frozen=True)
-class PairedGridConfig(GridConfig):
-    """Exp 5's grid: pairs of an attention model (even points) and its MLP partner (odd
-    points). The paper's code ends the attention models' decay at ``lr_end`` and the
-    MLP partners' at ``mlp_lr_end`` (its ``lr_low = lr * 5e-2`` and ``lr * 0.01``)."""
+class PairedGridConfig(TorchInitGridConfig):
+    """Exp 5's grid as the paper's Exp 5 cell trains it: pairs of an attention model (even
+    points) and its MLP partner (odd points), PyTorch's initialisation (the MLP is
+    ``nn.Linear`` either way), and the learning rate stepped once per epoch of
+    ``pool_batches`` steps (its ``LinearLR``), decaying towards ``lr_end`` for the
+    attention models and ``mlp_lr_end`` for the MLP partners (``lr_low = lr * 5e-2`` and
+    ``lr * 0.01``); the last epoch runs at ``1/64`` of the way short of either."""
 
     mlp_lr_end: float = 1e-4
 
     def lr_end_of(self, index: int) -> float:
         return self.mlp_lr_end if index % 2 else self.lr_end
+
+    def lr_factor(self, lr_end: float) -> Callable[[int], float]:
+        if self.pool_batches < 1 or self.steps % self.pool_batches:
+            raise ValueError(
+                f"steps={self.steps}, pool_batches={self.pool_batches}: a per-epoch "
+                "schedule needs whole epochs of a fixed sample"
+            )
+        epochs, per_epoch = self.steps // self.pool_batches, self.pool_batches
+        decay = linear_decay(epochs, 1.0, lr_end / self.lr)
+        return lambda step: decay(step // per_epoch)
 
 
 def pad_model(small: AttentionOnly, cfg: AoTConfig) -> AttentionOnly:
@@ -221,7 +238,7 @@ def _train(cfg, models, laws, steps, batched, progress, device, lr_end=None):
         data,
         steps,
         adam(cfg.lr),
-        schedule=linear_decay(cfg.steps, 1.0, (lr_end or cfg.lr_end) / cfg.lr),
+        schedule=cfg.lr_factor(lr_end or cfg.lr_end),
         data_in_dims=0 if per_model else None,
         batched=batched,
         progress=progress,
@@ -352,10 +369,11 @@ def paper_grids() -> dict[str, GridConfig]:
     """The paper's Exp 1-6 (App. B, the ``Data_exp_*.csv`` grids), by recipe name.
 
     Exp 1-6 with the paper code's architecture and protocol, 5 seeds (20 for Exp 6); Exp 2
-    and 3 also with per-head maps, Exp 1 and 6 also with a table per seed, Exp 1, 2, 3 and 6
+    and 3 also with per-head maps, Exp 1 and 6 also with a table per seed, Exp 1-4 and 6
     also with PyTorch's initialisation of the paper code's modules. Exp 5 pairs each
     ``H``-head model with a 1-head model plus a GELU MLP of width ``2d(H-1)`` (same count),
-    one recipe per width, also with one schedule for both models of a pair.
+    one recipe per width, PyTorch's initialisation only, also with one schedule for both
+    models of a pair.
     """
     heads = range(1, 32, 5)
     exp2 = tuple((10, dh, 20, 0) for dh in range(1, 11))
@@ -402,7 +420,7 @@ def paper_grids() -> dict[str, GridConfig]:
                 mlp_lr_end=mlp_end,
             )
     # the paper's code and protocol, drawn as PyTorch draws the paper code's modules
-    for name in ("exp1", "exp3", "exp6"):
+    for name in ("exp1", "exp3", "exp4", "exp6"):
         cfg = grids[f"memo-grid-{name}"]
         grids[f"memo-grid-{name}-torchinit"] = TorchInitGridConfig(
             **vars(cfg) | {"name": f"{name}-torchinit"}

@@ -150,10 +150,11 @@ EXP5_STEP_SECONDS = {7: 0.71, 10: 0.76, 13: 1.00}  # per point, each width's gri
 # width 3 runs (attention, the MLP partners without an MLP on their own schedule, with an
 # MLP) x 16384 steps, 2 runs with one schedule.
 _GPU_SECONDS = {
-    "memo-grid-exp4": {
+    name: {
         "cpu": round(BUCKET_STEP_SECONDS["points"] * 4096, -2),
         "cuda": round(11 * 4096 * 0.005, -1),
     }
+    for name in ("memo-grid-exp4", "memo-grid-exp4-torchinit")
 }
 for _d, _sec in EXP5_STEP_SECONDS.items():
     for _tag, _runs in (("", 3), ("-samelr", 2)):

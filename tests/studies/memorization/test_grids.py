@@ -156,18 +156,40 @@ def test_torch_init_grid_draws_the_same_points_with_pytorchs_init():
 
 
 def test_paired_grid_ends_the_mlp_partners_decay_apart():
-    """Exp 5: attention rows train as in a plain grid; MLP partners on their own schedule."""
-    from interplib.studies.memorization.grids import PairedGridConfig, _run, run_grid
+    """Exp 5: the attention rows train alike whatever the partners' schedule; the MLP
+    partners follow their own, in a run of their own."""
+    from interplib.studies.memorization.grids import PairedGridConfig, _run
 
-    grid = ((3, 3, 2, 0), (3, 3, 1, 12))
-    kw = dict(grid=grid, steps=101, pool_batches=2, speedup_steps=0)
-    plain = run_grid(tiny_grid(**kw), torch.device("cpu"), None)
-    same = PairedGridConfig(**vars(tiny_grid(**kw)), mlp_lr_end=5e-4)
-    apart = PairedGridConfig(**vars(tiny_grid(**kw)), mlp_lr_end=1e-5)
+    base = tiny_grid(grid=((3, 3, 2, 0), (3, 3, 1, 12)), steps=104, pool_batches=2)
+    kw = vars(base) | {"speedup_steps": 0}
+    same = PairedGridConfig(**kw, mlp_lr_end=base.lr_end)
+    apart = PairedGridConfig(**kw, mlp_lr_end=1e-5)
     assert [apart.lr_end_of(i) for i in (0, 1)] == [5e-4, 1e-5]
     one = _run(same, [[0, 1]], torch.device("cpu"), None)
     two = _run(apart, [[0, 1]], torch.device("cpu"), None)
     assert "buckets" not in one.metrics and two.metrics["buckets"] == 2
-    torch.testing.assert_close(one.tensors["kl"], plain.tensors["kl"])
-    torch.testing.assert_close(two.tensors["kl"][0], plain.tensors["kl"][0])
-    assert not torch.allclose(two.tensors["kl"][1], plain.tensors["kl"][1])
+    torch.testing.assert_close(two.tensors["kl"][0], one.tensors["kl"][0])
+    assert not torch.allclose(two.tensors["kl"][1], one.tensors["kl"][1])
+
+
+def test_paired_grid_steps_the_rate_once_per_epoch_as_the_papers_linearlr():
+    """LinearLR(start_factor=lr, end_factor=lr_low, total_iters=epochs) stepped per epoch,
+    on a base rate of 0.1 (the paper's code), against our factor on a base of 1e-2."""
+    from interplib.studies.memorization.grids import PairedGridConfig
+
+    cfg = PairedGridConfig(
+        "t", ((3, 3, 2, 0), (3, 3, 1, 12)), steps=256, pool_batches=4
+    )
+    opt = torch.optim.SGD([torch.zeros(1, requires_grad=True)], lr=0.1)
+    sched = torch.optim.lr_scheduler.LinearLR(opt, 0.1, 0.1 * 0.01, total_iters=64)
+    factor = cfg.lr_factor(cfg.mlp_lr_end)
+    for step in range(256):
+        if step and step % 4 == 0:
+            opt.step()
+            sched.step()
+        assert cfg.lr * factor(step) == pytest.approx(opt.param_groups[0]["lr"])
+    # the last epoch: 2.55e-4 for the MLP partners, 6.48e-4 for the attention models
+    assert cfg.lr * factor(255) == pytest.approx(2.547e-4, rel=1e-3)
+    assert cfg.lr * cfg.lr_factor(cfg.lr_end)(255) == pytest.approx(6.48e-4, rel=1e-3)
+    with pytest.raises(ValueError, match="whole epochs"):
+        PairedGridConfig("t", cfg.grid, steps=255, pool_batches=4).lr_factor(1e-4)

@@ -51,8 +51,8 @@ def test_cpu_grids_are_committed_and_the_others_gpu_runs():
         else:
             assert r.gpu and not r.committed
     # Exp 4 and 5 (many sizes) run one stacked run per size bucket, with estimates
-    many = ["memo-grid-exp4"] + [n for n in full if n.startswith("memo-grid-exp5")]
-    assert len(many) == 7  # Exp 4; Exp 5 per width, on the paper's schedules or one
+    many = [n for n in full if n.startswith(("memo-grid-exp4", "memo-grid-exp5"))]
+    assert len(many) == 8  # Exp 4 (two inits); Exp 5 per width, two schedules
     for name in many:
         assert table[name].fit is grids.run_bucketed
         assert table[name].seconds["cpu"] > table[name].seconds["cuda"] > 0
