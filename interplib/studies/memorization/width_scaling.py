@@ -11,7 +11,10 @@ above 0.95 (its ``EXP_1_and_4.py``), then fits those slopes against ``d²`` and 
 * :func:`power_exponent`: ``slope ∝ d^α`` by least squares on logs, with a jackknife
   standard error over seeds;
 * :func:`polynomial_fits`: the paper's two fits, ``slope ≈ a d^k + b``, with ``R²``;
-* :func:`slope_figure`: slopes against width on log axes, ours and the paper's.
+* :func:`per_parameter` and :func:`per_parameter_figure`: the associations a head adds per
+  head parameter, against width: flat if the slope grows as ``d²``, falling if slower than
+  ``d³`` (a power law over a range this short bends with any intercept, so the ratio is the
+  plainer test).
 """
 
 from __future__ import annotations
@@ -29,7 +32,13 @@ from interplib.book.plotting import TEMPLATE, titled
 from interplib.studies.memorization.analysis import line_fit
 from interplib.studies.memorization.comparison import VARIANT_COLOURS, seed_slopes
 
-__all__ = ["width_slopes", "power_exponent", "polynomial_fits", "slope_figure"]
+__all__ = [
+    "width_slopes",
+    "power_exponent",
+    "polynomial_fits",
+    "per_parameter",
+    "per_parameter_figure",
+]
 
 
 def width_slopes(
@@ -134,12 +143,22 @@ def polynomial_fits(
     return pd.DataFrame(rows).set_index("k")
 
 
-def slope_figure(frame: pd.DataFrame, title: str) -> go.Figure:
-    """Slopes per head against width on log axes: ours (± one standard error) for the
-    paper's fit range and for the first step, the paper's as diamonds, and ``d²`` and
-    ``d³`` through our smallest width for reference."""
+def per_parameter(
+    slopes: pd.Series | Sequence[float], d: Sequence[int], T0: int, N: int
+) -> list[float]:
+    """Associations a head adds, per head parameter: ``slope · T0 / (1 - 1/N)`` (the
+    accuracy bound's count, eq-memo-acc) over the ``4d²`` weights of a head at
+    ``d = d_h``. Flat in ``d`` if the slope grows as ``d²``."""
+    per_acc = T0 / (1 - 1 / N)
+    return [float(s) * per_acc / (4 * x**2) for s, x in zip(slopes, d)]
+
+
+def per_parameter_figure(frame: pd.DataFrame, T0: int, N: int, title: str) -> go.Figure:
+    """:func:`per_parameter` against width, for a :func:`width_slopes` frame: ours (± one
+    standard error) up to saturation and for the first step, the paper's as diamonds."""
     d = frame.index.tolist()
     ours = VARIANT_COLOURS["shared maps (paper's code)"]
+    paper = VARIANT_COLOURS["Dana et al. (2025)"]
     fig = go.Figure()
     for column, dash, label in (
         ("ours", "solid", "ours, up to saturation"),
@@ -148,14 +167,15 @@ def slope_figure(frame: pd.DataFrame, title: str) -> go.Figure:
         fig.add_trace(
             go.Scatter(
                 x=d,
-                y=frame[column],
-                error_y=dict(type="data", array=frame[f"{column} sem"]),
+                y=per_parameter(frame[column], d, T0, N),
+                error_y=dict(
+                    type="data", array=per_parameter(frame[f"{column} sem"], d, T0, N)
+                ),
                 mode="lines+markers",
                 name=label,
                 line=dict(color=ours, dash=dash, width=2),
             )
         )
-    paper = VARIANT_COLOURS["Dana et al. (2025)"]
     for column, symbol, label in (
         ("paper", "diamond", "Dana et al. (2025), up to saturation"),
         ("paper first", "diamond-open", "Dana et al. (2025), H = 1 to 6"),
@@ -163,28 +183,17 @@ def slope_figure(frame: pd.DataFrame, title: str) -> go.Figure:
         fig.add_trace(
             go.Scatter(
                 x=d,
-                y=frame[column],
+                y=per_parameter(frame[column], d, T0, N),
                 mode="markers",
                 name=label,
                 marker=dict(symbol=symbol, size=9, color=paper),
             )
         )
-    y0 = float(frame["ours"].iloc[0])
-    for k, dash in ((2, "dot"), (3, "dashdot")):
-        fig.add_trace(
-            go.Scatter(
-                x=d,
-                y=[y0 * (x / d[0]) ** k for x in d],
-                mode="lines",
-                name=f"∝ d^{k}",
-                line=dict(color="#888888", dash=dash, width=1),
-            )
-        )
     fig.update_layout(
         template=TEMPLATE,
-        xaxis=dict(title="width d = d_h", type="log", tickvals=d),
-        yaxis=dict(title="accuracy gained per head", type="log"),
+        xaxis=dict(title="width d = d_h", tickvals=d),
+        yaxis=dict(title="associations per head parameter", rangemode="tozero"),
         legend=dict(orientation="h", y=-0.25, x=0),
-        height=520,
+        height=500,
     )
     return titled(fig, title)

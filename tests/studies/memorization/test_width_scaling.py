@@ -6,9 +6,10 @@ import pytest
 import torch
 
 from interplib.studies.memorization.width_scaling import (
+    per_parameter,
+    per_parameter_figure,
     polynomial_fits,
     power_exponent,
-    slope_figure,
     width_slopes,
 )
 
@@ -96,8 +97,15 @@ def test_polynomial_fits_prefer_the_true_power():
     assert fits.loc[3, "rms"] > fits.loc[2, "rms"]
 
 
-def test_slope_figure_draws_ours_the_paper_and_two_references():
+def test_per_parameter_is_flat_for_a_quadratic_slope():
+    d = [3, 5, 8]
+    slopes = [0.02 * x**2 for x in d]
+    flat = per_parameter(slopes, d, 2500, 50)
+    assert flat == pytest.approx([0.02 * 2500 / (1 - 1 / 50) / 4] * 3)
+
+
+def test_per_parameter_figure_draws_ours_and_the_paper():
     grid, values, pub = curves((3, 5), 1e-3, 2, noise=1e-4)
     frame, _, _ = width_slopes(grid, values, pub)
-    fig = slope_figure(frame, "t")
-    assert len(fig.data) == 6 and fig.layout.xaxis.type == "log"
+    fig = per_parameter_figure(frame, 2500, 50, "t")
+    assert len(fig.data) == 4 and list(fig.data[0].x) == [3, 5]
