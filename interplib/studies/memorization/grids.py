@@ -115,6 +115,11 @@ class GridConfig:
         """The ``LambdaLR`` factor by step: linear from ``lr`` to ``lr_end`` over the run."""
         return linear_decay(self.steps, 1.0, lr_end / self.lr)
 
+    def shuffles(self, models: int) -> int:
+        """How many batch orders a run of ``models`` models draws (``law_data``): 0, one
+        order for all."""
+        return 0
+
 
 @dataclass(frozen=True)
 class TorchInitGridConfig(GridConfig):
@@ -129,18 +134,14 @@ class TorchInitGridConfig(GridConfig):
 
 
 @dataclass(frozen=True)
-class PairedGridConfig(TorchInitGridConfig):
-    """Exp 5's grid as the paper's Exp 5 cell trains it: pairs of an attention model (even
-    points) and its MLP partner (odd points), PyTorch's initialisation (the MLP is
-    ``nn.Linear`` either way), and the learning rate stepped once per epoch of
-    ``pool_batches`` steps (its ``LinearLR``), decaying towards ``lr_end`` for the
-    attention models and ``mlp_lr_end`` for the MLP partners (``lr_low = lr * 5e-2`` and
-    ``lr * 0.01``); the last epoch runs at ``1/64`` of the way short of either."""
+class PaperLoopGridConfig(TorchInitGridConfig):
+    """A :class:`TorchInitGridConfig` trained as the paper's ``train`` loop trains: the
+    learning rate stepped once per epoch of ``pool_batches`` steps (its ``LinearLR``; the
+    last epoch runs ``1/epochs`` of the way short of ``lr_end``) and each repetition
+    reshuffling the one sample in its own order (its shuffling ``DataLoader``)."""
 
-    mlp_lr_end: float = 1e-4
-
-    def lr_end_of(self, index: int) -> float:
-        return self.mlp_lr_end if index % 2 else self.lr_end
+    schedule: Literal["per_epoch"] = "per_epoch"
+    shuffle: Literal["per_model"] = "per_model"
 
     def lr_factor(self, lr_end: float) -> Callable[[int], float]:
         if self.pool_batches < 1 or self.steps % self.pool_batches:
@@ -151,6 +152,23 @@ class PairedGridConfig(TorchInitGridConfig):
         epochs, per_epoch = self.steps // self.pool_batches, self.pool_batches
         decay = linear_decay(epochs, 1.0, lr_end / self.lr)
         return lambda step: decay(step // per_epoch)
+
+    def shuffles(self, models: int) -> int:
+        return models
+
+
+@dataclass(frozen=True)
+class PairedGridConfig(PaperLoopGridConfig):
+    """Exp 5's grid as the paper's Exp 5 cell trains it (:class:`PaperLoopGridConfig`):
+    pairs of an attention model (even points) and its MLP partner (odd points), the rate
+    decaying towards ``lr_end`` for the attention models and ``mlp_lr_end`` for the MLP
+    partners (``lr_low = lr * 5e-2`` and ``lr * 0.01``; the MLP is ``nn.Linear`` either
+    way)."""
+
+    mlp_lr_end: float = 1e-4
+
+    def lr_end_of(self, index: int) -> float:
+        return self.mlp_lr_end if index % 2 else self.lr_end
 
 
 def pad_model(small: AttentionOnly, cfg: AoTConfig) -> AttentionOnly:
@@ -231,7 +249,10 @@ def _train(cfg, models, laws, steps, batched, progress, device, lr_end=None):
     per_model = len(laws) > 1
     job_laws = laws * (len(models) // len(laws)) if per_model else laws
     data_seed = PAPER_LAW_SEED if cfg.protocol == "paper" else cfg.seed
-    data = law_data(job_laws, cfg.batch, data_seed, per_model, cfg.pool_batches)
+    shuffles = cfg.shuffles(len(models))
+    data = law_data(
+        job_laws, cfg.batch, data_seed, per_model, cfg.pool_batches, shuffles
+    )
     return train_models(
         models,
         make_loss("next_token", 0.0),
@@ -239,7 +260,7 @@ def _train(cfg, models, laws, steps, batched, progress, device, lr_end=None):
         steps,
         adam(cfg.lr),
         schedule=cfg.lr_factor(lr_end or cfg.lr_end),
-        data_in_dims=0 if per_model else None,
+        data_in_dims=0 if per_model or shuffles else None,
         batched=batched,
         progress=progress,
         desc=cfg.name,
@@ -369,11 +390,12 @@ def paper_grids() -> dict[str, GridConfig]:
     """The paper's Exp 1-6 (App. B, the ``Data_exp_*.csv`` grids), by recipe name.
 
     Exp 1-6 with the paper code's architecture and protocol, 5 seeds (20 for Exp 6); Exp 2
-    and 3 also with per-head maps, Exp 1 and 6 also with a table per seed, Exp 1-4 and 6
-    also with PyTorch's initialisation of the paper code's modules. Exp 5 pairs each
-    ``H``-head model with a 1-head model plus a GELU MLP of width ``2d(H-1)`` (same count),
-    one recipe per width, PyTorch's initialisation only, also with one schedule for both
-    models of a pair.
+    and 3 also with per-head maps, Exp 1 and 6 also with a table per seed, Exp 2 also with
+    PyTorch's initialisation of the paper code's modules (one table, and a table per seed),
+    Exp 1-4 and 6 also trained as the paper's loop trains (:class:`PaperLoopGridConfig`).
+    Exp 5 pairs each ``H``-head model with a 1-head model plus a GELU MLP of width
+    ``2d(H-1)`` (same count), one recipe per width, trained as the paper's Exp 5 cell trains
+    (:class:`PairedGridConfig`), and again with one schedule for both models of a pair.
     """
     heads = range(1, 32, 5)
     exp2 = tuple((10, dh, 20, 0) for dh in range(1, 11))
@@ -419,11 +441,13 @@ def paper_grids() -> dict[str, GridConfig]:
                 steps=16384,
                 mlp_lr_end=mlp_end,
             )
-    # the paper's code and protocol, drawn as PyTorch draws the paper code's modules
+    # the paper's code and protocol trained as its loop trains: PyTorch's initialisation,
+    # the rate stepped per epoch, a batch order per repetition
+    grids["memo-grid-exp2-paperloop"] = PaperLoopGridConfig("exp2-paperloop", exp2)
     for name in ("exp1", "exp3", "exp4", "exp6"):
         cfg = grids[f"memo-grid-{name}"]
-        grids[f"memo-grid-{name}-torchinit"] = TorchInitGridConfig(
-            **vars(cfg) | {"name": f"{name}-torchinit"}
+        grids[f"memo-grid-{name}-paperloop"] = PaperLoopGridConfig(
+            **vars(cfg) | {"name": f"{name}-paperloop"}
         )
     return grids
 

@@ -420,12 +420,14 @@ def pytorch_default_init(model: AttentionOnly) -> AttentionOnly:
         uniform(model.W_C, d**-0.5)
         uniform(model.W_D, h**-0.5)
     for block in model.blocks:
+        assert isinstance(block, Block)
         attn = block.attn
         for w in (attn.W_Q, attn.W_K, attn.W_V):
             uniform(w, math.sqrt(6 / (d_in + 3 * h)))
         uniform(attn.W_O, h**-0.5)
         if block.mlp is not None:
             for k, layer in enumerate(block.mlp.layers):
+                assert isinstance(layer, nn.Linear)
                 bound = layer.in_features**-0.5
                 uniform(layer.weight, bound)
                 if k == 0:

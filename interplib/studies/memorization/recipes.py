@@ -137,6 +137,7 @@ CPU_GRIDS = {
     "memo-grid-exp3-perhead": 987,
     "memo-grid-exp2-torchinit": 694,
     "memo-grid-exp1-ours": 720,
+    "memo-grid-exp2-torchinit-ours": 471,
 }
 
 # Exp 4 and 5 hold many sizes: one stacked run per size bucket on a GPU, per point on the
@@ -154,7 +155,7 @@ _GPU_SECONDS = {
         "cpu": round(BUCKET_STEP_SECONDS["points"] * 4096, -2),
         "cuda": round(11 * 4096 * 0.005, -1),
     }
-    for name in ("memo-grid-exp4", "memo-grid-exp4-torchinit")
+    for name in ("memo-grid-exp4", "memo-grid-exp4-paperloop")
 }
 for _d, _sec in EXP5_STEP_SECONDS.items():
     for _tag, _runs in (("", 3), ("-samelr", 2)):
@@ -182,7 +183,7 @@ for _name, _cfg in paper_grids().items():
 # (name, config, fit, version, measured seconds on the shared 2-core CPU)
 for _name, _cfg, _fit, _version, _sec in (
     ("memo-dynamics", ex.DYNAMICS, ex.fit_dynamics, 2, 55),
-    ("memo-dynamics-seed", ex.DYNAMICS_SEED, ex.fit_dynamics, 1, 1100),
+    ("memo-dynamics-seed", ex.DYNAMICS_SEED, ex.fit_dynamics, 1, 277),
     ("memo-freezing", ex.FREEZING, ex.fit_freezing, 1, 75),
     ("memo-skips", ex.SKIPS, ex.fit_skips, 1, 80),
     ("memo-inspect", ex.InspectConfig(), ex.fit_inspect, 1, 85),

@@ -58,6 +58,7 @@ def law_data(
     seed: int,
     per_model: bool,
     pool_batches: int = 0,
+    shuffles: int = 0,
 ):
     """``data(step)`` for :func:`~interplib.core.batched.train_models`: samples of each law, a pure
     function of the step.
@@ -69,10 +70,23 @@ def law_data(
 
     With ``per_model`` each model has its own law (tensors get a leading ``model`` axis);
     otherwise ``laws`` holds one law shared by every model. The laws must share their prior.
+    With ``shuffles = m > 0`` (a fixed sample only) each of ``m`` models reshuffles the sample
+    in its own order every epoch, as each of the paper's repetitions runs its own pass of
+    its ``DataLoader`` (tensors get a leading ``model`` axis of ``m``; the first order is
+    the shared one of ``shuffles = 0``); otherwise every model sees the same batches.
     """
     if pool_batches < 0:
         raise ValueError(
             f"pool_batches={pool_batches}: use 0 (fresh samples every step) or a positive pool size"
+        )
+    if shuffles < 0 or (shuffles and not pool_batches):
+        raise ValueError(
+            f"shuffles={shuffles}, pool_batches={pool_batches}: orders per model need a "
+            "fixed sample (pool_batches > 0); use shuffles=0 for one order"
+        )
+    if shuffles and per_model and len(laws) != shuffles:
+        raise ValueError(
+            f"{len(laws)} laws for {shuffles} orders: give one law per model, or one law"
         )
     prior = laws[0].prior.flatten()
     if any(not torch.equal(l.prior.flatten(), prior) for l in laws):
@@ -84,6 +98,7 @@ def law_data(
         torch.stack([l.pi2.flatten(0, 1) for l in laws]).cumsum(-1).float()
     )  # law context y
     rows = torch.stack([l.pi2.flatten(0, 1) for l in laws]).float()
+    law = torch.arange(len(laws))[:, None]  # [law 1]: pairs each law with its row of z
 
     def draw(g: torch.Generator, n: int) -> tuple[Tensor, Tensor]:
         # One draw of contexts and uniforms serves every law: t3 by inverse CDF,
@@ -97,25 +112,31 @@ def law_data(
             torch.Generator().manual_seed(seed * 1_000_003 - 1), pool_batches * batch
         )
 
+    def orders(epoch: int) -> Tensor:  # [order pool]: this epoch's shuffles
+        g = torch.Generator().manual_seed(seed * 1_000_003 + epoch)
+        return torch.stack(
+            [torch.randperm(len(pool_z), generator=g) for _ in range(max(shuffles, 1))]
+        )
+
+    cached: dict[int, Tensor] = {}  # the current epoch's orders (data stays pure)
+
     def data(step: int):
         if pool_batches:
             epoch, k = divmod(step, pool_batches)
-            order = torch.randperm(
-                len(pool_z),
-                generator=torch.Generator().manual_seed(seed * 1_000_003 + epoch),
-            )
-            z, u = (
-                pool_z[order[k * batch : (k + 1) * batch]],
-                pool_u[order[k * batch : (k + 1) * batch]],
-            )
+            if epoch not in cached:
+                cached.clear()
+                cached[epoch] = orders(epoch)
+            taken = cached[epoch][:, k * batch : (k + 1) * batch]  # order batch
+            z, u = pool_z[taken], pool_u[taken]
         else:
             z, u = draw(torch.Generator().manual_seed(seed * 1_000_003 + step), batch)
-        t3 = (cdf[:, z] < u).sum(-1).clamp(max=N - 1)  # law batch
+            z, u = z[None], u[None]  # one order
+        t3 = (cdf[law, z] < u).sum(-1).clamp(max=N - 1)  # model batch
         tokens = torch.stack(
             [(z // N).expand_as(t3), (z % N).expand_as(t3), t3], dim=-1
         )
-        out = {"tokens": tokens, "target": rows[:, z]}
-        return out if per_model else {k: v[0] for k, v in out.items()}
+        out = {"tokens": tokens, "target": rows[law, z].expand(*t3.shape, N)}
+        return out if per_model or shuffles else {k: v[0] for k, v in out.items()}
 
     return data
 

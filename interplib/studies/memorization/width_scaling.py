@@ -167,9 +167,10 @@ def per_parameter_figure(frame: pd.DataFrame, T0: int, N: int, title: str) -> go
         fig.add_trace(
             go.Scatter(
                 x=d,
-                y=per_parameter(frame[column], d, T0, N),
+                y=per_parameter(frame[column].tolist(), d, T0, N),
                 error_y=dict(
-                    type="data", array=per_parameter(frame[f"{column} sem"], d, T0, N)
+                    type="data",
+                    array=per_parameter(frame[f"{column} sem"].tolist(), d, T0, N),
                 ),
                 mode="lines+markers",
                 name=label,
@@ -183,7 +184,7 @@ def per_parameter_figure(frame: pd.DataFrame, T0: int, N: int, title: str) -> go
         fig.add_trace(
             go.Scatter(
                 x=d,
-                y=per_parameter(frame[column], d, T0, N),
+                y=per_parameter(frame[column].tolist(), d, T0, N),
                 mode="markers",
                 name=label,
                 marker=dict(symbol=symbol, size=9, color=paper),

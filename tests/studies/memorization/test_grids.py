@@ -1,6 +1,8 @@
 """The stacked grids: padding is exact, and one stacked run equals one-at-a-time training."""
 
+import copy
 from dataclasses import replace
+from typing import Any
 
 import pytest
 import torch
@@ -193,3 +195,29 @@ def test_paired_grid_steps_the_rate_once_per_epoch_as_the_papers_linearlr():
     assert cfg.lr * cfg.lr_factor(cfg.lr_end)(255) == pytest.approx(6.48e-4, rel=1e-3)
     with pytest.raises(ValueError, match="whole epochs"):
         PairedGridConfig("t", cfg.grid, steps=255, pool_batches=4).lr_factor(1e-4)
+
+
+def test_the_papers_loop_gives_each_repetition_its_own_batch_order():
+    """Two copies of one model: under the paper's loop the first sees the shared order and
+    the second its own, so only the first ends as it does with one order for all."""
+    from interplib.studies.memorization.grids import PaperLoopGridConfig, _laws, _train
+
+    class OneOrder(PaperLoopGridConfig):
+        def shuffles(self, models: int) -> int:
+            return 0
+
+    kw: dict[str, Any] = dict(N=6, steps=104, pool_batches=4, batch=16, seeds=1)
+    own = PaperLoopGridConfig("t", ((4, 2, 2, 0),), **kw)
+    torch.manual_seed(0)
+    model = own.new_model(own.grid[0])
+    ends = {}
+    for cfg in (own, OneOrder("t", own.grid, **kw)):
+        twins = [copy.deepcopy(model), copy.deepcopy(model)]
+        result = _train(cfg, twins, _laws(cfg), 8, True, None, "cpu")
+        ends[type(cfg).__name__] = result.params["W_E"]
+    assert own.shuffles(2) == 2 and OneOrder("t", own.grid, **kw).shuffles(2) == 0
+    torch.testing.assert_close(ends["PaperLoopGridConfig"][0], ends["OneOrder"][0])
+    torch.testing.assert_close(ends["OneOrder"][0], ends["OneOrder"][1])
+    assert not torch.allclose(
+        ends["PaperLoopGridConfig"][0], ends["PaperLoopGridConfig"][1]
+    )

@@ -55,7 +55,8 @@ def test_cpu_grids_are_committed_and_the_others_gpu_runs():
     assert len(many) == 8  # Exp 4 (two inits); Exp 5 per width, two schedules
     for name in many:
         assert table[name].fit is grids.run_bucketed
-        assert table[name].seconds["cpu"] > table[name].seconds["cuda"] > 0
+        if name not in memo.CPU_GRIDS:
+            assert table[name].seconds["cpu"] > table[name].seconds["cuda"] > 0
     assert table["memo-grid-exp1"].fit is grids.run_grid
     assert full["memo-grid-exp6"].seeds == 20 and full["memo-grid-exp1"].seeds == 5
 

@@ -49,6 +49,34 @@ def test_pooled_data_reuse_one_sample_in_reshuffled_epochs():
         law_data([law], 4, 3, False, -1)
 
 
+def test_each_model_can_reshuffle_the_one_sample_in_its_own_order():
+    law = make_law("table", 5, 0)
+    shared = law_data([law], 4, 3, per_model=False, pool_batches=3)
+    own = law_data([law], 4, 3, per_model=False, pool_batches=3, shuffles=3)
+    assert own(4)["tokens"].shape == (3, 4, 3) and own(4)["target"].shape == (3, 4, 5)
+    for s in range(6):  # the first model sees the shared order
+        assert torch.equal(own(s)["tokens"][0], shared(s)["tokens"])
+    epoch = torch.stack([own(s)["tokens"] for s in range(3, 6)], 1)  # model step b 3
+    sample = [sorted(map(tuple, e.flatten(0, 1).tolist())) for e in epoch]
+    assert sample[0] == sample[1] == sample[2]  # one sample, three orders
+    assert not torch.equal(epoch[0], epoch[1]) and not torch.equal(epoch[1], epoch[2])
+    t = own(5)["tokens"]
+    assert torch.equal(t[..., 2], mem.table(law)[t[..., 0], t[..., 1]])
+    assert torch.equal(own(5)["tokens"], t)  # pure in the step, back and forth
+    assert torch.equal(own(1)["tokens"][0], shared(1)["tokens"])
+    laws = [make_law("table", 5, s) for s in range(3)]
+    per_law = law_data(laws, 4, 3, per_model=True, pool_batches=3, shuffles=3)(2)
+    for k in range(3):
+        assert torch.equal(
+            per_law["tokens"][k, :, 2],
+            mem.table(laws[k])[per_law["tokens"][k, :, 0], per_law["tokens"][k, :, 1]],
+        )
+    with pytest.raises(ValueError, match="need a fixed sample"):
+        law_data([law], 4, 3, False, shuffles=2)
+    with pytest.raises(ValueError, match="3 laws for 2 orders"):
+        law_data(laws, 4, 3, True, 3, shuffles=2)
+
+
 def test_unknown_law_kind():
     with pytest.raises(ValueError, match="unknown law kind"):
         make_law("zipf", 5, 0)
