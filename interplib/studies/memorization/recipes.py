@@ -138,6 +138,7 @@ CPU_GRIDS = {
     "memo-grid-exp2-torchinit": 694,
     "memo-grid-exp1-ours": 720,
     "memo-grid-exp2-torchinit-ours": 471,
+    "memo-grid-exp2-paperloop": 465,
 }
 
 # Exp 4 and 5 hold many sizes: one stacked run per size bucket on a GPU, per point on the
