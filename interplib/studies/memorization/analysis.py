@@ -7,6 +7,8 @@ Attention maps, per-head logit contributions, capacity checks:
   normalisation; this one matches the model's own pattern to float precision);
 * :func:`head_contributions`: each head's and the residual path's share of the logits, which
   sum to the logits exactly;
+* :func:`unembedding_coordinates`: a residual vector written as a combination of the tokens'
+  unembedding vectors (the original ``new_computation_basis``);
 * :func:`solve_output_weights`: the linear-algebra core of the capacity theorem: with the
   attention frozen at random, ``W_O`` alone can put the last residual anywhere for up to
   ``H·d_h`` contexts;
@@ -45,6 +47,7 @@ __all__ = [
     "attention_map",
     "all_pairs",
     "head_contributions",
+    "unembedding_coordinates",
     "solve_output_weights",
     "model_from_artifact",
     "sweep_figure",
@@ -107,6 +110,32 @@ def head_contributions(
     centre = lambda x: x - x.mean(-1, keepdim=True)  # noqa: E731
     heads = centre(einops.einsum(result, model.W_U, "b head d, d v -> b head v"))
     return centre(resid @ model.W_U), heads
+
+
+def unembedding_coordinates(
+    x: Float[Tensor, "... d_model"], W_U: Float[Tensor, "d_model d_vocab"]
+) -> Float[Tensor, "... d_vocab"]:
+    """``c`` with ``W_U c = x`` and the least norm: ``x`` as a combination of the tokens'
+    unembedding vectors (the columns of ``W_U``), ``c = W_Uᵀ (W_U W_Uᵀ)⁻¹ x``.
+
+    The original notebook's ``new_computation_basis`` (``W_U (W_Uᵀ W_U)⁻¹ v`` for its
+    ``[vocab, d]`` unembedding). Unlike the logits ``W_Uᵀ x`` it does not favour tokens whose
+    unembedding vectors are long or crowded together; the two agree when the rows of
+    ``W_U`` are orthonormal.
+
+    Raises:
+        ValueError: if the shapes disagree or ``W_U`` has rank below ``d_model``.
+    """
+    d = W_U.shape[0]
+    if x.shape[-1] != d or W_U.ndim != 2 or W_U.shape[1] < d:
+        raise ValueError(
+            f"x {tuple(x.shape)} and W_U {tuple(W_U.shape)}: need [... d] and [d, vocab ≥ d]"
+        )
+    gram = W_U.double() @ W_U.double().T  # [d d]
+    if int(torch.linalg.matrix_rank(gram)) < d:
+        raise ValueError("W_U has rank below d_model: the coordinates are not unique")
+    solved = torch.linalg.solve(gram, x.double().reshape(-1, d).T)  # [d n]
+    return (W_U.double().T @ solved).T.reshape(*x.shape[:-1], -1).to(x.dtype)
 
 
 @torch.no_grad()

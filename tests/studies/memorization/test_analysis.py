@@ -20,6 +20,7 @@ from interplib.studies.memorization.analysis import (
     solve_output_weights,
     sweep_figure,
     sweep_table,
+    unembedding_coordinates,
 )
 from interplib.studies.memorization.model import AoTConfig, AttentionOnly
 from interplib.studies.memorization.training import law_data, make_law
@@ -149,3 +150,19 @@ def test_context_counts_count_the_fixed_sample_once():
         int(t1) * 5 + int(t2) for k in range(4, 8) for t1, t2, _ in data(k)["tokens"]
     )
     assert later == brute
+
+
+def test_unembedding_coordinates_are_the_least_norm_solution():
+    g = torch.Generator().manual_seed(0)
+    W_U = torch.randn(4, 9, generator=g, dtype=torch.float64)
+    x = torch.randn(2, 3, 4, generator=g, dtype=torch.float64)
+    c = unembedding_coordinates(x, W_U)  # [2 3 9]
+    brute = torch.linalg.lstsq(W_U, x.reshape(-1, 4).T, driver="gelsd").solution.T
+    torch.testing.assert_close(c.reshape(-1, 9), brute)  # gelsd: the least-norm one
+    torch.testing.assert_close(c @ W_U.T, x)  # the combination gives x back
+    Q = torch.linalg.qr(torch.randn(9, 4, generator=g, dtype=torch.float64)).Q.T
+    torch.testing.assert_close(unembedding_coordinates(x, Q), x @ Q)  # orthonormal rows
+    with pytest.raises(ValueError, match="rank below"):
+        unembedding_coordinates(x, torch.zeros(4, 9, dtype=torch.float64))
+    with pytest.raises(ValueError, match="need"):
+        unembedding_coordinates(x[..., :3], W_U)
