@@ -10,14 +10,16 @@ training). One run then holds Exp 3's eleven widths as easily as Exp 1's seven h
 Two protocols (:class:`GridConfig` ``protocol``):
 
 * ``"paper"``: the paper's code draws **one** table and **one** training sample (its
-  ``torch.manual_seed(2222)``) for every grid point; repetitions differ only in the
-  initialisation;
+  ``torch.manual_seed(2222)``) for every grid point; repetitions differ in the
+  initialisation (and, in its loop, in the order they shuffle the sample);
 * ``"ours"``: a new table (and sample) per seed, so the spread also covers the table.
 
 Two architectures (``compress``): the paper code's shared compress/decompress or the per-head
 maps of its text (:mod:`interplib.studies.memorization.model`). Two initialisations: ours
 (Gaussian) or, with :class:`TorchInitGridConfig`, the one PyTorch gives the paper code's
-modules.
+modules. Two training loops: ours (the rate decays every step, every repetition sees the
+same batches) or, with :class:`PaperLoopGridConfig`, the paper's (the rate stepped once per
+epoch, a batch order per repetition).
 
 **Buckets** (:func:`run_bucketed`, Exp 4 and 5): padding every model to the grid's largest
 sizes makes a small model cost as much as the largest. On a GPU :func:`size_buckets` groups
@@ -54,6 +56,7 @@ from interplib.studies.memorization.training import (
 __all__ = [
     "GridConfig",
     "TorchInitGridConfig",
+    "PaperLoopGridConfig",
     "PairedGridConfig",
     "pad_model",
     "grid_models",

@@ -139,6 +139,8 @@ CPU_GRIDS = {
     "memo-grid-exp1-ours": 720,
     "memo-grid-exp2-torchinit-ours": 471,
     "memo-grid-exp2-paperloop": 465,
+    "memo-grid-exp1-paperloop": 601,
+    "memo-grid-exp3-paperloop": 620,
 }
 
 # Exp 4 and 5 hold many sizes: one stacked run per size bucket on a GPU, per point on the
