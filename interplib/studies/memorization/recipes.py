@@ -141,6 +141,8 @@ CPU_GRIDS = {
     "memo-grid-exp2-paperloop": 465,
     "memo-grid-exp1-paperloop": 601,
     "memo-grid-exp3-paperloop": 620,
+    "memo-grid-exp6-ours": 556,
+    "memo-grid-exp4": 3290,
 }
 
 # Exp 4 and 5 hold many sizes: one stacked run per size bucket on a GPU, per point on the
