@@ -57,6 +57,7 @@ __all__ = [
     "GridConfig",
     "TorchInitGridConfig",
     "PaperLoopGridConfig",
+    "PaperTableGridConfig",
     "PairedGridConfig",
     "pad_model",
     "grid_models",
@@ -123,6 +124,10 @@ class GridConfig:
         order for all."""
         return 0
 
+    def law_kind(self) -> str:
+        """The ``make_law`` kind of the tables: ``table``, our generator's."""
+        return "table"
+
 
 @dataclass(frozen=True)
 class TorchInitGridConfig(GridConfig):
@@ -158,6 +163,18 @@ class PaperLoopGridConfig(TorchInitGridConfig):
 
     def shuffles(self, models: int) -> int:
         return models
+
+
+@dataclass(frozen=True)
+class PaperTableGridConfig(PaperLoopGridConfig):
+    """A :class:`PaperLoopGridConfig` on the paper code's own table: its
+    ``power_unif_law`` drawn from seed 2222 (``make_law("paper_table", ...)``), sampled by
+    our ``law_data``."""
+
+    table: Literal["paper_table"] = "paper_table"
+
+    def law_kind(self) -> str:
+        return self.table
 
 
 @dataclass(frozen=True)
@@ -243,9 +260,10 @@ def size_buckets(grid: Sequence[tuple[int, int, int, int]]) -> list[list[int]]:
 
 
 def _laws(cfg: GridConfig) -> list:
+    kind = cfg.law_kind()
     if cfg.protocol == "paper":
-        return [make_law("table", cfg.N, PAPER_LAW_SEED)]
-    return [make_law("table", cfg.N, 10_000 + cfg.seed + j) for j in range(cfg.seeds)]
+        return [make_law(kind, cfg.N, PAPER_LAW_SEED)]
+    return [make_law(kind, cfg.N, 10_000 + cfg.seed + j) for j in range(cfg.seeds)]
 
 
 def _train(cfg, models, laws, steps, batched, progress, device, lr_end=None):
@@ -395,7 +413,8 @@ def paper_grids() -> dict[str, GridConfig]:
     Exp 1-6 with the paper code's architecture and protocol, 5 seeds (20 for Exp 6); Exp 2
     and 3 also with per-head maps, Exp 1 and 6 also with a table per seed, Exp 2 also with
     PyTorch's initialisation of the paper code's modules (one table, and a table per seed),
-    Exp 1-4 and 6 also trained as the paper's loop trains (:class:`PaperLoopGridConfig`).
+    Exp 1-4 and 6 also trained as the paper's loop trains (:class:`PaperLoopGridConfig`),
+    Exp 2 also so on the paper's own table (:class:`PaperTableGridConfig`).
     Exp 5 pairs each ``H``-head model with a 1-head model plus a GELU MLP of width
     ``2d(H-1)`` (same count), one recipe per width, trained as the paper's Exp 5 cell trains
     (:class:`PairedGridConfig`), and again with one schedule for both models of a pair.
@@ -447,6 +466,7 @@ def paper_grids() -> dict[str, GridConfig]:
     # the paper's code and protocol trained as its loop trains: PyTorch's initialisation,
     # the rate stepped per epoch, a batch order per repetition
     grids["memo-grid-exp2-paperloop"] = PaperLoopGridConfig("exp2-paperloop", exp2)
+    grids["memo-grid-exp2-papertable"] = PaperTableGridConfig("exp2-papertable", exp2)
     for name in ("exp1", "exp3", "exp4", "exp6"):
         cfg = grids[f"memo-grid-{name}"]
         grids[f"memo-grid-{name}-paperloop"] = PaperLoopGridConfig(

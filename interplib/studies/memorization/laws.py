@@ -117,18 +117,34 @@ def _check_sizes(N: int, supports: Sequence[int], levels: int) -> None:
             )
 
 
-def _permuted_rows(base: Tensor, rows: int, generator: torch.Generator) -> Tensor:
-    perm = torch.rand(rows, base.shape[0], generator=generator).argsort(-1)
+def _permuted_rows(
+    base: Tensor, rows: int, generator: torch.Generator, one_by_one: bool = False
+) -> Tensor:
+    """``rows`` random permutations of ``base``: argsorts of uniforms, or (``one_by_one``)
+    one ``torch.randperm`` per row, as the paper's code draws them."""
+    if one_by_one:
+        perm = torch.stack(
+            [torch.randperm(base.shape[0], generator=generator) for _ in range(rows)]
+        )
+    else:
+        perm = torch.rand(rows, base.shape[0], generator=generator).argsort(-1)
     return base[perm]
 
 
 def power_unif_law(
-    alphas: Sequence[float], supports: Sequence[int], N: int, generator: torch.Generator
+    alphas: Sequence[float],
+    supports: Sequence[int],
+    N: int,
+    generator: torch.Generator,
+    randperm: bool = False,
 ) -> TrigramLaw:
     """Level ``i`` puts weight ``∝ α_i^k`` on ``n_i`` tokens, permuted independently per context.
 
     ``alphas = (1, 1, 1)``, ``supports = (N, N, 1)`` is a uniform prior over all ``N²`` contexts
-    with a deterministic next token: the paper's look-up table with ``T0 = N²``.
+    with a deterministic next token: the paper's look-up table with ``T0 = N²``. With
+    ``randperm`` each row is one ``torch.randperm(N)`` in turn (1, then ``N``, then ``N²``
+    rows), the draws of the paper code's ``utils.power_unif_law``: from a generator seeded
+    as its global one was, the same law (the same torch generator stream).
 
     Raises:
         ValueError: ``N < 2``, a support size outside ``[1, N]``, or an ``α`` that is not positive.
@@ -142,7 +158,7 @@ def power_unif_law(
     for rows, alpha, n in zip((1, N, N * N), alphas, supports):
         k = torch.arange(N, dtype=torch.float64)
         base = torch.where(k < n, float(alpha) ** k, torch.zeros_like(k))
-        levels.append(_permuted_rows(base / base.sum(), rows, generator))
+        levels.append(_permuted_rows(base / base.sum(), rows, generator, randperm))
     return TrigramLaw(
         levels[0][0],
         levels[1],

@@ -41,15 +41,19 @@ def make_law(
     kind: str, N: int, seed: int, supports: Sequence[int] = (), p: float = 0.95
 ):
     """The laws of the study, rebuilt from a seed: ``table`` (uniform prior, deterministic ``t3``),
+    ``paper_table`` (the same, drawn as the paper's code draws it: with seed 2222, its table),
     ``power`` (α = 0.9, 0.9, 0.6 on full supports) or ``noisy`` (``last_position_law``)."""
     g = torch.Generator().manual_seed(seed)
-    if kind == "table":
-        return mem.power_unif_law((1, 1, 1), (*(supports or (N, N)), 1), N, g)
+    if kind in ("table", "paper_table"):
+        support = (*(supports or (N, N)), 1)
+        return mem.power_unif_law((1, 1, 1), support, N, g, kind == "paper_table")
     if kind == "power":
         return mem.power_unif_law((0.9, 0.9, 0.6), (N, N, N), N, g)
     if kind == "noisy":
         return mem.last_position_law(N, 0, p, g)
-    raise ValueError(f"unknown law kind {kind!r}; use 'table', 'power' or 'noisy'")
+    raise ValueError(
+        f"unknown law kind {kind!r}; use 'table', 'paper_table', 'power' or 'noisy'"
+    )
 
 
 def law_data(

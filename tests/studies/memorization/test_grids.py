@@ -221,3 +221,17 @@ def test_the_papers_loop_gives_each_repetition_its_own_batch_order():
     assert not torch.allclose(
         ends["PaperLoopGridConfig"][0], ends["PaperLoopGridConfig"][1]
     )
+
+
+def test_the_paper_table_grid_trains_on_the_papers_table():
+    from interplib.studies.memorization.grids import (
+        PAPER_LAW_SEED,
+        PaperTableGridConfig,
+        _laws,
+    )
+
+    cfg = PaperTableGridConfig("t", ((4, 2, 2, 0),), N=6, steps=104, pool_batches=4)
+    paper = make_law("paper_table", 6, PAPER_LAW_SEED)
+    (law,) = _laws(cfg)
+    assert torch.equal(law.pi2, paper.pi2) and cfg.law_kind() == "paper_table"
+    assert not torch.equal(_laws(GridConfig("t", cfg.grid, N=6))[0].pi2, paper.pi2)

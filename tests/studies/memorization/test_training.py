@@ -77,6 +77,18 @@ def test_each_model_can_reshuffle_the_one_sample_in_its_own_order():
         law_data(laws, 4, 3, True, 3, shuffles=2)
 
 
+def test_the_papers_table_is_one_randperm_per_row_from_its_seed():
+    """Its power_unif_law: one randperm(N) for the prior, N for the first token, N² for the
+    table rows, from the global generator; the next token is where the permutation puts 0."""
+    torch.manual_seed(7)
+    for _ in range(1 + 6):
+        torch.randperm(6)
+    rows = [torch.randperm(6) for _ in range(36)]
+    brute = torch.tensor([int((r == 0).nonzero()) for r in rows]).reshape(6, 6)
+    assert torch.equal(mem.table(make_law("paper_table", 6, 7)), brute)
+    assert not torch.equal(mem.table(make_law("table", 6, 7)), brute)
+
+
 def test_unknown_law_kind():
     with pytest.raises(ValueError, match="unknown law kind"):
         make_law("zipf", 5, 0)
