@@ -144,6 +144,7 @@ CPU_GRIDS = {
     "memo-grid-exp6-ours": 556,
     "memo-grid-exp4": 3290,
     "memo-grid-exp6-paperloop": 553,
+    "memo-grid-exp2-papertable": 646,
 }
 
 # Exp 4 and 5 hold many sizes: one stacked run per size bucket on a GPU, per point on the
