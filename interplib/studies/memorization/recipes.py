@@ -145,6 +145,7 @@ CPU_GRIDS = {
     "memo-grid-exp4": 3290,
     "memo-grid-exp6-paperloop": 553,
     "memo-grid-exp2-papertable": 646,
+    "memo-grid-exp4-paperloop": 3274,
 }
 
 # Exp 4 and 5 hold many sizes: one stacked run per size bucket on a GPU, per point on the
