@@ -24,14 +24,18 @@ epoch, a batch order per repetition).
 **Buckets** (:func:`run_bucketed`, Exp 4 and 5): padding every model to the grid's largest
 sizes makes a small model cost as much as the largest. On a GPU :func:`size_buckets` groups
 the points by their sizes other than the head count, and each group is one stacked run padded
-only to its own largest point; on the CPU each point is its own run (:func:`run_buckets`).
-Models, seeds and data are those of the single run (a test checks they train alike).
+only to its own largest point; on the CPU each point is its own run (:func:`run_buckets`),
+the runs side by side in one spawned process per torch thread (:func:`cpu_workers`).
+Models, seeds and data are those of the single run (tests check they train alike, and that
+the worker processes give the one process's results bit for bit).
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -65,6 +69,7 @@ __all__ = [
     "size_buckets",
     "run_buckets",
     "run_bucketed",
+    "cpu_workers",
     "paper_grids",
     "PAPER_LAW_SEED",
     "GRID_VERSION",
@@ -319,40 +324,33 @@ def run_bucketed(cfg: GridConfig, device: torch.device, progress) -> Trained:
     return _run(cfg, run_buckets(cfg.grid, device), device, progress)
 
 
-def _run(cfg: GridConfig, buckets: list[list[int]], device, progress) -> Trained:
+def _run(
+    cfg: GridConfig,
+    buckets: list[list[int]],
+    device,
+    progress,
+    workers: int | None = None,
+) -> Trained:
     # one run shares one schedule: split a bucket whose points end their decay apart
     buckets = [
         [i for i in b if cfg.lr_end_of(i) == end]
         for b in buckets
         for end in dict.fromkeys(cfg.lr_end_of(i) for i in b)
     ]
-    laws = _laws(cfg)
-    n_seeds, out = cfg.seeds, {}
-    seconds = alone = 0.0
-    history = []
-    for b, points in enumerate(buckets):
-        small, padded = grid_models(cfg, points)
-        name = cfg.name if len(buckets) == 1 else f"{cfg.name} [{b + 1}/{len(buckets)}]"
-        end = cfg.lr_end_of(points[0])
-        result = _train(
-            replace(cfg, name=name),
-            padded,
-            laws,
-            cfg.steps,
-            True,
-            progress,
-            device,
-            end,
-        )
-        job_laws = laws * (len(padded) // len(laws)) if len(laws) > 1 else laws
-        final = law_evaluator(padded[0], job_laws)(result.params, result.buffers)
+    if workers is None:
+        workers = cpu_workers(device, len(buckets))
+    jobs = [(cfg, points, b, len(buckets)) for b, points in enumerate(buckets)]
+    if workers > 1:
+        done = _in_processes(jobs, workers, progress)
+    else:
+        done = [_bucket(c, p, b, n, device, progress) for c, p, b, n in jobs]
+    out, history = {}, []
+    for points, (acc_rows, kl_rows, hist_rows, _, _) in zip(buckets, done):
         for k, i in enumerate(points):
-            rows = slice(k * n_seeds, (k + 1) * n_seeds)
-            out[i] = (final["accuracy"][rows], final["kl"][rows])
-            history.append((i, result.history["batch_acc"][rows]))
-        seconds += result.seconds
-        if cfg.speedup_steps:
-            alone += _seconds_alone(cfg, small, laws, device, end)
+            out[i] = (acc_rows[k], kl_rows[k])
+            history.append((i, hist_rows[k]))
+    seconds = sum(r[3] for r in done)
+    alone = sum(r[4] for r in done)
     acc = torch.stack([out[i][0] for i in range(len(cfg.grid))])  # point seed
     kl = torch.stack([out[i][1] for i in range(len(cfg.grid))])
     batch_acc = torch.cat([h for _, h in sorted(history, key=lambda t: t[0])])
@@ -370,6 +368,8 @@ def _run(cfg: GridConfig, buckets: list[list[int]], device, progress) -> Trained
     }
     if len(buckets) > 1:
         metrics["buckets"] = len(buckets)
+    if workers > 1:  # the buckets' seconds add up; the wall time is the sidecar's
+        metrics["cpu_workers"] = workers
     if cfg.speedup_steps:
         per_step = alone / cfg.speedup_steps
         metrics["seconds_per_step_sequential"] = per_step
@@ -385,6 +385,72 @@ def _run(cfg: GridConfig, buckets: list[list[int]], device, progress) -> Trained
         metrics,
         key_metric=("mean accuracy at the last point", float(acc[-1].mean())),
     )
+
+
+def cpu_workers(device: torch.device | str, buckets: int) -> int:
+    """Processes that train the buckets side by side: on the CPU one per torch thread
+    (``torch.get_num_threads()``, e.g. ``OMP_NUM_THREADS``), each with one thread, as many
+    as there are buckets; 1 (in this process) on a GPU."""
+    if torch.device(device).type != "cpu":
+        return 1
+    return max(1, min(torch.get_num_threads(), buckets))
+
+
+def _bucket(cfg: GridConfig, points: list[int], b: int, n: int, device, progress):
+    """Train one bucket: per point its seeds' exact accuracy, KL and batch accuracies,
+    then the run's seconds and those of its models alone (``speedup_steps``)."""
+    small, padded = grid_models(cfg, points)
+    laws = _laws(cfg)
+    name = cfg.name if n == 1 else f"{cfg.name} [{b + 1}/{n}]"
+    end = cfg.lr_end_of(points[0])
+    result = _train(
+        replace(cfg, name=name), padded, laws, cfg.steps, True, progress, device, end
+    )
+    job_laws = laws * (len(padded) // len(laws)) if len(laws) > 1 else laws
+    final = law_evaluator(padded[0], job_laws)(result.params, result.buffers)
+    rows = [slice(k * cfg.seeds, (k + 1) * cfg.seeds) for k in range(len(points))]
+    alone = _seconds_alone(cfg, small, laws, device, end) if cfg.speedup_steps else 0.0
+    return (
+        [final["accuracy"][r] for r in rows],
+        [final["kl"][r] for r in rows],
+        [result.history["batch_acc"][r] for r in rows],
+        result.seconds,
+        alone,
+    )
+
+
+def _worker_init(dtype: torch.dtype) -> None:
+    torch.set_num_threads(1)
+    torch.set_default_dtype(dtype)
+
+
+def _bucket_on_cpu(job: tuple[GridConfig, list[int], int, int]):
+    cfg, points, b, n = job
+    return _bucket(cfg, points, b, n, torch.device("cpu"), None)
+
+
+def _in_processes(jobs: list, workers: int, progress) -> list:
+    """:func:`_bucket` of each job on the CPU in ``workers`` spawned processes of one
+    thread each, the largest buckets first; results in the order of ``jobs``."""
+
+    def cost(job) -> int:  # head and MLP weights of the bucket's models
+        cfg, points = job[:2]
+        return sum(d * (h * d_h + w) for d, d_h, h, w in (cfg.grid[i] for i in points))
+
+    order = sorted(range(len(jobs)), key=lambda k: -cost(jobs[k]))
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(
+        workers,
+        mp_context=context,
+        initializer=_worker_init,
+        initargs=(torch.get_default_dtype(),),
+    ) as pool:
+        futures = {pool.submit(_bucket_on_cpu, jobs[k]): k for k in order}
+        bar = progress or (lambda it, **_: it)
+        done = {}
+        for f in bar(as_completed(futures), total=len(jobs), desc=jobs[0][0].name):
+            done[futures[f]] = f.result()
+    return [done[k] for k in range(len(jobs))]
 
 
 def _seconds_alone(cfg: GridConfig, small, laws, device, lr_end) -> float:

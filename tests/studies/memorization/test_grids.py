@@ -141,6 +141,40 @@ def test_bucketed_run_trains_the_same_models_as_one_stacked_run(protocol, device
         )
 
 
+def test_buckets_in_worker_processes_train_the_same_models():
+    """Two spawned CPU workers, largest bucket first, give the results of one process in
+    the grid's order, bit for bit (float64: a worker left in float32 would differ)."""
+    from interplib.studies.memorization import grids
+
+    grid = ((3, 2, 2, 0), (4, 4, 1, 0), (3, 2, 3, 0))
+    cfg = tiny_grid(grid=grid, steps=101, pool_batches=2, speedup_steps=1)
+    cpu, buckets = torch.device("cpu"), [[0], [1], [2]]
+    default = torch.get_default_dtype()
+    torch.set_default_dtype(torch.float64)
+    try:
+        one = grids._run(cfg, buckets, cpu, None, workers=1)
+        two = grids._run(cfg, buckets, cpu, None, workers=2)
+    finally:
+        torch.set_default_dtype(default)
+    assert two.metrics["cpu_workers"] == 2 and "cpu_workers" not in one.metrics
+    for key in ("accuracy", "kl", "paper_metric"):
+        torch.testing.assert_close(two.tensors[key], one.tensors[key], rtol=0, atol=0)
+
+
+def test_cpu_workers_follow_the_torch_threads_on_the_cpu_only():
+    from interplib.studies.memorization.grids import cpu_workers
+
+    threads = torch.get_num_threads()
+    try:
+        torch.set_num_threads(3)
+        assert cpu_workers("cpu", 7) == 3 and cpu_workers("cpu", 2) == 2
+        assert cpu_workers("cuda", 7) == 1
+        torch.set_num_threads(1)
+        assert cpu_workers(torch.device("cpu"), 7) == 1
+    finally:
+        torch.set_num_threads(threads)
+
+
 def test_torch_init_grid_draws_the_same_points_with_pytorchs_init():
     from interplib.studies.memorization.grids import TorchInitGridConfig, grid_models
 
