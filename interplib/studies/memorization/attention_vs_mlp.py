@@ -8,6 +8,8 @@ of the heads it replaces (biases aside). Here:
 * :func:`mlp_parameters`: the parameters of this book's model, which has both MLP biases;
 * :func:`budget_table`: one row per ``(d, H)``: both accuracies (mean ± sem over seeds),
   the MLP's lead with its standard error, and the paper's numbers;
+* :func:`schedule_control`: the same pairs with one learning-rate schedule for both models:
+  the MLP's lead then, and the schedule's effect on the MLP model (paired by seed);
 * :func:`budget_figure`: accuracy against parameters, one panel per width.
 """
 
@@ -24,9 +26,15 @@ from torch import Tensor
 from interplib.book.plotting import TEMPLATE, titled
 from interplib.studies.memorization.capacity import parameter_count
 
-__all__ = ["budget_pairs", "mlp_parameters", "budget_table", "budget_figure"]
+__all__ = [
+    "budget_pairs",
+    "mlp_parameters",
+    "budget_table",
+    "schedule_control",
+    "budget_figure",
+]
 
-COLOURS = {"attention": "#1f77b4", "MLP": "#ff7f0e"}
+COLOURS = {"attention": "#1f77b4", "MLP": "#ff7f0e", "MLP, one schedule": "#2ca02c"}
 
 
 def budget_pairs(grid: Int[Tensor, "point 4"]) -> list[tuple[int, int, int, int]]:
@@ -99,7 +107,7 @@ def budget_table(
             row |= {
                 f"{prefix}lead": lead,
                 f"{prefix}lead sem": se,
-                f"{prefix}z": lead / se if se > 0 else math.copysign(math.inf, lead),
+                f"{prefix}z": _z(lead, se),
             }
         pub = published[d]
         row |= {
@@ -111,17 +119,75 @@ def budget_table(
     return pd.DataFrame(rows).set_index(["d", "H"])
 
 
-def budget_figure(table: pd.DataFrame, title: str) -> go.Figure:
+def schedule_control(
+    grid: Int[Tensor, "point 4"],
+    metric: Float[Tensor, "point seed"],
+    partner: Float[Tensor, "pair seed"],
+) -> pd.DataFrame:
+    """Exp 5's pairs (``grid``, ``metric``: the paper's two schedules) against the MLP
+    partners trained again from the same initialisations on the attention models' schedule
+    (``partner``, one row per pair).
+
+    One row per ``(d, H)``: ``MLP, one schedule`` (mean and ``sem``), its lead over the
+    attention model (``one-schedule lead``, ``sem``, ``z``: independent initialisations)
+    and the schedule's effect on the MLP model, paired by seed (same initialisation, same
+    batches): ``schedule effect`` = MLP on its own schedule − on the shared one, with the
+    standard error of the paired differences and ``z``.
+    """
+    pairs = budget_pairs(grid)
+    if metric.shape[0] != grid.shape[0] or partner.shape != (
+        len(pairs),
+        metric.shape[1],
+    ):
+        raise ValueError(
+            f"grid {tuple(grid.shape)}, metric {tuple(metric.shape)}, partner "
+            f"{tuple(partner.shape)}: need [point 4], [point seed] and [pair seed]"
+        )
+    n = metric.shape[1]
+    if n < 2:
+        raise ValueError("schedule_control needs two or more seeds (a standard error)")
+    rows = []
+    for k, (d, H, a, m) in enumerate(pairs):
+        va, vm, own = metric[a].double(), partner[k].double(), metric[m].double()
+        sa, sm = float(va.std() / n**0.5), float(vm.std() / n**0.5)
+        lead, se = float(vm.mean() - va.mean()), math.hypot(sa, sm)
+        diff = own - vm
+        effect, se_eff = float(diff.mean()), float(diff.std() / n**0.5)
+        rows.append(
+            {
+                "d": d,
+                "H": H,
+                "MLP, one schedule": float(vm.mean()),
+                "MLP, one schedule sem": sm,
+                "one-schedule lead": lead,
+                "one-schedule lead sem": se,
+                "one-schedule z": _z(lead, se),
+                "schedule effect": effect,
+                "schedule effect sem": se_eff,
+                "schedule z": _z(effect, se_eff),
+            }
+        )
+    return pd.DataFrame(rows).set_index(["d", "H"])
+
+
+def _z(x: float, se: float) -> float:
+    return x / se if se > 0 else (math.copysign(math.inf, x) if x else 0.0)
+
+
+def budget_figure(
+    table: pd.DataFrame, title: str, control: pd.DataFrame | None = None
+) -> go.Figure:
     """The paper's metric against the attention model's parameter count, one panel per
-    width: attention and MLP (± one standard error), the paper's means as diamonds."""
+    width: attention and MLP (± one standard error), the paper's means as diamonds, and
+    with ``control`` (:func:`schedule_control`) the MLP trained on one schedule, dashed."""
     widths = sorted({d for d, _ in table.index})
     fig = make_subplots(
         rows=1, cols=len(widths), subplot_titles=[f"d = {d}" for d in widths]
     )
     for col, d in enumerate(widths, start=1):
         t = table.loc[d]
-        for name, colour in COLOURS.items():
-            first = col == 1
+        for name in ("attention", "MLP"):
+            colour, first = COLOURS[name], col == 1
             fig.add_trace(
                 go.Scatter(
                     x=t["params"],
@@ -145,6 +211,22 @@ def budget_figure(table: pd.DataFrame, title: str) -> go.Figure:
                     legendgroup=f"paper {name}",
                     showlegend=first,
                     marker=dict(symbol="diamond-open", size=9, color=colour),
+                ),
+                row=1,
+                col=col,
+            )
+        if control is not None and d in control.index.get_level_values("d"):
+            c, name = control.loc[d], "MLP, one schedule"
+            fig.add_trace(
+                go.Scatter(
+                    x=t["params"],
+                    y=c[name],
+                    error_y=dict(type="data", array=c[f"{name} sem"]),
+                    mode="lines+markers",
+                    name=name,
+                    legendgroup=name,
+                    showlegend=col == 1,
+                    line=dict(color=COLOURS[name], width=2, dash="dash"),
                 ),
                 row=1,
                 col=col,

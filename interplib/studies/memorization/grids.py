@@ -63,6 +63,7 @@ __all__ = [
     "PaperLoopGridConfig",
     "PaperTableGridConfig",
     "PairedGridConfig",
+    "PartnerGridConfig",
     "pad_model",
     "grid_models",
     "run_grid",
@@ -115,6 +116,10 @@ class GridConfig:
     def new_model(self, point: tuple[int, int, int, int]) -> AttentionOnly:
         """A freshly initialised model of one grid point (seed the RNG first)."""
         return AttentionOnly(_arch(self, point))
+
+    def init_seed(self, index: int, seed: int) -> int:
+        """The RNG seed of the initialisation of grid point ``index``, repetition ``seed``."""
+        return self.seed + 1000 * index + seed
 
     def lr_end_of(self, index: int) -> float:
         """The learning rate at the end of the decay for grid point ``index``."""
@@ -196,6 +201,27 @@ class PairedGridConfig(PaperLoopGridConfig):
         return self.mlp_lr_end if index % 2 else self.lr_end
 
 
+@dataclass(frozen=True)
+class PartnerGridConfig(PaperLoopGridConfig):
+    """Some points of another grid trained again from that grid's initialisations:
+    ``init_points[k]`` is the index in the other grid of point ``k``, whose models start
+    from the same weights and, per repetition, see the same batches there as here (one
+    run per point on the CPU; pass the other grid's other fields unchanged)."""
+
+    init_points: tuple[int, ...] = ()
+
+    def __post_init__(self):
+        super().__post_init__()
+        if len(self.init_points) != len(self.grid):
+            raise ValueError(
+                f"{len(self.init_points)} init_points for {len(self.grid)} grid points: "
+                "give each point its index in the grid it comes from"
+            )
+
+    def init_seed(self, index: int, seed: int) -> int:
+        return super().init_seed(self.init_points[index], seed)
+
+
 def pad_model(small: AttentionOnly, cfg: AoTConfig) -> AttentionOnly:
     """``small`` inside a model of the bigger config ``cfg``, the rest switched off.
 
@@ -239,7 +265,7 @@ def _arch(cfg: GridConfig, point: tuple[int, int, int, int]) -> AoTConfig:
 def grid_models(
     cfg: GridConfig, points: Sequence[int] | None = None
 ) -> tuple[list[AttentionOnly], list[AttentionOnly]]:
-    """Each point x seed at its own size (``1000 point + seed`` seeds the init), and padded
+    """Each point x seed at its own size (``cfg.init_seed(point, seed)`` seeds the init), and padded
     to the largest sizes among ``points`` (indices into ``cfg.grid``; default: all).
 
     Returns ``(small, padded)``, ordered point-major: model ``k`` is ``points[k // seeds]``.
@@ -250,7 +276,7 @@ def grid_models(
     small = []
     for i in points:
         for j in range(cfg.seeds):
-            torch.manual_seed(cfg.seed + 1000 * i + j)
+            torch.manual_seed(cfg.init_seed(i, j))
             small.append(cfg.new_model(cfg.grid[i]))
     return small, [pad_model(m, big) for m in small]
 
@@ -483,7 +509,8 @@ def paper_grids() -> dict[str, GridConfig]:
     Exp 2 also so on the paper's own table (:class:`PaperTableGridConfig`).
     Exp 5 pairs each ``H``-head model with a 1-head model plus a GELU MLP of width
     ``2d(H-1)`` (same count), one recipe per width, trained as the paper's Exp 5 cell trains
-    (:class:`PairedGridConfig`), and again with one schedule for both models of a pair.
+    (:class:`PairedGridConfig`); and the MLP partners again on the attention models'
+    schedule (:class:`PartnerGridConfig`).
     """
     heads = range(1, 32, 5)
     exp2 = tuple((10, dh, 20, 0) for dh in range(1, 11))
@@ -517,18 +544,18 @@ def paper_grids() -> dict[str, GridConfig]:
     }
     # Exp 5, one recipe per width: the paper's Exp 5 cell (256 batches of 1024, 64
     # epochs: 16384 steps; the MLP partners' decay ends at lr * 0.01), and the control the
-    # paper lacks, both models of a pair on one schedule ("samelr")
+    # paper lacks: the MLP partners again, from the same initialisations, on the attention
+    # models' schedule ("samelr"; the attention models would be the same models again)
     for d, pairs in exp5.items():
-        for tag, mlp_end in (("", 1e-4), ("-samelr", 5e-4)):
-            grids[f"memo-grid-exp5{tag}-d{d}"] = PairedGridConfig(
-                f"exp5{tag}-d{d}",
-                pairs,
-                N=70,
-                batch=1024,
-                pool_batches=256,
-                steps=16384,
-                mlp_lr_end=mlp_end,
-            )
+        cell = PairedGridConfig(
+            f"exp5-d{d}", pairs, N=70, batch=1024, pool_batches=256, steps=16384
+        )
+        grids[f"memo-grid-exp5-d{d}"] = cell
+        fields = vars(cell) | {"name": f"exp5-samelr-d{d}", "grid": pairs[1::2]}
+        del fields["mlp_lr_end"]
+        grids[f"memo-grid-exp5-samelr-d{d}"] = PartnerGridConfig(
+            **fields, init_points=tuple(range(1, len(pairs), 2))
+        )
     # the paper's code and protocol trained as its loop trains: PyTorch's initialisation,
     # the rate stepped per epoch, a batch order per repetition
     grids["memo-grid-exp2-paperloop"] = PaperLoopGridConfig("exp2-paperloop", exp2)

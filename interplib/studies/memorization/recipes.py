@@ -22,6 +22,7 @@ from interplib.studies.memorization.analysis import model_from_artifact
 from interplib.studies.memorization.grids import (
     GRID_VERSION,
     GridConfig,
+    PartnerGridConfig,
     paper_grids,
     run_bucketed,
     run_grid,
@@ -41,6 +42,7 @@ __all__ = [
     "CPU_GRIDS",
     "BUCKET_STEP_SECONDS",
     "EXP5_STEP_SECONDS",
+    "EXP5_MLP_SHARE",
     "smoke_sweep",
     "smoke_experiment",
     "smoke_grid",
@@ -65,9 +67,16 @@ def smoke_sweep(cfg: SweepConfig) -> SweepConfig:
 
 def smoke_grid(cfg: GridConfig) -> GridConfig:
     """A grid's smoke version: its first and last points, two seeds, 110 steps of 32."""
+    ends = (0, len(cfg.grid) - 1)
+    same_inits = (  # a partner grid keeps its two points' initialisations
+        {"init_points": tuple(cfg.init_points[i] for i in ends)}
+        if isinstance(cfg, PartnerGridConfig)
+        else {}
+    )
     return replace(
         cfg,
-        grid=(cfg.grid[0], cfg.grid[-1]),
+        **same_inits,
+        grid=tuple(cfg.grid[i] for i in ends),
         seeds=2,
         steps=110,
         batch=32,
@@ -154,10 +163,13 @@ CPU_GRIDS = {
 # after a warm-up, 2026-12-05; Exp 4 padded into one run: 5.67 (2026-12-04).
 BUCKET_STEP_SECONDS = {"padded": 5.67, "buckets": 2.10, "points": 1.23}  # Exp 4
 EXP5_STEP_SECONDS = {7: 0.71, 10: 0.76, 13: 1.00}  # per point, each width's grid
+# The MLP partners alone (the "samelr" control): 0.127 of d = 7's 0.374 s a step, one core
+# of an idle machine, process time, 2026-12-06 (about a third).
+EXP5_MLP_SHARE = 0.34
 # CPU: the per-point time x steps. CUDA: not measured (no GPU yet); assumed ~5 ms per
 # stacked step (launch-bound tiny models) per run: Exp 4 11 runs x 4096 steps; Exp 5 per
 # width 3 runs (attention, the MLP partners without an MLP on their own schedule, with an
-# MLP) x 16384 steps, 2 runs with one schedule.
+# MLP) x 16384 steps; the control 2 runs (the partners without and with an MLP).
 _GPU_SECONDS = {
     name: {
         "cpu": round(BUCKET_STEP_SECONDS["points"] * 4096, -2),
@@ -166,9 +178,9 @@ _GPU_SECONDS = {
     for name in ("memo-grid-exp4", "memo-grid-exp4-paperloop")
 }
 for _d, _sec in EXP5_STEP_SECONDS.items():
-    for _tag, _runs in (("", 3), ("-samelr", 2)):
+    for _tag, _share, _runs in (("", 1.0, 3), ("-samelr", EXP5_MLP_SHARE, 2)):
         _GPU_SECONDS[f"memo-grid-exp5{_tag}-d{_d}"] = {
-            "cpu": round(_sec * 16384, -2),
+            "cpu": round(_sec * _share * 16384, -2),
             "cuda": round(_runs * 16384 * 0.005, -1),
         }
 

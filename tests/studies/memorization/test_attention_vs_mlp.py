@@ -10,6 +10,7 @@ from interplib.studies.memorization.attention_vs_mlp import (
     budget_pairs,
     budget_table,
     mlp_parameters,
+    schedule_control,
 )
 from interplib.studies.memorization.grids import paper_grids
 from interplib.studies.memorization.model import AoTConfig, AttentionOnly
@@ -63,3 +64,38 @@ def test_budget_figure_has_one_panel_per_width():
     pub = {d: {"att": {6: 0.1}, "mlp": {6: 0.2}} for d in (7, 10)}
     fig = budget_figure(budget_table(grid, metric, metric, pub, 70), "t")
     assert len(fig.data) == 8 and fig.layout.xaxis2.title.text == "parameters"
+
+
+def test_schedule_control_pairs_the_mlp_runs_by_seed():
+    grid = torch.tensor([(7, 7, 1, 0), (7, 7, 1, 0), (7, 7, 6, 0), (7, 7, 1, 70)])
+    metric = torch.tensor(
+        [[0.1, 0.2, 0.3], [0.1, 0.3, 0.2], [0.2, 0.2, 0.5], [0.5, 0.8, 0.8]],
+        dtype=torch.float64,
+    )
+    partner = torch.tensor([[0.1, 0.3, 0.2], [0.4, 0.6, 0.5]], dtype=torch.float64)
+    t = schedule_control(grid, metric, partner)
+    row = t.loc[(7, 6)]
+    assert row["MLP, one schedule"] == pytest.approx(0.5)
+    assert row["one-schedule lead"] == pytest.approx(0.5 - 0.3)
+    sd = lambda *v: float(torch.tensor(v, dtype=torch.float64).std())  # noqa: E731
+    se = math.hypot(sd(0.2, 0.2, 0.5), sd(0.4, 0.6, 0.5)) / 3**0.5
+    assert row["one-schedule lead sem"] == pytest.approx(se)
+    # paired by seed: the differences 0.1, 0.2, 0.3 have mean 0.2 and sd 0.1
+    assert row["schedule effect"] == pytest.approx(0.2)
+    assert row["schedule effect sem"] == pytest.approx(0.1 / 3**0.5)
+    assert row["schedule z"] == pytest.approx(0.2 / (0.1 / 3**0.5))
+    h1 = t.loc[(7, 1)]  # the partner ran again unchanged: no effect, z = 0
+    assert h1["schedule effect"] == 0 and h1["schedule z"] == 0
+    with pytest.raises(ValueError, match="two or more seeds"):
+        schedule_control(grid, metric[:, :1], partner[:, :1])
+    with pytest.raises(ValueError, match="pair seed"):
+        schedule_control(grid, metric, metric)
+
+
+def test_budget_figure_adds_the_one_schedule_mlp_dashed():
+    grid = torch.tensor([(7, 7, 6, 0), (7, 7, 1, 70)])
+    metric = torch.rand(2, 3)
+    pub = {7: {"att": {6: 0.1}, "mlp": {6: 0.2}}}
+    table = budget_table(grid, metric, metric, pub, 70)
+    fig = budget_figure(table, "t", schedule_control(grid, metric, metric[1:] + 0.01))
+    assert len(fig.data) == 5 and fig.data[-1].line.dash == "dash"

@@ -175,6 +175,36 @@ def test_cpu_workers_follow_the_torch_threads_on_the_cpu_only():
         torch.set_num_threads(threads)
 
 
+def test_partner_grid_starts_from_the_other_grids_models():
+    from interplib.studies.memorization.grids import (
+        PairedGridConfig,
+        PartnerGridConfig,
+        grid_models,
+        paper_grids,
+    )
+
+    pairs = ((3, 3, 2, 0), (3, 3, 1, 12), (3, 3, 3, 0), (3, 3, 1, 24))
+    cell = dict(N=6, seeds=2, steps=104, batch=8, pool_batches=2)
+    main = PairedGridConfig("m", pairs, **cell)  # type: ignore[arg-type]
+    partner = PartnerGridConfig("p", pairs[1::2], **cell, init_points=(1, 3))  # type: ignore[arg-type]
+    for k, i in enumerate((1, 3)):
+        (a, *_), _ = grid_models(main, [i])
+        (b, *_), _ = grid_models(partner, [k])
+        for (name, p), q in zip(a.named_parameters(), b.parameters()):
+            assert torch.equal(p, q), name
+    with pytest.raises(ValueError, match="init_points"):
+        PartnerGridConfig("p", pairs[1::2], **cell, init_points=(1,))  # type: ignore[arg-type]
+    full = paper_grids()
+    for d in (7, 10, 13):
+        same, own = full[f"memo-grid-exp5-samelr-d{d}"], full[f"memo-grid-exp5-d{d}"]
+        assert same.grid == own.grid[1::2] and same.lr_end == own.lr_end
+        assert same.init_points == tuple(range(1, 14, 2))
+        differ = {"name", "grid", "init_points", "mlp_lr_end"}
+        assert {k: v for k, v in vars(same).items() if k not in differ} == {
+            k: v for k, v in vars(own).items() if k not in differ
+        }
+
+
 def test_torch_init_grid_draws_the_same_points_with_pytorchs_init():
     from interplib.studies.memorization.grids import TorchInitGridConfig, grid_models
 
