@@ -155,6 +155,7 @@ CPU_GRIDS = {
     "memo-grid-exp6-paperloop": 553,
     "memo-grid-exp2-papertable": 646,
     "memo-grid-exp4-paperloop": 3274,
+    "memo-grid-exp5-d7": 3167,  # two worker processes (grids.cpu_workers)
 }
 
 # Exp 4 and 5 hold many sizes: one stacked run per size bucket on a GPU, per point on the
@@ -163,6 +164,8 @@ CPU_GRIDS = {
 # after a warm-up, 2026-12-05; Exp 4 padded into one run: 5.67 (2026-12-04).
 BUCKET_STEP_SECONDS = {"padded": 5.67, "buckets": 2.10, "points": 1.23}  # Exp 4
 EXP5_STEP_SECONDS = {7: 0.71, 10: 0.76, 13: 1.00}  # per point, each width's grid
+# (the d = 7 run itself, 2026-12-06: 0.385 s, its 14 runs' seconds over its steps, two
+# runs side by side on the two cores: the earlier figures are one core beside another job)
 # The MLP partners alone (the "samelr" control): 0.127 of d = 7's 0.374 s a step, one core
 # of an idle machine, process time, 2026-12-06 (about a third).
 EXP5_MLP_SHARE = 0.34
