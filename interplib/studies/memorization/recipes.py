@@ -156,6 +156,7 @@ CPU_GRIDS = {
     "memo-grid-exp2-papertable": 646,
     "memo-grid-exp4-paperloop": 3274,
     "memo-grid-exp5-d7": 3167,  # two worker processes (grids.cpu_workers)
+    "memo-grid-exp5-samelr-d7": 1118,  # the same
 }
 
 # Exp 4 and 5 hold many sizes: one stacked run per size bucket on a GPU, per point on the
