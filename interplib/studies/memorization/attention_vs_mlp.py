@@ -232,8 +232,8 @@ def budget_figure(
                 col=col,
             )
         fig.update_xaxes(title_text="parameters", row=1, col=col)
-    fig.update_yaxes(title_text="accuracy (paper's metric)", range=[0, 1.02], col=1)
-    fig.update_yaxes(range=[0, 1.02])
+    fig.update_yaxes(title_text="accuracy (paper's metric)", col=1)
+    fig.update_yaxes(rangemode="tozero")  # each width on its own scale
     fig.update_layout(
         template=TEMPLATE, legend=dict(orientation="h", y=-0.3, x=0), height=460
     )
