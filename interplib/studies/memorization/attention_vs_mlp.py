@@ -10,15 +10,19 @@ of the heads it replaces (biases aside). Here:
   the MLP's lead with its standard error, and the paper's numbers;
 * :func:`schedule_control`: the same pairs with one learning-rate schedule for both models:
   the MLP's lead then, and the schedule's effect on the MLP model (paired by seed);
+* :func:`permutation_p`, :func:`t_quantile`: the tests that fit five seeds a side;
 * :func:`budget_figure`: accuracy against parameters, one panel per width.
 """
 
 from __future__ import annotations
 
+import itertools
 import math
 
+import mpmath
 import pandas as pd
 import plotly.graph_objects as go
+import torch
 from jaxtyping import Float, Int
 from plotly.subplots import make_subplots
 from torch import Tensor
@@ -27,6 +31,8 @@ from interplib.book.plotting import TEMPLATE, titled
 from interplib.studies.memorization.capacity import parameter_count
 
 __all__ = [
+    "permutation_p",
+    "t_quantile",
     "budget_pairs",
     "mlp_parameters",
     "budget_table",
@@ -77,9 +83,11 @@ def budget_table(
 ) -> pd.DataFrame:
     """One row per ``(d, H)``: ``params`` (attention model) and ``MLP extra`` (the MLP
     model's surplus: its biases), the paper's metric of both (``attention``, ``MLP``, each
-    with ``sem``), ``lead = MLP - attention`` with ``lead sem`` and ``z``, the same for
-    the exact accuracy (``exact lead``, ``exact z``), and the published means
-    (``paper attention``, ``paper MLP``, ``paper lead``).
+    with ``sem``), ``lead = MLP - attention`` with ``lead sem``, ``z`` and ``p`` (exact
+    two-sided permutation test of the two sets of seeds: 5 against 5 allows no ``p`` below
+    2/252 ≈ 0.008), the same for the exact accuracy (``exact lead``, ``exact z``,
+    ``exact p``), and the published means (``paper attention``, ``paper MLP``,
+    ``paper lead``).
     """
     if accuracy.shape != metric.shape or accuracy.shape[0] != grid.shape[0]:
         raise ValueError(
@@ -108,6 +116,7 @@ def budget_table(
                 f"{prefix}lead": lead,
                 f"{prefix}lead sem": se,
                 f"{prefix}z": _z(lead, se),
+                f"{prefix}p": permutation_p(va, vm),
             }
         pub = published[d]
         row |= {
@@ -132,7 +141,8 @@ def schedule_control(
     attention model (``one-schedule lead``, ``sem``, ``z``: independent initialisations)
     and the schedule's effect on the MLP model, paired by seed (same initialisation, same
     batches): ``schedule effect`` = MLP on its own schedule − on the shared one, with the
-    standard error of the paired differences and ``z``.
+    standard error of the paired differences, ``z`` and a Student-t interval
+    (``schedule low``, ``schedule high``, 95 %).
     """
     pairs = budget_pairs(grid)
     if metric.shape[0] != grid.shape[0] or partner.shape != (
@@ -153,6 +163,7 @@ def schedule_control(
         lead, se = float(vm.mean() - va.mean()), math.hypot(sa, sm)
         diff = own - vm
         effect, se_eff = float(diff.mean()), float(diff.std() / n**0.5)
+        half = t_quantile(0.975, n - 1) * se_eff
         rows.append(
             {
                 "d": d,
@@ -165,9 +176,49 @@ def schedule_control(
                 "schedule effect": effect,
                 "schedule effect sem": se_eff,
                 "schedule z": _z(effect, se_eff),
+                "schedule low": effect - half,
+                "schedule high": effect + half,
             }
         )
     return pd.DataFrame(rows).set_index(["d", "H"])
+
+
+def permutation_p(a: Float[Tensor, " n"], b: Float[Tensor, " m"]) -> float:
+    """Exact two-sided p-value of ``mean(b) - mean(a)`` when the labels are exchangeable:
+    the share of the ways to split the pooled values into groups of ``len(a)`` and
+    ``len(b)`` whose difference of means is at least as large in size (at most 20 values
+    in all)."""
+    pooled = torch.cat([a, b]).double()
+    n, total = len(a), len(pooled)
+    if total > 20 or min(len(a), len(b)) < 1:
+        raise ValueError(f"{len(a)} and {len(b)} values: give 1 to 20 in all")
+    splits = torch.tensor(list(itertools.combinations(range(total), n)))
+    in_a = torch.zeros(len(splits), total, dtype=torch.float64)
+    in_a.scatter_(1, splits, 1.0)
+    first = in_a @ pooled / n
+    second = (pooled.sum() - in_a @ pooled) / (total - n)
+    observed = abs(float(b.double().mean() - a.double().mean()))
+    return float(((second - first).abs() >= observed * (1 - 1e-12)).double().mean())
+
+
+def t_quantile(q: float, df: int) -> float:
+    """The ``q`` quantile of Student's t with ``df`` degrees of freedom (``q`` in (0.5, 1)),
+    from its CDF through the regularised incomplete beta function, by bisection."""
+    if not 0.5 < q < 1 or df < 1:
+        raise ValueError(f"q={q}, df={df}: need 0.5 < q < 1 and df ≥ 1")
+
+    def upper(x: float) -> float:  # P(T > x) for x > 0
+        return (
+            float(mpmath.betainc(df / 2, 0.5, 0, df / (df + x * x), regularized=1)) / 2
+        )
+
+    lo, hi = 0.0, 1.0
+    while upper(hi) > 1 - q:
+        hi *= 2
+    for _ in range(60):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if upper(mid) > 1 - q else (lo, mid)
+    return (lo + hi) / 2
 
 
 def _z(x: float, se: float) -> float:

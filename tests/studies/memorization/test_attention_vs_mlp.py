@@ -10,7 +10,9 @@ from interplib.studies.memorization.attention_vs_mlp import (
     budget_pairs,
     budget_table,
     mlp_parameters,
+    permutation_p,
     schedule_control,
+    t_quantile,
 )
 from interplib.studies.memorization.grids import paper_grids
 from interplib.studies.memorization.model import AoTConfig, AttentionOnly
@@ -99,3 +101,38 @@ def test_budget_figure_adds_the_one_schedule_mlp_dashed():
     table = budget_table(grid, metric, metric, pub, 70)
     fig = budget_figure(table, "t", schedule_control(grid, metric, metric[1:] + 0.01))
     assert len(fig.data) == 5 and fig.data[-1].line.dash == "dash"
+
+
+def test_permutation_p_by_hand():
+    a = torch.tensor([1.0, 2.0, 3.0, 4.0, 5.0])
+    # complete separation: 2 of the 252 splits (this one and its mirror) are as extreme
+    assert permutation_p(a, a + 10) == pytest.approx(2 / 252)
+    assert permutation_p(a, a.flip(0)) == 1.0  # the same values: every split as far
+    # 2 against 2: splits {1,2}|{3,4} and its mirror reach |3.5 - 1.5| = 2 out of 6
+    assert permutation_p(torch.tensor([1.0, 2.0]), torch.tensor([3.0, 4.0])) == (
+        pytest.approx(2 / 6)
+    )
+    with pytest.raises(ValueError, match="1 to 20"):
+        permutation_p(torch.zeros(11), torch.zeros(10))
+
+
+@pytest.mark.parametrize(
+    "q, df, expected",
+    [(0.975, 4, 2.7764451), (0.975, 1, 12.7062047), (0.95, 10, 1.8124611)],
+)
+def test_t_quantile_matches_the_tables(q, df, expected):
+    assert t_quantile(q, df) == pytest.approx(expected, abs=1e-6)
+    with pytest.raises(ValueError, match="0.5 < q < 1"):
+        t_quantile(0.3, df)
+
+
+def test_schedule_control_interval_is_the_t_interval():
+    grid = torch.tensor([(7, 7, 6, 0), (7, 7, 1, 70)])
+    metric = torch.tensor([[0.2, 0.2, 0.5], [0.5, 0.8, 0.8]], dtype=torch.float64)
+    partner = torch.tensor([[0.4, 0.6, 0.5]], dtype=torch.float64)
+    row = schedule_control(grid, metric, partner).loc[(7, 6)]
+    half = 4.3026527 * 0.1 / 3**0.5  # t(0.975, 2) x sd 0.1 / sqrt(3)
+    assert row["schedule low"] == pytest.approx(0.2 - half, abs=1e-6)
+    assert row["schedule high"] == pytest.approx(0.2 + half, abs=1e-6)
+    t = budget_table(grid, metric, metric, {7: {"att": {6: 0}, "mlp": {6: 0}}}, 70)
+    assert t.loc[(7, 6), "p"] == pytest.approx(permutation_p(metric[0], metric[1]))
