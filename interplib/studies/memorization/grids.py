@@ -506,7 +506,7 @@ def paper_grids() -> dict[str, GridConfig]:
     and 3 also with per-head maps, Exp 1 and 6 also with a table per seed, Exp 2 also with
     PyTorch's initialisation of the paper code's modules (one table, and a table per seed),
     Exp 1-4 and 6 also trained as the paper's loop trains (:class:`PaperLoopGridConfig`),
-    Exp 2 also so on the paper's own table (:class:`PaperTableGridConfig`).
+    Exp 1-3 and 6 also so on the paper's own table (:class:`PaperTableGridConfig`).
     Exp 5 pairs each ``H``-head model with a 1-head model plus a GELU MLP of width
     ``2d(H-1)`` (same count), one recipe per width, trained as the paper's Exp 5 cell trains
     (:class:`PairedGridConfig`); and the MLP partners again on the attention models'
@@ -565,6 +565,10 @@ def paper_grids() -> dict[str, GridConfig]:
         grids[f"memo-grid-{name}-paperloop"] = PaperLoopGridConfig(
             **vars(cfg) | {"name": f"{name}-paperloop"}
         )
+        if name != "exp4":  # and on the paper's own table
+            grids[f"memo-grid-{name}-papertable"] = PaperTableGridConfig(
+                **vars(cfg) | {"name": f"{name}-papertable"}
+            )
     return grids
 
 
