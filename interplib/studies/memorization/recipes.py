@@ -157,6 +157,8 @@ CPU_GRIDS = {
     "memo-grid-exp4-paperloop": 3274,
     "memo-grid-exp5-d7": 3167,  # two worker processes (grids.cpu_workers)
     "memo-grid-exp5-samelr-d7": 1118,  # the same
+    "memo-grid-exp1-papertable": 1090,  # beside exp3-papertable on the other core
+    "memo-grid-exp3-papertable": 1161,
 }
 
 # Exp 4 and 5 hold many sizes: one stacked run per size bucket on a GPU, per point on the
