@@ -159,6 +159,7 @@ CPU_GRIDS = {
     "memo-grid-exp5-samelr-d7": 1118,  # the same
     "memo-grid-exp1-papertable": 1090,  # beside exp3-papertable on the other core
     "memo-grid-exp3-papertable": 1161,
+    "memo-grid-exp6-papertable": 717,
 }
 
 # Exp 4 and 5 hold many sizes: one stacked run per size bucket on a GPU, per point on the
