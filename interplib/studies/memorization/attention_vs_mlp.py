@@ -103,8 +103,7 @@ def budget_table(
         row: dict = {"d": d, "H": H, "params": params, "MLP extra": mlp_params - params}
         for prefix, v in (("", metric), ("exact ", accuracy)):
             va, vm = v[a].double(), v[m].double()
-            sa, sm = float(va.std() / n**0.5), float(vm.std() / n**0.5)
-            lead, se = float(vm.mean() - va.mean()), math.hypot(sa, sm)
+            sa, sm, lead, se = _lead(va, vm)
             if not prefix:
                 row |= {
                     "attention": float(va.mean()),
@@ -159,8 +158,7 @@ def schedule_control(
     rows = []
     for k, (d, H, a, m) in enumerate(pairs):
         va, vm, own = metric[a].double(), partner[k].double(), metric[m].double()
-        sa, sm = float(va.std() / n**0.5), float(vm.std() / n**0.5)
-        lead, se = float(vm.mean() - va.mean()), math.hypot(sa, sm)
+        sa, sm, lead, se = _lead(va, vm)
         diff = own - vm
         effect, se_eff = float(diff.mean()), float(diff.std() / n**0.5)
         half = t_quantile(0.975, n - 1) * se_eff
@@ -219,6 +217,15 @@ def t_quantile(q: float, df: int) -> float:
         mid = (lo + hi) / 2
         lo, hi = (mid, hi) if upper(mid) > 1 - q else (lo, mid)
     return (lo + hi) / 2
+
+
+def _lead(
+    a: Float[Tensor, " seed"], b: Float[Tensor, " seed"]
+) -> tuple[float, float, float, float]:
+    """Each side's standard error of the mean, ``mean(b) - mean(a)`` and its standard
+    error (independent seeds)."""
+    sa, sb = (float(v.std() / len(v) ** 0.5) for v in (a, b))
+    return sa, sb, float(b.mean() - a.mean()), math.hypot(sa, sb)
 
 
 def _z(x: float, se: float) -> float:
