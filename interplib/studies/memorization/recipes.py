@@ -160,6 +160,8 @@ CPU_GRIDS = {
     "memo-grid-exp1-papertable": 1090,  # beside exp3-papertable on the other core
     "memo-grid-exp3-papertable": 1161,
     "memo-grid-exp6-papertable": 717,
+    # two workers; a book build shared the two cores for about 20 of its 97 minutes
+    "memo-grid-exp5-d10": 5833,
 }
 
 # Exp 4 and 5 hold many sizes: one stacked run per size bucket on a GPU, per point on the
