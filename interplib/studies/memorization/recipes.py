@@ -162,6 +162,7 @@ CPU_GRIDS = {
     "memo-grid-exp6-papertable": 717,
     # two workers; a book build shared the two cores for about 20 of its 97 minutes
     "memo-grid-exp5-d10": 5833,
+    "memo-grid-exp5-samelr-d10": 3514,  # two workers; a CI run shared the cores
 }
 
 # Exp 4 and 5 hold many sizes: one stacked run per size bucket on a GPU, per point on the
