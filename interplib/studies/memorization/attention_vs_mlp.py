@@ -10,6 +10,8 @@ of the heads it replaces (biases aside). Here:
   the MLP's lead with its standard error, and the paper's numbers;
 * :func:`schedule_control`: the same pairs with one learning-rate schedule for both models:
   the MLP's lead then, and the schedule's effect on the MLP model (paired by seed);
+* :func:`budget_at`: the budget at which a curve first reaches a level (a comparison that
+  the ceiling at 1 does not compress);
 * :func:`permutation_p`, :func:`t_quantile`: the tests that fit five seeds a side;
 * :func:`budget_figure`: accuracy against parameters, one panel per width.
 """
@@ -37,6 +39,7 @@ __all__ = [
     "mlp_parameters",
     "budget_table",
     "schedule_control",
+    "budget_at",
     "budget_figure",
 ]
 
@@ -179,6 +182,38 @@ def schedule_control(
             }
         )
     return pd.DataFrame(rows).set_index(["d", "H"])
+
+
+def budget_at(
+    params: Float[Tensor, " point"], metric: Float[Tensor, " point"], level: float
+) -> float:
+    """The budget at which ``metric`` first reaches ``level``, linear between the two points
+    of the curve (``params`` increasing) that bracket its first crossing; ``nan`` if it
+    never does.
+
+    Raises:
+        ValueError: if the shapes differ, ``params`` does not increase, or the curve starts
+            at or above ``level`` (its crossing is then below the smallest budget).
+    """
+    x, y = torch.as_tensor(params).double(), torch.as_tensor(metric).double()
+    if x.ndim != 1 or x.shape != y.shape or len(x) < 2:
+        raise ValueError(
+            f"params {tuple(x.shape)}, metric {tuple(y.shape)}: need two 1-d curves of "
+            "the same length, at least 2 points"
+        )
+    if not bool((x.diff() > 0).all()):
+        raise ValueError("params must increase from point to point")
+    if y[0] >= level:
+        raise ValueError(
+            f"the curve starts at {float(y[0]):.4f} >= {level}: it crosses below the "
+            "smallest budget; ask for a higher level"
+        )
+    above = (y >= level).nonzero()
+    if not len(above):
+        return math.nan
+    k = int(above[0])
+    x0, x1, y0, y1 = float(x[k - 1]), float(x[k]), float(y[k - 1]), float(y[k])
+    return x0 + (level - y0) * (x1 - x0) / (y1 - y0)
 
 
 def permutation_p(a: Float[Tensor, " n"], b: Float[Tensor, " m"]) -> float:

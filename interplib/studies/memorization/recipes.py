@@ -163,6 +163,8 @@ CPU_GRIDS = {
     # two workers; a book build shared the two cores for about 20 of its 97 minutes
     "memo-grid-exp5-d10": 5833,
     "memo-grid-exp5-samelr-d10": 3514,  # two workers; a CI run shared the cores
+    # two workers; a book build and a test run shared the cores for about 18 of 125 min
+    "memo-grid-exp5-d13": 7478,
 }
 
 # Exp 4 and 5 hold many sizes: one stacked run per size bucket on a GPU, per point on the

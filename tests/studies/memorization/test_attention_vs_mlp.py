@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from interplib.studies.memorization.attention_vs_mlp import (
+    budget_at,
     budget_figure,
     budget_pairs,
     budget_table,
@@ -136,3 +137,24 @@ def test_schedule_control_interval_is_the_t_interval():
     assert row["schedule high"] == pytest.approx(0.2 + half, abs=1e-6)
     t = budget_table(grid, metric, metric, {7: {"att": {6: 0}, "mlp": {6: 0}}}, 70)
     assert t.loc[(7, 6), "p"] == pytest.approx(permutation_p(metric[0], metric[1]))
+
+
+def test_budget_at_inverts_a_line_and_takes_the_first_crossing():
+    x = torch.tensor([1.0, 2.0, 4.0, 8.0], dtype=torch.float64)
+    line = 0.1 * x  # reaches 0.3 at x = 3, between the 2nd and the 3rd point
+    assert math.isclose(budget_at(x, line, 0.3), 3.0)
+    assert math.isclose(budget_at(x, line, 0.4), 4.0)  # on a point
+    # the first crossing of 0.5, not the last
+    bumpy = torch.tensor([0.0, 0.6, 0.2, 0.9], dtype=torch.float64)
+    assert math.isclose(budget_at(x, bumpy, 0.5), 1 + 0.5 / 0.6)
+    assert math.isnan(budget_at(x, line, 0.95))
+
+
+def test_budget_at_rejects_curves_it_cannot_read():
+    x = torch.tensor([1.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match="starts at"):
+        budget_at(x, torch.tensor([0.5, 0.6, 0.7]), 0.5)
+    with pytest.raises(ValueError, match="increase"):
+        budget_at(torch.tensor([1.0, 3.0, 2.0]), torch.zeros(3), 0.5)
+    with pytest.raises(ValueError, match="same length"):
+        budget_at(x, torch.zeros(2), 0.5)
