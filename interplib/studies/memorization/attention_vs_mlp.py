@@ -12,6 +12,7 @@ of the heads it replaces (biases aside). Here:
   the MLP's lead then, and the schedule's effect on the MLP model (paired by seed);
 * :func:`budget_at`: the budget at which a curve first reaches a level (a comparison that
   the ceiling at 1 does not compress);
+* :func:`budget_ratio_draws`: a seed bootstrap of the ratio of two such budgets;
 * :func:`permutation_p`, :func:`t_quantile`: the tests that fit five seeds a side;
 * :func:`budget_figure`: accuracy against parameters, one panel per width.
 """
@@ -40,6 +41,7 @@ __all__ = [
     "budget_table",
     "schedule_control",
     "budget_at",
+    "budget_ratio_draws",
     "budget_figure",
 ]
 
@@ -214,6 +216,49 @@ def budget_at(
     k = int(above[0])
     x0, x1, y0, y1 = float(x[k - 1]), float(x[k]), float(y[k - 1]), float(y[k])
     return x0 + (level - y0) * (x1 - x0) / (y1 - y0)
+
+
+def budget_ratio_draws(
+    params: tuple[Float[Tensor, " point"], Float[Tensor, " point"]],
+    metric: tuple[Float[Tensor, "point seed"], Float[Tensor, "point seed"]],
+    level: float,
+    draws: int = 2000,
+    seed: int = 0,
+) -> Float[Tensor, " draw"]:
+    """Seed-bootstrap draws of ``budget_at`` of the first curve over that of the second.
+
+    Each draw resamples the seeds with replacement, one set of indices for every point of
+    both curves (the seed is the unit: models that share a seed share its table and its
+    draws), and reads :func:`budget_at` off the two mean curves. A draw whose curve never
+    reaches ``level`` gives ``nan``.
+
+    Raises:
+        ValueError: if the two metrics do not have one ``[point, seed]`` shape with as many
+            points as their ``params``, or fewer than 2 seeds or 1 draw are asked for.
+    """
+    (xa, xb), (ya, yb) = params, metric
+    n = ya.shape[-1]
+    if ya.ndim != 2 or ya.shape != yb.shape or {len(xa), len(xb)} != {ya.shape[0]}:
+        raise ValueError(
+            f"params {len(xa)} and {len(xb)} points, metrics {tuple(ya.shape)} and "
+            f"{tuple(yb.shape)}: need two [point, seed] metrics of one shape, one "
+            "budget per point"
+        )
+    if n < 2 or draws < 1:
+        raise ValueError(
+            f"{n} seeds, {draws} draws: need 2 or more seeds, 1 or more draws"
+        )
+    gen = torch.Generator().manual_seed(seed)
+    picks = torch.randint(n, (draws, n), generator=gen)  # [draw, n]
+    mean_a = ya.double()[:, picks].mean(-1)  # [point, draw]
+    mean_b = yb.double()[:, picks].mean(-1)
+    return torch.tensor(
+        [
+            budget_at(xa, mean_a[:, k], level) / budget_at(xb, mean_b[:, k], level)
+            for k in range(draws)
+        ],
+        dtype=torch.float64,
+    )
 
 
 def permutation_p(a: Float[Tensor, " n"], b: Float[Tensor, " m"]) -> float:

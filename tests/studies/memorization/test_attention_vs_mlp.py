@@ -9,6 +9,7 @@ from interplib.studies.memorization.attention_vs_mlp import (
     budget_at,
     budget_figure,
     budget_pairs,
+    budget_ratio_draws,
     budget_table,
     mlp_parameters,
     permutation_p,
@@ -158,3 +159,45 @@ def test_budget_at_rejects_curves_it_cannot_read():
         budget_at(torch.tensor([1.0, 3.0, 2.0]), torch.zeros(3), 0.5)
     with pytest.raises(ValueError, match="same length"):
         budget_at(x, torch.zeros(2), 0.5)
+
+
+def test_budget_ratio_draws_match_every_resample_of_two_seeds():
+    """Two seeds resampled as a unit: the index sets {0, 0}, {0, 1}, {1, 1} with
+    chances 1/4, 1/2, 1/4, each giving the ratio of its mean curves' budgets."""
+    x = torch.tensor([1.0, 2.0, 4.0, 8.0], dtype=torch.float64)
+    gen = torch.Generator().manual_seed(3)
+    ya = torch.sort(torch.rand(4, 2, generator=gen, dtype=torch.float64), dim=0).values
+    yb = torch.sort(torch.rand(4, 2, generator=gen, dtype=torch.float64), dim=0).values
+    ya[0], yb[0], ya[-1], yb[-1] = 0.0, 0.0, 1.0, 1.0  # every curve crosses 0.5
+    x2 = 1.5 * x
+    brute = {
+        pick: budget_at(x, ya[:, list(pick)].mean(1), 0.5)
+        / budget_at(x2, yb[:, list(pick)].mean(1), 0.5)
+        for pick in ((0, 0), (0, 1), (1, 1))
+    }
+    draws = budget_ratio_draws((x, x2), (ya, yb), 0.5, draws=4000, seed=1)
+    share = {
+        pick: float(
+            torch.isclose(draws, torch.tensor(r, dtype=torch.float64)).double().mean()
+        )
+        for pick, r in brute.items()
+    }
+    assert math.isclose(sum(share.values()), 1.0)
+    for pick, chance in zip(brute, (0.25, 0.5, 0.25)):
+        assert abs(share[pick] - chance) < 0.03
+    # the same seed, the same draws; identical seeds: every draw is the point ratio
+    assert torch.equal(draws, budget_ratio_draws((x, x2), (ya, yb), 0.5, 4000, seed=1))
+    flat = budget_ratio_draws(
+        (x, x2), (ya[:, :1].repeat(1, 3), yb[:, :1].repeat(1, 3)), 0.5, draws=50
+    )
+    assert torch.allclose(flat, torch.tensor(brute[0, 0], dtype=torch.float64))
+
+
+def test_budget_ratio_draws_reject_mismatched_shapes():
+    x, y = torch.arange(1.0, 5.0), torch.rand(4, 3)
+    with pytest.raises(ValueError, match="one shape"):
+        budget_ratio_draws((x, x), (y, y[:, :2]), 0.5)
+    with pytest.raises(ValueError, match="budget per point"):
+        budget_ratio_draws((x, x[:3]), (y, y), 0.5)
+    with pytest.raises(ValueError, match="2 or more seeds"):
+        budget_ratio_draws((x, x), (y[:, :1], y[:, :1]), 0.5)
