@@ -165,6 +165,8 @@ CPU_GRIDS = {
     "memo-grid-exp5-samelr-d10": 3514,  # two workers; a CI run shared the cores
     # two workers; a book build and a test run shared the cores for about 18 of 125 min
     "memo-grid-exp5-d13": 7478,
+    # two workers; a one-core training ran beside them for about 75 of its 92 minutes
+    "memo-grid-exp5-samelr-d13": 5534,
 }
 
 # Exp 4 and 5 hold many sizes: one stacked run per size bucket on a GPU, per point on the
