@@ -228,8 +228,8 @@ def budget_ratio_draws(
     """Seed-bootstrap draws of ``budget_at`` of the first curve over that of the second.
 
     Each draw resamples the seeds with replacement, one set of indices for every point of
-    both curves (the seed is the unit: models that share a seed share its table and its
-    draws), and reads :func:`budget_at` off the two mean curves. A draw whose curve never
+    both curves (the seed is the unit: models that share a seed index may share what it
+    draws, a table or a batch order), and reads :func:`budget_at` off the two mean curves. A draw whose curve never
     reaches ``level`` gives ``nan``.
 
     Raises:
