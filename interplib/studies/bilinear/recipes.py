@@ -15,6 +15,9 @@ so that their curves give the chapter's readings against tokens seen.
 
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+
 import torch
 
 from interplib.core.artifacts import Artifact
@@ -38,9 +41,13 @@ from interplib.studies.bilinear.model import (
 
 __all__ = [
     "RUNS",
+    "TRACKED_RUNS",
     "LONG_RUNS",
     "fit",
     "fit_tracked",
+    "fit_readings",
+    "readings_only",
+    "weights_sha256",
     "model_from_artifact",
     "register_runs",
 ]
@@ -104,6 +111,36 @@ def fit_tracked(run: LMRun, device: torch.device, progress) -> Trained:
     return fit(run, device, progress, on_evaluate=track, train=train)
 
 
+def weights_sha256(tensors: dict[str, torch.Tensor]) -> str:
+    """A sha256 of a payload's weights (every tensor but the ``curve.`` ones): names,
+    dtypes, shapes and bytes, in name order."""
+    digest = hashlib.sha256()
+    for key in sorted(k for k in tensors if not k.startswith("curve.")):
+        value = tensors[key].detach().cpu().contiguous()
+        digest.update(f"{key}|{value.dtype}|{tuple(value.shape)}|".encode())
+        digest.update(value.view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def readings_only(trained: Trained) -> Trained:
+    """The readings of a run whose weights and per-step curves another artifact already
+    holds: its evaluation curves (one value per evaluation), and the weights replaced by
+    their :func:`weights_sha256` (in ``metrics["weights_sha256"]``)."""
+    steps = trained.tensors["curve.step"].shape
+    curves = {
+        k: v
+        for k, v in trained.tensors.items()
+        if k.startswith("curve.") and v.shape == steps
+    }
+    metrics = trained.metrics | {"weights_sha256": weights_sha256(trained.tensors)}
+    return dataclasses.replace(trained, tensors=curves, metrics=metrics)
+
+
+def fit_readings(run: LMRun, device: torch.device, progress) -> Trained:
+    """:func:`fit_tracked`, keeping the readings and the hash of the weights only."""
+    return readings_only(fit_tracked(run, device, progress))
+
+
 def model_from_artifact(run: LMRun, art: Artifact) -> BilinearTransformer:
     """The trained model an artifact holds, float32, eval mode (the recipes' loader)."""
     weights, _ = split_payload(art.tensors)
@@ -116,9 +153,11 @@ def register_runs(
     description: str,
     suffix: str = "",
     seconds: dict[int, dict[str, float]] | None = None,
+    layers: tuple[int, ...] = (1, 2),
+    loader=model_from_artifact,
     **options,
 ) -> dict[str, LMRun]:
-    """Register ``bilinear-l<n><suffix>`` for n = 1, 2 layers: the default bilinear model
+    """Register ``bilinear-l<n><suffix>`` for n in ``layers``: the default bilinear model
     on the story corpus, trained with ``training`` by ``fit_run``.
 
     Args:
@@ -130,7 +169,7 @@ def register_runs(
         The runs (the recipes' configs) by name.
     """
     runs = {}
-    for n in (1, 2):
+    for n in layers:
         name = f"bilinear-l{n}{suffix}"
         runs[name] = LMRun(BilinearConfig(n_layers=n), training)
         register(
@@ -140,7 +179,7 @@ def register_runs(
                 config=runs[name],
                 fit=fit_run,
                 needs=(lmdata.DATA_NAME,),
-                loader=model_from_artifact,
+                loader=loader,
                 smoke=smoke_run,
                 seconds=(seconds or {}).get(n, {}),
                 description=description.format(n=n),
@@ -155,6 +194,19 @@ RUNS = register_runs(
     fit,
     "{n}-layer bilinear transformer on the story corpus",
     seconds={1: {"cpu": 4334}, 2: {"cpu": 5924}},
+)
+# The CPU recipe again, read every 100 steps: the readings along the CPU run. Its training
+# does not depend on the readings, so it ends on bilinear-l1's weights: it stores their
+# hash, not a second copy (artifacts/ has a 64 MiB budget)
+TRACKED_RUNS = register_runs(
+    dataclasses.replace(CPU_TRAINING, eval_every=100),
+    fit_readings,
+    "{n}-layer bilinear transformer on the story corpus, the bigram readings tracked "
+    "every 100 steps",
+    suffix="-tracked",
+    seconds={1: {"cpu": 2148}},  # one core; the other trained beside it
+    layers=(1,),
+    loader=None,
 )
 LONG_RUNS = register_runs(
     GPU_TRAINING,

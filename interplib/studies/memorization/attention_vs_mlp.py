@@ -229,8 +229,8 @@ def budget_ratio_draws(
 
     Each draw resamples the seeds with replacement, one set of indices for every point of
     both curves (the seed is the unit: models that share a seed index may share what it
-    draws, a table or a batch order), and reads :func:`budget_at` off the two mean curves. A draw whose curve never
-    reaches ``level`` gives ``nan``.
+    draws, a table or a batch order), and reads :func:`budget_at` off the two mean curves.
+    A draw whose curve never reaches ``level`` gives ``nan``.
 
     Raises:
         ValueError: if the two metrics do not have one ``[point, seed]`` shape with as many

@@ -8,10 +8,11 @@ from builders import tiny_lm_splits
 
 from interplib.core import recipes
 from interplib.core.artifacts import Artifact
-from interplib.core.training import evaluate
+from interplib.core.training import evaluate, train_lm
 from interplib.corpus import lmdata
 from interplib.studies.bilinear import recipes as bilinear_study
-from interplib.studies.bilinear.model import BilinearConfig
+from interplib.studies.bilinear.analysis import bigram_tracker
+from interplib.studies.bilinear.model import BilinearConfig, BilinearTransformer
 
 
 def test_the_study_registers_a_one_and_a_two_layer_model_on_the_story_vocabulary():
@@ -112,3 +113,75 @@ def test_the_cpu_runs_keep_their_recipe_fields():
         assert (recipe.gpu, recipe.committed) == (False, True)
         assert recipe.config.train == bilinear_study.CPU_TRAINING
         assert recipe.config.train.steps * recipe.config.train.batch_size == 32_000
+
+
+def test_the_tracked_run_is_the_cpu_recipe_read_every_100_steps():
+    table = recipes.recipes()
+    tracked, plain = table["bilinear-l1-tracked"], table["bilinear-l1"]
+    assert tracked.config.model == plain.config.model
+    assert tracked.config.train == dataclasses.replace(
+        bilinear_study.CPU_TRAINING, eval_every=100
+    )
+    assert tracked.fit is bilinear_study.fit_readings and tracked.loader is None
+    assert (tracked.gpu, tracked.committed) == (False, True)
+
+
+def test_readings_only_keeps_the_curves_and_the_hash_of_the_weights():
+    from interplib.core.recipes import Trained
+
+    g = torch.Generator().manual_seed(0)
+    weights = {"a.w": torch.randn(3, 2, generator=g).half(), "b": torch.arange(4)}
+    curves = {"curve.step": torch.arange(3), "curve.val_loss": torch.rand(3)}
+    per_step = {
+        "curve.train_loss": torch.rand(8),
+        "curve.val_loss_by_pos": torch.rand(3, 5),
+    }
+    payload = weights | curves | per_step
+    out = bilinear_study.readings_only(Trained(payload, {"x": 1}, ("x", 1.0)))
+    assert set(out.tensors) == set(curves) and out.metrics["x"] == 1
+    digest = out.metrics["weights_sha256"]
+    assert digest == bilinear_study.weights_sha256(weights)  # the curves do not count
+    nudged = weights | {"a.w": weights["a.w"].clone()}
+    nudged["a.w"][1, 0] += 1
+    assert bilinear_study.weights_sha256(nudged) != digest
+    # a dtype or a shape alone changes it too
+    assert bilinear_study.weights_sha256(weights | {"b": torch.arange(4.0)}) != digest
+    assert (
+        bilinear_study.weights_sha256(weights | {"a.w": weights["a.w"].reshape(2, 3)})
+        != digest
+    )
+
+
+def test_the_readings_leave_the_training_alone():
+    """Why bilinear-l1-tracked ends on bilinear-l1's weights: a tiny model evaluated every
+    3 steps, every step, and every step with the tracker ends on the same weights, bit for
+    bit."""
+    splits = tiny_lm_splits()
+    cfg = BilinearConfig(
+        d_vocab=16, n_layers=1, d_model=16, n_heads=2, d_mlp=24, n_ctx=16
+    )
+    train = dataclasses.replace(
+        bilinear_study.CPU_TRAINING,
+        steps=6,
+        batch_size=8,
+        warmup_steps=1,
+        eval_every=1,
+        eval_sequences=8,
+    )
+    counts = lmdata.bigram_counts(splits["train"], 16).T
+    counts[:, 1:3] = (
+        0  # tokens 1 and 2 as "a" and "an": words 4, 6 after one, 3, 5 after the other
+    )
+    counts[[4, 6], 1], counts[[3, 5], 2] = 30, 25
+    track = bigram_tracker(counts, counts.sum(0) > 0, (1, 2), probe=3)
+    weights, readings = [], []
+    for hook in (None, track):
+        torch.manual_seed(0)
+        model = BilinearTransformer(cfg)
+        result = train_lm(
+            model, splits["train"], splits["val"], train, "cpu", None, hook
+        )
+        weights.append(model.state_dict())
+        readings.append(result.history.get("precision@10"))
+    assert readings[0] is None and len(readings[1]) == 7  # steps 0, 1, ..., 6
+    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
