@@ -171,6 +171,9 @@ def readings_figure(
                 row=j // 2 + 1,
                 col=j % 2 + 1,
             )
-    fig.update_xaxes(title_text="tokens seen (millions)")
-    fig.update_layout(template=TEMPLATE, showlegend=len(runs) > 1)
+    rows = math.ceil(len(names) / 2)
+    fig.update_xaxes(title_text="tokens seen (millions)", row=rows)
+    fig.update_layout(
+        template=TEMPLATE, showlegend=len(runs) > 1, height=260 * rows + 120
+    )
     return titled(fig, title)
