@@ -89,7 +89,8 @@ def bigram_tracker(
     logits against log counts over ``inputs``, "an balanced accuracy": balanced accuracy of
     "the token's log-probability after 'an' > that after 'a'" over the tokens that follow an
     article at least 20 times (label: the article they follow more often; the chapter's
-    article score), "embedding RMS": median RMS of the embeddings of the tokens that occur,
+    article score; ``nan`` where those tokens all follow one article), "embedding RMS":
+    median RMS of the embeddings of the tokens that occur,
     "effective rank": effective rank of the last layer's form for the output ``probe``}``.
     ``counts[o, i]``: how often o follows i in the training data; ``article_ids``: the ids
     of "a" and "an".
@@ -109,7 +110,12 @@ def bigram_tracker(
         # logits carry an offset per input, which decides a comparison across inputs)
         log_p = logits.log_softmax(0)
         prefers_an = (log_p[:, an] > log_p[:, a])[seen]
-        articles = binary_scores(prefers_an, label)
+        # a corpus whose article followers are all of one class (a smoke run's) has none
+        articles = (
+            binary_scores(prefers_an, label)
+            if bool(label.any()) and not bool(label.all())
+            else {"balanced accuracy": math.nan}
+        )
         return {
             f"precision@{k}": float(precision_at_k(logits, truth, k, inputs).mean()),
             "an balanced accuracy": articles["balanced accuracy"],
