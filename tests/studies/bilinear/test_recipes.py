@@ -24,24 +24,22 @@ def test_the_study_registers_a_one_and_a_two_layer_model_on_the_story_vocabulary
     assert [r.model.n_layers for r in bilinear_study.RUNS.values()] == [1, 2]
 
 
+TINY_MODEL = BilinearConfig(
+    d_vocab=16, n_layers=1, d_model=16, n_heads=2, d_mlp=24, n_ctx=16
+)
+
+
+def tiny_train(train):  # a training config cut to 4 steps of 8 sequences, read every 2
+    return dataclasses.replace(
+        train, steps=4, batch_size=8, warmup_steps=1, eval_every=2, eval_sequences=8
+    )
+
+
 def test_fit_trains_and_stores_a_loadable_model(monkeypatch):
     splits = tiny_lm_splits()
     monkeypatch.setattr(lmdata, "load_split", splits.__getitem__)
     run = next(iter(bilinear_study.RUNS.values()))
-    run = dataclasses.replace(
-        run,
-        model=BilinearConfig(
-            d_vocab=16, n_layers=1, d_model=16, n_heads=2, d_mlp=24, n_ctx=16
-        ),
-        train=dataclasses.replace(
-            run.train,
-            steps=4,
-            batch_size=8,
-            warmup_steps=1,
-            eval_every=2,
-            eval_sequences=8,
-        ),
-    )
+    run = dataclasses.replace(run, model=TINY_MODEL, train=tiny_train(run.train))
     out = bilinear_study.fit(run, torch.device("cpu"), None)
     assert (
         out.key_metric[1] == out.metrics["val_loss_float16"]
@@ -157,31 +155,23 @@ def test_the_readings_leave_the_training_alone():
     3 steps, every step, and every step with the tracker ends on the same weights, bit for
     bit."""
     splits = tiny_lm_splits()
-    cfg = BilinearConfig(
-        d_vocab=16, n_layers=1, d_model=16, n_heads=2, d_mlp=24, n_ctx=16
-    )
     train = dataclasses.replace(
-        bilinear_study.CPU_TRAINING,
-        steps=6,
-        batch_size=8,
-        warmup_steps=1,
-        eval_every=1,
-        eval_sequences=8,
+        tiny_train(bilinear_study.CPU_TRAINING), steps=6, eval_every=1
     )
     counts = lmdata.bigram_counts(splits["train"], 16).T
     counts[:, 1:3] = (
-        0  # tokens 1 and 2 as "a" and "an": words 4, 6 after one, 3, 5 after the other
+        0  # tokens 1, 2 as "a", "an": words 4, 6 after one, 3, 5 after the other
     )
     counts[[4, 6], 1], counts[[3, 5], 2] = 30, 25
     track = bigram_tracker(counts, counts.sum(0) > 0, (1, 2), probe=3)
     weights, readings = [], []
-    for hook in (None, track):
+    for every, hook in ((3, None), (1, None), (1, track)):
         torch.manual_seed(0)
-        model = BilinearTransformer(cfg)
-        result = train_lm(
-            model, splits["train"], splits["val"], train, "cpu", None, hook
-        )
+        model = BilinearTransformer(TINY_MODEL)
+        run = dataclasses.replace(train, eval_every=every)
+        result = train_lm(model, splits["train"], splits["val"], run, "cpu", None, hook)
         weights.append(model.state_dict())
         readings.append(result.history.get("precision@10"))
-    assert readings[0] is None and len(readings[1]) == 7  # steps 0, 1, ..., 6
-    assert all(torch.equal(weights[0][k], weights[1][k]) for k in weights[0])
+    assert readings[:2] == [None, None] and len(readings[2]) == 7  # steps 0, 1, ..., 6
+    for other in weights[1:]:
+        assert all(torch.equal(weights[0][k], other[k]) for k in weights[0])
