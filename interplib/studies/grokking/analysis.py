@@ -18,9 +18,10 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
-from interplib.interp import clockpizza, fourier
+from interplib.interp import fourier
 from interplib.studies.grokking import controls
 from interplib.studies.grokking.emergence import logit_scale
+from interplib.studies.grokking.measures import clock_pizza
 from interplib.studies.grokking.model import (
     GrokConfig,
     GrokTransformer,
@@ -228,12 +229,6 @@ def summarize(
     used = sorted(clusters["sizes"])
     W_U = bridge.W_U.double()  # [d_model c]
     W_L = (bridge.W_out[0] @ bridge.W_U).double()  # [neuron c]
-    tokens, labels = dataset(p)
-    embedded = model.embedded(tokens)
-    outputs = torch.randint(p, labels.shape, generator=torch.Generator().manual_seed(0))
-    sym = clockpizza.gradient_symmetricity(
-        lambda x: model.from_embedded(x)[:, -1], embedded, outputs
-    )
     ov = einops.rearrange(
         ov_neuron_circuit(bridge, p), "head x neuron -> x (head neuron)"
     )
@@ -247,7 +242,6 @@ def summarize(
         sets["remove_control"] = (control, False)
     ablations = controls.neuron_frequency_ablation(model, sets)
     ablations.setdefault("remove_control", {"loss": math.nan, "accuracy": math.nan})
-    correct = clockpizza.correct_logits(cache.logits)
     _, pc_share = controls.component_frequencies(W_E, min(2 * len(freqs), p - 1))
     return {
         "key_freqs": freqs,
@@ -270,10 +264,7 @@ def summarize(
         **{f"{k}_loss": v["loss"] for k, v in ablations.items()},
         **{f"{k}_accuracy": v["accuracy"] for k, v in ablations.items()},
         "cos_sum_fraction": fourier.cos_sum_fraction(cache.logits, freqs),
-        "distance_irrelevance": clockpizza.distance_irrelevance(correct),
-        "distance_share": clockpizza.distance_share(correct),
-        "pizza_fit": clockpizza.pizza_fit(correct, freqs),
-        "gradient_symmetricity": float(sym.mean()),
+        **clock_pizza(cfg, model, freqs)[0],
         "attention_to_a_std": float(cache.pattern[..., 0].std(dim=(1, 2)).mean()),
         **{f"logit_{k}": v for k, v in logit_scale(model).items()},
     }

@@ -7,10 +7,13 @@ norm; :func:`quantization_measures` adds, for quantized variants, the fraction o
 weights that flipped between snapshots. :func:`measure_grid` builds the constants once per fit.
 :func:`logit_measures` logs how large the logits grow (:func:`logit_statistics`), the quantity
 of Prieto et al.'s (2025) softmax-collapse account, for the sweeps' variant configs.
+:func:`clock_pizza` gives one trained model's four Clock/Pizza diagnostics, the one
+definition both the chapter's summary and the sweeps' fit use.
 """
 
 from __future__ import annotations
 
+import copy
 from dataclasses import dataclass
 
 import einops
@@ -18,8 +21,14 @@ import torch
 from jaxtyping import Float, Int
 from torch import Tensor
 
+from interplib.interp import clockpizza
 from interplib.interp.fourier import frequency_norms, gini
-from interplib.studies.grokking.model import QUANTIZED, GrokConfig, options
+from interplib.studies.grokking.model import (
+    QUANTIZED,
+    GrokConfig,
+    GrokTransformer,
+    options,
+)
 from interplib.studies.grokking.quantize import (
     Weights,
     flip_fraction,
@@ -29,6 +38,7 @@ from interplib.studies.grokking.task import dataset, train_mask
 from interplib.studies.grokking.training import stacked_answer_logits, sum_of_squares
 
 __all__ = [
+    "clock_pizza",
     "neuron_logit_map",
     "MeasureGrid",
     "measure_grid",
@@ -223,3 +233,44 @@ def logit_measures(
     logits = stacked_answer_logits(cfg, snapshot, grid.tokens)
     stats = logit_statistics(logits, grid.labels)
     return {f"logit_{k}": v for k, v in stats.items()}
+
+
+def clock_pizza(
+    cfg: GrokConfig, model: GrokTransformer, freqs: list[int]
+) -> tuple[dict[str, float], Float[Tensor, "a b"]]:
+    """One model's four Clock/Pizza diagnostics and its correct-answer logit grid.
+
+    Computed in float64 on a copy of ``model`` (the model itself is left as it is).
+    ``distance_share``, ``pizza_fit`` (with the key frequencies ``freqs``) and
+    ``distance_irrelevance`` read the correct logit ``L(a, b)`` (:mod:`~interplib.interp.
+    clockpizza`). ``gradient_symmetricity`` follows Zhong et al.'s code
+    (``fjzzq2002/pizza``, ``eval-main.ipynb``): the logit of a random answer ``c`` (one
+    per pair, seeded 0, the right one or not), its gradients with respect to the two input
+    embeddings, their cosine, averaged over every pair ``(a, b)`` (their code: 100 random
+    triples ``(a, b, c)``).
+
+    Returns:
+        ``{name: value}`` and the ``[p, p]`` grid of correct logits (float64, on the CPU).
+    """
+    twin = copy.deepcopy(model).double().eval()
+    device = next(twin.parameters()).device
+    tokens, labels = dataset(cfg.p)
+    tokens = tokens[:, : cfg.n_ctx].to(device)  # Zhong et al.'s inputs have no `=`
+    with torch.no_grad():
+        logits = twin(tokens)[:, -1]
+    correct = clockpizza.correct_logits(
+        einops.rearrange(logits, "(a b) c -> a b c", a=cfg.p)
+    ).cpu()
+    outputs = torch.randint(
+        cfg.p, labels.shape, generator=torch.Generator().manual_seed(0)
+    )
+    symmetricity = clockpizza.gradient_symmetricity(
+        lambda x: twin.from_embedded(x)[:, -1], twin.embedded(tokens), outputs
+    )
+    scores = {
+        "distance_share": clockpizza.distance_share(correct),
+        "pizza_fit": clockpizza.pizza_fit(correct, freqs),
+        "distance_irrelevance": clockpizza.distance_irrelevance(correct),
+        "gradient_symmetricity": float(symmetricity.mean()),
+    }
+    return scores, correct

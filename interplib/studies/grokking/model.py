@@ -154,6 +154,10 @@ class GrokVariantConfig(GrokConfig):
             raise ValueError(f"act_bits={self.act_bits}: use 0 (off), 4 or 8")
         if self.loss_dtype not in ("float64", "float32"):
             raise ValueError(f"loss_dtype={self.loss_dtype!r}: use float64 or float32")
+        if self.final_models is not None and self.final_models < 0:
+            raise ValueError(
+                f"final_models={self.final_models}: use None (every model), 0 or more"
+            )
         if not 0 <= self.attention_rate <= 1:
             raise ValueError(f"attention_rate={self.attention_rate}: use [0, 1]")
         if self.architecture not in ("nanda", "zhong"):

@@ -159,7 +159,9 @@ def fit(cfg: GrokConfig, device: torch.device, progress) -> Trained:
         tensors.update({f"clockpizza.{k}": v for k, v in scores.items()})
         extra = {
             "cells": cell_settings(cfg),
-            "clockpizza": {k: v.tolist() for k, v in scores.items()},
+            "clockpizza": {
+                k: v.tolist() for k, v in scores.items() if k != "correct_logits"
+            },
         }
         tensors = compact(cfg, tensors)
     return Trained(
@@ -191,10 +193,10 @@ def load_models(
         if k.startswith(prefix + ".")
     }
     if not state:
-        kept = sorted({k.split(".")[0] for k in tensors if k.startswith("epoch")})
-        raise KeyError(
-            f"no weights under {prefix!r}; the artifact keeps 'final' and {kept}"
+        kept = sorted(
+            {k.split(".")[0] for k in tensors if k.startswith(("final.", "epoch"))}
         )
+        raise KeyError(f"no weights under {prefix!r}; the artifact keeps {kept}")
     models = []
     for k in range(len(next(iter(state.values())))):
         model = GrokTransformer(cfg)

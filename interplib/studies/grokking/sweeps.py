@@ -10,8 +10,8 @@ and stores compactly (:func:`compact`): histories in float32, final weights in f
 matrices rounded so that no binary sign or ternary level moves. On the committed 15 models
 that changes no number the two grokking pages report beyond its printed precision (issue
 22's measurement). :func:`clock_pizza_scores` measures the four Clock/Pizza diagnostics of
-every final model at fit time, so Zhong et al.'s reference models
-need no stored weights beyond one seed.
+every final model at fit time and keeps the correct-logit grids they read, so Zhong et al.'s
+reference models need no stored weights.
 
 GPU seconds (:func:`gpu_seconds`) are estimated from the committed ``grok-*`` runs: 15 models
 × 25,000 epochs in 178 s of one H200 (three recipes packed, the slowest one's train time),
@@ -27,7 +27,7 @@ from dataclasses import replace
 import torch
 from torch import Tensor
 
-from interplib.interp import clockpizza
+from interplib.studies.grokking.measures import clock_pizza
 from interplib.studies.grokking.model import (
     QUANTIZED,
     GrokConfig,
@@ -36,7 +36,6 @@ from interplib.studies.grokking.model import (
     cell_settings,
 )
 from interplib.studies.grokking.quantize import level_preserving_half
-from interplib.studies.grokking.task import dataset
 
 __all__ = [
     "MODEL_EPOCHS_PER_SECOND",
@@ -119,7 +118,9 @@ SWEEPS: dict[str, GrokVariantConfig] = {
     # code/train-main.py): p = 59, inputs [a, b] without `=`, 1 layer, 4 heads of 32,
     # d_model 128, ReLU MLP of 512, no LayerNorm, 80 % of pairs train, full batch, AdamW
     # lr 1e-3, wd 2, betas (0.9, 0.98), 20,000 epochs, float64 loss; attention rate 0
-    # (constant attention: a Pizza) and 1 (standard attention: mostly Clocks)
+    # (constant attention: a Pizza) and 1 (standard attention: mostly Clocks). Stored: the
+    # diagnostics and the correct-logit grids, no weights (artifacts/ has little room left),
+    # histories every 500 epochs
     **{
         f"zhong-rate{rate}": GrokVariantConfig(
             p=59,
@@ -127,12 +128,13 @@ SWEEPS: dict[str, GrokVariantConfig] = {
             weights="fp",
             seeds=(0, 1, 2, 3),
             epochs=20_000,
+            log_every=500,
             lr=1e-3,
             weight_decay=2.0,
             checkpoints=(),
             attention_rate=float(rate),
             architecture="zhong",
-            final_models=1,
+            final_models=0,
         )
         for rate in (0, 1)
     },
@@ -164,19 +166,27 @@ def compact(cfg: GrokVariantConfig, tensors: dict[str, Tensor]) -> dict[str, Ten
 
     Weights are ``[model ...]`` stacks under ``final.`` or ``epoch<N>.``; the quantized ones
     go through :func:`~interplib.studies.grokking.quantize.level_preserving_half`, so every
-    binary sign and ternary level survives the rounding.
+    binary sign and ternary level survives the rounding. ``final_models=0`` stores no final
+    weights. ``clockpizza.correct_logits`` (``[model a b]``) is kept, in float16, only where
+    some model's final weights are not stored (``final_models`` is not None): the grids
+    that the Clock/Pizza diagnostics read, for every model.
     """
     quantized_names = {f"blocks.0.{m}.weight" for m in QUANTIZED}
     if cfg.quantize_embed:
         quantized_names |= {"embed.weight", "pos_embed.weight", "unembed.weight"}
     out = {}
     for name, value in tensors.items():
-        if name == "history.epoch" or name.startswith("clockpizza."):
+        if name == "clockpizza.correct_logits":
+            if cfg.final_models is not None:
+                out[name] = value.half()
+        elif name == "history.epoch" or name.startswith("clockpizza."):
             out[name] = value
         elif name.startswith("history."):
             out[name] = value.float()
         else:
             if name.startswith("final.") and cfg.final_models is not None:
+                if cfg.final_models == 0:
+                    continue
                 value = value[: cfg.final_models]
             kind = cfg.weights if name.split(".", 1)[1] in quantized_names else "fp"
             out[name] = level_preserving_half(value, kind, stacked=True)
@@ -186,30 +196,14 @@ def compact(cfg: GrokVariantConfig, tensors: dict[str, Tensor]) -> dict[str, Ten
 def clock_pizza_scores(
     cfg: GrokConfig, models: list[GrokTransformer], freqs: list[list[int]]
 ) -> dict[str, Tensor]:
-    """The four Clock/Pizza diagnostics of each model (:mod:`interplib.interp.clockpizza`).
-
-    ``distance_share``, ``pizza_fit`` (with the model's key frequencies),
-    ``distance_irrelevance`` and the mean ``gradient_symmetricity`` over every pair, each a
-    ``[model]`` float64 tensor.
+    """The four Clock/Pizza diagnostics of each model (:func:`~interplib.studies.grokking.
+    measures.clock_pizza`), each a ``[model]`` float64 tensor, and ``correct_logits``, the
+    ``[model a b]`` grids of correct-answer logits they are read from.
     """
-    tokens, labels = dataset(cfg.p)
-    device = next(models[0].parameters()).device
-    tokens, labels = tokens[:, : cfg.n_ctx].to(device), labels.to(device)
-    out: dict[str, list[float]] = {}
+    out: dict[str, list[Tensor]] = {}
     for model, keys in zip(models, freqs, strict=True):
-        model = model.double().eval()
-        with torch.no_grad():
-            logits = model(tokens)[:, -1].view(cfg.p, cfg.p, cfg.p)
-        correct = clockpizza.correct_logits(logits).cpu()
-        sym = clockpizza.gradient_symmetricity(
-            lambda x, m=model: m.from_embedded(x)[:, -1], model.embedded(tokens), labels
-        )
-        scores = {
-            "distance_share": clockpizza.distance_share(correct),
-            "pizza_fit": clockpizza.pizza_fit(correct, keys),
-            "distance_irrelevance": clockpizza.distance_irrelevance(correct),
-            "gradient_symmetricity": float(sym.mean()),
-        }
+        scores, correct = clock_pizza(cfg, model, keys)
         for name, value in scores.items():
-            out.setdefault(name, []).append(value)
-    return {k: torch.tensor(v, dtype=torch.float64) for k, v in out.items()}
+            out.setdefault(name, []).append(torch.tensor(value, dtype=torch.float64))
+        out.setdefault("correct_logits", []).append(correct)
+    return {k: torch.stack(v) for k, v in out.items()}

@@ -8,6 +8,7 @@ from interplib.studies.grokking import quantize
 from interplib.studies.grokking.model import (
     QUANTIZED,
     GrokTransformer,
+    GrokVariantConfig,
     effective_state_dict,
     to_bridge,
     weight_names,
@@ -29,6 +30,11 @@ from interplib.studies.grokking.task import dataset
 def test_bad_configs_name_the_fix(kwargs, message):
     with pytest.raises(ValueError, match=message):
         tiny(**kwargs)
+
+
+def test_a_negative_number_of_stored_models_is_refused():
+    with pytest.raises(ValueError, match="0 or more"):
+        GrokVariantConfig(p=7, final_models=-1)
 
 
 @pytest.mark.parametrize("weights", ["fp", "binary", "ternary"])

@@ -8,7 +8,9 @@ import pytest
 import torch
 from builders import tiny_grok_config as tiny
 
+from interplib.interp import clockpizza
 from interplib.studies.grokking import recipes as grok_recipes
+from interplib.studies.grokking.measures import clock_pizza
 from interplib.studies.grokking.model import (
     Attention,
     Block,
@@ -268,5 +270,64 @@ def test_a_sweep_fit_stores_compactly_and_scores_clock_and_pizza():
     assert t["final.embed.weight"].dtype == torch.float16
     assert t["clockpizza.distance_share"].shape == (4,)
     assert len(out.metrics["key_freqs"]) == 4
+    assert "correct_logits" not in out.metrics["clockpizza"]
     model = grok_recipes.load_models(cfg, t)[0]
     assert model.embed.weight.dtype == torch.float32
+    # the grids of every model (three of the four have no stored weights) give back the
+    # diagnostics; the first one is its stored model's, to float16's precision
+    grids = t["clockpizza.correct_logits"]
+    assert grids.shape == (4, 11, 11) and grids.dtype == torch.float16
+    for k, grid in enumerate(grids):
+        assert clockpizza.distance_irrelevance(grid.double()) == pytest.approx(
+            float(t["clockpizza.distance_irrelevance"][k]), abs=2e-2
+        )
+    with torch.no_grad():
+        logits = model.double()(dataset(11)[0])[:, -1].view(11, 11, 11)
+    torch.testing.assert_close(
+        clockpizza.correct_logits(logits), grids[0].double(), atol=2e-2, rtol=2e-2
+    )
+
+
+def test_a_fit_that_stores_no_weights_says_what_it_keeps():
+    cfg = variant(
+        p=11,
+        seeds=(0, 1),
+        epochs=20,
+        log_every=10,
+        architecture="zhong",
+        final_models=0,
+    )
+    t = grok_recipes.fit(cfg, torch.device("cpu"), lambda it, **_: it).tensors
+    assert not any(name.startswith("final.") for name in t)
+    assert t["clockpizza.correct_logits"].shape == (2, 11, 11)
+    with pytest.raises(KeyError, match=r"keeps \[\]"):
+        grok_recipes.load_models(cfg, t)
+
+
+def test_gradient_symmetricity_is_zhongs_random_answer_cosine_pair_by_pair():
+    cfg = variant(p=7, architecture="zhong")
+    torch.manual_seed(0)
+    model = GrokTransformer(cfg)
+    before = {n: v.clone() for n, v in model.state_dict().items()}
+    scores, correct = clock_pizza(cfg, model, [1])
+    assert all(v.dtype == torch.float32 for v in model.state_dict().values())
+    for name, value in model.state_dict().items():
+        torch.testing.assert_close(value, before[name], rtol=0, atol=0)
+    twin = model.double()
+    tokens, labels = dataset(cfg.p)
+    answers = torch.randint(
+        cfg.p, labels.shape, generator=torch.Generator().manual_seed(0)
+    )
+    cosines = []
+    for (a, b), c in zip(tokens[:, :2].tolist(), answers.tolist(), strict=True):
+        x = twin.embedded(torch.tensor([[a, b]])).detach().requires_grad_()
+        twin.from_embedded(x)[0, -1, c].backward()
+        assert x.grad is not None
+        g_a, g_b = x.grad[0]
+        cosines.append(float(g_a @ g_b / (g_a.norm() * g_b.norm())))
+    assert scores["gradient_symmetricity"] == pytest.approx(
+        sum(cosines) / len(cosines), abs=1e-12
+    )
+    with torch.no_grad():
+        grid = twin(tokens[:, :2])[:, -1].view(7, 7, 7)
+    torch.testing.assert_close(correct, clockpizza.correct_logits(grid))
