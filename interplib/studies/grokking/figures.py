@@ -4,8 +4,10 @@ thirty lines.
 ``VARIANTS`` and ``COLOURS`` are defined here once, and every figure of the two pages
 takes its colours from them: :func:`band_figure` draws each variant's median over seeds with
 the band from the lowest to the highest seed, :func:`paired_dots` one dot per seed with grey
-lines joining the variants of one seed (the pairs the statistics compare), and
-:func:`paint` recolours any figure whose traces are named by variant.
+lines joining the variants of one seed (the pairs the statistics compare),
+:func:`anchor_plane` places models among reference models and published ranges in the
+plane of two diagnostics, and :func:`paint` recolours any figure whose traces are named by
+variant.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import plotly.graph_objects as go
 
 from interplib.book import plotting
 
-__all__ = ["COLOURS", "VARIANTS", "band_figure", "paint", "paired_dots"]
+__all__ = ["COLOURS", "VARIANTS", "anchor_plane", "band_figure", "paint", "paired_dots"]
 
 VARIANTS = {"fp": "full precision", "binary": "binary", "ternary": "ternary"}
 COLOURS = {"full precision": "#1f77b4", "binary": "#d62728", "ternary": "#2ca02c"}
@@ -139,6 +141,62 @@ def paired_dots(
     fig.update_layout(template=plotting.TEMPLATE, yaxis_title=yaxis)
     if log_y:
         fig.update_yaxes(type="log")
+    return plotting.titled(fig, title)
+
+
+def anchor_plane(
+    points: dict[str, tuple[Sequence[float], Sequence[float]]],
+    boxes: dict[str, tuple[tuple[float, float], tuple[float, float]]],
+    *,
+    title: str = "",
+    xaxis: str = "",
+    yaxis: str = "",
+) -> go.Figure:
+    """Models as points, published ranges as boxes, in the plane of two diagnostics.
+
+    ``points[label] = (x, y)``, one point per model: a label that starts with a variant's
+    name takes the variant's colour and filled dots, any other open black symbols, one shape
+    per label. ``boxes[label] = ((x_low, x_high), (y_low, y_high))``: a grey rectangle with
+    its label inside.
+    """
+    fig = go.Figure()
+    shapes = iter(["diamond-open", "square-open", "circle-open", "triangle-up-open"])
+    for label, (x, y) in points.items():
+        xs, ys = plotting.to_numpy(x), plotting.to_numpy(y)
+        if xs.shape != ys.shape:
+            raise ValueError(
+                f"points[{label!r}] has {xs.size} x and {ys.size} y values"
+            )
+        variant = _colour(label) != _GREY
+        fig.add_trace(
+            go.Scatter(
+                x=xs,
+                y=ys,
+                mode="markers",
+                name=label,
+                marker=dict(
+                    color=_colour(label) if variant else "black",
+                    symbol="circle" if variant else next(shapes),
+                    size=9,
+                    line=dict(width=1.5),
+                ),
+            )
+        )
+    for label, ((x0, x1), (y0, y1)) in boxes.items():
+        fig.add_shape(
+            type="rect",
+            x0=x0,
+            x1=x1,
+            y0=y0,
+            y1=y1,
+            line=dict(color=_GREY, dash="dot"),
+            fillcolor=_rgba(_GREY, 0.12),
+            layer="below",
+        )
+        fig.add_annotation(
+            x=(x0 + x1) / 2, y=y1, text=label, showarrow=False, yanchor="bottom"
+        )
+    fig.update_layout(template=plotting.TEMPLATE, xaxis_title=xaxis, yaxis_title=yaxis)
     return plotting.titled(fig, title)
 
 

@@ -37,3 +37,20 @@ def test_paint_colours_traces_by_variant_and_the_rest_grey():
     figures.paint(fig)
     assert fig.data[0].line.color == figures.COLOURS["ternary"]
     assert fig.data[1].line.color == "#7f7f7f"
+
+
+def test_anchor_plane_colours_variants_and_draws_references_and_boxes():
+    fig = figures.anchor_plane(
+        {"binary": ([0.1, 0.2], [0.3, 0.4]), "rate 0": ([0.5], [0.9])},
+        {"published": ((0.1, 0.9), (0.2, 0.6))},
+    )
+    binary, reference = fig.data
+    assert binary.marker.color == figures.COLOURS["binary"]
+    assert reference.marker.color == "black" and reference.marker.symbol.endswith(
+        "open"
+    )
+    (box,) = fig.layout.shapes
+    assert (box.x0, box.x1, box.y0, box.y1) == (0.1, 0.9, 0.2, 0.6)
+    assert fig.layout.annotations[0].text == "published"
+    with pytest.raises(ValueError, match="1 x and 2 y"):
+        figures.anchor_plane({"fp": ([0.1], [0.2, 0.3])}, {})
