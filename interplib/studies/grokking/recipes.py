@@ -45,6 +45,7 @@ from interplib.studies.grokking.model import (
 )
 from interplib.studies.grokking.quantize import quantized
 from interplib.studies.grokking.sweeps import (
+    CPU_TRAINED,
     SWEEPS,
     clock_pizza_scores,
     compact,
@@ -231,9 +232,10 @@ for _name, _cfg in RUNS.items():
         )
     )
 
-# Issue 22's GPU runs (interplib.studies.grokking.sweeps): not trained yet, so not committed;
-# set committed=True once an artifact exists (after checking its size).
+# Issue 22's runs (interplib.studies.grokking.sweeps): GPU runs not trained yet, so not
+# committed, but for Zhong et al.'s reference models, trained on the CPU (CPU_TRAINED)
 for _name, _cfg in SWEEPS.items():
+    _on_cpu = _name in CPU_TRAINED
     register(
         Recipe(
             name=_name,
@@ -242,11 +244,19 @@ for _name, _cfg in SWEEPS.items():
             fit=fit,
             loader=model_from_artifact,
             smoke=sweep_smoke,
-            gpu=True,
-            committed=False,
-            # estimated, not measured: the committed grok-* runs' rate (sweeps.gpu_seconds)
-            seconds={"cuda": gpu_seconds(_cfg)},
-            description=f"{_cfg.weights} weights, {len(_cfg.seeds)} seeds × "
-            f"{len(cell_settings(_cfg))} (lr, wd) cells (issue 22); a GPU run to come",
+            gpu=not _on_cpu,
+            committed=_on_cpu,
+            # CUDA estimated, not measured: the grok-* runs' rate (sweeps.gpu_seconds)
+            seconds={"cuda": gpu_seconds(_cfg)}
+            | ({"cpu": CPU_TRAINED[_name]} if _on_cpu else {}),
+            description=(
+                f"Zhong et al.'s model on a + b mod {_cfg.p}, attention rate "
+                f"{_cfg.attention_rate:g}, {len(_cfg.seeds)} seeds"
+                if _cfg.architecture == "zhong"
+                else f"{_cfg.weights} weights, {len(_cfg.seeds)} seeds × "
+                f"{len(cell_settings(_cfg))} (lr, wd) cells"
+            )
+            + " (issue 22); "
+            + ("trained on the CPU" if _on_cpu else "a GPU run to come"),
         )
     )

@@ -38,6 +38,7 @@ from interplib.studies.grokking.model import (
 from interplib.studies.grokking.quantize import level_preserving_half
 
 __all__ = [
+    "CPU_TRAINED",
     "MODEL_EPOCHS_PER_SECOND",
     "SWEEPS",
     "clock_pizza_scores",
@@ -114,6 +115,16 @@ SWEEPS: dict[str, GrokVariantConfig] = {
         )
         for w in ("fp", "binary", "ternary")
     },
+    # a Pizza anchor in this book's architecture and task: constant attention (rate 0)
+    **{
+        "grok-rate0-fp": GrokVariantConfig(
+            **_BASE,
+            weights="fp",
+            seeds=tuple(range(5)),
+            attention_rate=0.0,
+            final_models=1,
+        )
+    },
     # Zhong et al. (2023)'s reference models, their code's setup (fjzzq2002/pizza,
     # code/train-main.py): p = 59, inputs [a, b] without `=`, 1 layer, 4 heads of 32,
     # d_model 128, ReLU MLP of 512, no LayerNorm, 80 % of pairs train, full batch, AdamW
@@ -139,6 +150,11 @@ SWEEPS: dict[str, GrokVariantConfig] = {
         for rate in (0, 1)
     },
 }
+
+
+# Trained on the book's 2-core CPU and committed: wall seconds, the two recipes side by side,
+# one torch thread each (2026-12-06).
+CPU_TRAINED = {"zhong-rate0": 4516, "zhong-rate1": 4522}
 
 
 def gpu_seconds(cfg: GrokConfig) -> float:

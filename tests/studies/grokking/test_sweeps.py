@@ -8,6 +8,7 @@ import pytest
 import torch
 from builders import tiny_grok_config as tiny
 
+from interplib.core import recipes as core_recipes
 from interplib.interp import clockpizza
 from interplib.studies.grokking import recipes as grok_recipes
 from interplib.studies.grokking.measures import clock_pizza
@@ -25,6 +26,7 @@ from interplib.studies.grokking.quantize import (
     quantized,
 )
 from interplib.studies.grokking.sweeps import (
+    CPU_TRAINED,
     SWEEPS,
     compact,
     gpu_seconds,
@@ -249,6 +251,11 @@ def test_the_sweep_recipes_keep_the_committed_ones_valid_and_fit_the_budget():
     )
     # the committed runs' own config gives back their measured time
     assert gpu_seconds(GrokConfig(epochs=25_000)) == pytest.approx(178.27 / 3, abs=1)
+    # Zhong et al.'s reference models were trained on the CPU: committed, with that time
+    for name, seconds in CPU_TRAINED.items():
+        recipe = core_recipes.get(name)
+        assert recipe.committed and not recipe.gpu and recipe.seconds["cpu"] == seconds
+        assert SWEEPS[name].final_models == 0
 
 
 def test_a_sweep_fit_stores_compactly_and_scores_clock_and_pizza():
