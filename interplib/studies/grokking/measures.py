@@ -242,8 +242,8 @@ def clock_pizza(
 
     Computed in float64 on a copy of ``model`` (the model itself is left as it is).
     ``distance_share``, ``pizza_fit`` (with the key frequencies ``freqs``) and
-    ``distance_irrelevance`` read the correct logit ``L(a, b)`` (:mod:`~interplib.interp.
-    clockpizza`). ``gradient_symmetricity`` follows Zhong et al.'s code
+    ``distance_irrelevance`` read the correct logit ``L(a, b)``
+    (:mod:`~interplib.interp.clockpizza`). ``gradient_symmetricity`` follows Zhong et al.'s code
     (``fjzzq2002/pizza``, ``eval-main.ipynb``): the logit of a random answer ``c`` (one
     per pair, seeded 0, the right one or not), its gradients with respect to the two input
     embeddings, their cosine, averaged over every pair ``(a, b)`` (their code: 100 random

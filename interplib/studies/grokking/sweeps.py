@@ -212,9 +212,11 @@ def compact(cfg: GrokVariantConfig, tensors: dict[str, Tensor]) -> dict[str, Ten
 def clock_pizza_scores(
     cfg: GrokConfig, models: list[GrokTransformer], freqs: list[list[int]]
 ) -> dict[str, Tensor]:
-    """The four Clock/Pizza diagnostics of each model (:func:`~interplib.studies.grokking.
-    measures.clock_pizza`), each a ``[model]`` float64 tensor, and ``correct_logits``, the
-    ``[model a b]`` grids of correct-answer logits they are read from.
+    """The four Clock/Pizza diagnostics of each model, and the grids they are read from.
+
+    Each diagnostic (:func:`~interplib.studies.grokking.measures.clock_pizza`) is a
+    ``[model]`` float64 tensor; ``correct_logits`` holds the ``[model a b]`` grids of
+    correct-answer logits.
     """
     out: dict[str, list[Tensor]] = {}
     for model, keys in zip(models, freqs, strict=True):
