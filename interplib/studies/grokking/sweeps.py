@@ -118,9 +118,8 @@ SWEEPS: dict[str, GrokVariantConfig] = {
     # a Pizza anchor in this book's architecture and task: constant attention (rate 0)
     **{
         "grok-rate0-fp": GrokVariantConfig(
-            **_BASE,
+            **{**_BASE, "seeds": tuple(range(5))},
             weights="fp",
-            seeds=tuple(range(5)),
             attention_rate=0.0,
             final_models=1,
         )
