@@ -115,7 +115,9 @@ SWEEPS: dict[str, GrokVariantConfig] = {
         )
         for w in ("fp", "binary", "ternary")
     },
-    # a Pizza anchor in this book's architecture and task: constant attention (rate 0)
+    # a Pizza anchor in this book's architecture and task: constant attention (rate 0); it
+    # anchors the logit measures only: read at `=` with constant attention, the logits
+    # depend on x_a + x_b alone, so its gradient symmetricity is 1 by construction
     **{
         "grok-rate0-fp": GrokVariantConfig(
             **{**_BASE, "seeds": tuple(range(5))},
