@@ -339,6 +339,27 @@ def test_drift_beyond_tolerance_is_reported(tmp_path, capsys):
     assert "beyond tolerance" in capsys.readouterr().out
 
 
+def test_drift_of_a_partial_retrain_names_what_was_not_retrained(tmp_path):
+    old = fake_root(tmp_path / "old", {n: {"key": 0.1} for n in ("a", "b", "c")})
+    new = fake_root(tmp_path / "new", {"a": {"key": 0.1}, "b": {"key": 0.1}})
+    for root, b_hash in ((old, "11"), (new, "22")):
+        for name, sha in (("a", "00"), ("b", b_hash)):
+            path = root / "study" / f"{name}.json"
+            meta = json.loads(path.read_text())
+            meta["files"] = {"safetensors": {"path": f"{name}.st", "sha256": sha}}
+            path.write_text(json.dumps(meta))
+    rows, _ = drift.compare(old, new, TOL, only_retrained=True)
+    assert {r.artifact for r in rows} == {"a", "b"} and not any(r.drifted for r in rows)
+    report = tmp_path / "drift.md"
+    args = [str(old), str(new), "--markdown", str(report)]
+    assert drift.main(args) == 1  # c: committed, not retrained
+    assert drift.main([*args, "--only-retrained"]) == 0
+    text = report.read_text()
+    assert "Not retrained, not compared: c." in text
+    assert "| a | cuda: H100 | cuda: H100 | 1.5 s | 1.5 s | identical |" in text
+    assert "| b | cuda: H100 | cuda: H100 | 1.5 s | 1.5 s | differ |" in text
+
+
 def test_drift_flags_a_changed_config_and_rejects_an_empty_root(tmp_path):
     old = fake_root(tmp_path / "old", {"a": {"key": 0.1}}, {"a": {"seed": 0}})
     new = fake_root(tmp_path / "new", {"a": {"key": 0.1}}, {"a": {"seed": 1}})

@@ -1,7 +1,7 @@
 """Compare the metrics of two artifact roots: is a retrained artifact the one that was committed?
 
     python tools/drift.py COMMITTED RETRAINED [--tolerances tools/drift.toml]
-                          [--markdown drift.md] [--json drift.json]
+                          [--markdown drift.md] [--json drift.json] [--only-retrained]
 
 Each root is a folder laid out like ``artifacts/`` (``STUDY/NAME.json`` sidecars). For every
 artifact in either root it compares
@@ -14,7 +14,10 @@ and calls a metric *drifted* when ``|new - old| > atol + rtol * |old|`` (numpy's
 rule) with the tolerances of ``tools/drift.toml``: a default, overridden per
 ``artifact:metric`` glob. An artifact present in one root only, a changed config or a missing
 metric is drift too: the book is built from the committed artifacts, so a retrained one that
-differs in kind is as much a reproducibility failure as one that differs in value.
+differs in kind is as much a reproducibility failure as one that differs in value. With
+``--only-retrained`` (a partial retrain: one device call, or the recipes a CPU can afford) the
+committed artifacts the retrained root lacks are named and left out. The device table also
+says whether each artifact's files are bit for bit the committed ones (same sha256).
 
 Prints a Markdown table (for a CI job summary) and exits 0 when everything is within
 tolerance, 1 on drift, 2 when a root is unusable. Standard library only.
@@ -146,13 +149,24 @@ def tolerance(
 
 
 def compare(
-    old_root: Path, new_root: Path, tolerances: dict[str, Any]
+    old_root: Path,
+    new_root: Path,
+    tolerances: dict[str, Any],
+    only_retrained: bool = False,
 ) -> tuple[list[Row], int]:
-    """One row per (artifact, metric), plus the number of non-scalar metrics skipped."""
+    """One row per (artifact, metric), plus the number of non-scalar metrics skipped.
+
+    ``only_retrained``: a committed artifact the retrained root lacks is left out (a
+    partial retrain), not reported as drift.
+    """
     old, new = read_root(old_root), read_root(new_root)
+    if only_retrained:
+        old = {name: meta for name, meta in old.items() if name in new}
     if not old:
         raise RootError(
-            f"{old_root} holds no artifact sidecars (STUDY/NAME.json): nothing to compare against"
+            f"{old_root} holds no artifact sidecars (STUDY/NAME.json)"
+            + (" that were retrained" if only_retrained else "")
+            + ": nothing to compare against"
         )
     rows: list[Row] = []
     skipped = 0
@@ -206,6 +220,26 @@ def compare(
             ) or x == y
             rows.append(Row(name, metric, x, y, rtol, atol, "ok" if ok else "drift"))
     return rows, skipped
+
+
+def same_files(old: dict[str, Any], new: dict[str, Any]) -> str:
+    """``identical`` when both sidecars list the same files with the same sha256 (a
+    bit-for-bit retrain), ``differ`` when not, ``–`` when either lists none."""
+
+    def hashes(meta: dict[str, Any]) -> dict[str, str]:
+        files = meta.get("files")
+        if not isinstance(files, dict):
+            return {}
+        return {
+            kind: str(f.get("sha256"))
+            for kind, f in files.items()
+            if isinstance(f, dict) and "sha256" in f
+        }
+
+    a, b = hashes(old), hashes(new)
+    if not a or not b:
+        return "–"
+    return "identical" if a == b else "differ"
 
 
 def _num(x: float | None) -> str:
@@ -264,16 +298,21 @@ def markdown(
     if old is not None and new is not None:
         lines += [
             "",
-            "| artifact | committed on | retrained on | wall (committed) | wall (retrained) |",
-            "|---|---|---|---:|---:|",
+            "| artifact | committed on | retrained on | wall (committed) "
+            "| wall (retrained) | files |",
+            "|---|---|---|---:|---:|---|",
         ]
         for name in artifacts:
             o, n = old.get(name, {}), new.get(name, {})
             lines.append(
                 f"| {name} | {str(o.get('device', '–')).split(',')[0]} "
                 f"| {str(n.get('device', '–')).split(',')[0]} "
-                f"| {_seconds(o.get('wall_time_s'))} | {_seconds(n.get('wall_time_s'))} |"
+                f"| {_seconds(o.get('wall_time_s'))} | {_seconds(n.get('wall_time_s'))} "
+                f"| {same_files(o, n)} |"
             )
+        left = sorted(set(old) - set(artifacts))
+        if left:
+            lines += ["", f"Not retrained, not compared: {', '.join(left)}."]
     return "\n".join(lines) + "\n"
 
 
@@ -299,12 +338,20 @@ def main(argv: list[str] | None = None) -> int:
         "--markdown", type=Path, help="also write the table to this file"
     )
     parser.add_argument(
+        "--only-retrained",
+        action="store_true",
+        help="compare only the artifacts the retrained root holds (a partial retrain); "
+        "the others are named, not counted as drift",
+    )
+    parser.add_argument(
         "--json", type=Path, help="write every comparison as JSON to this file"
     )
     args = parser.parse_args(argv)
     try:
         tolerances = load_tolerances(args.tolerances)
-        rows, skipped = compare(args.committed, args.retrained, tolerances)
+        rows, skipped = compare(
+            args.committed, args.retrained, tolerances, args.only_retrained
+        )
         old, new = read_root(args.committed), read_root(args.retrained)
     except RootError as err:
         print(f"drift: {err}", file=sys.stderr)

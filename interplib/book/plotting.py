@@ -229,15 +229,19 @@ def imshow_row(
     xaxis: str = "",
     yaxis: str = "",
     signed: bool | None = None,
+    columns: int | None = None,
 ) -> go.Figure:
     """Heatmaps side by side (``matrices`` is ``[panels rows cols]``) on one colour scale;
-    ``x`` labels the columns and ``y`` the rows (the same in every panel)."""
+    ``x`` labels the columns and ``y`` the rows (the same in every panel). ``columns``
+    panels a row (default: all in one row), filled row by row."""
     z = to_numpy(matrices)
     if z.ndim != 3:
         raise ValueError(
             f"imshow_row takes [panels, rows, cols], got shape {tuple(z.shape)}"
         )
     _check_labels("titles", titles, z.shape[0])
+    if columns is not None and not 1 <= columns <= z.shape[0]:
+        raise ValueError(f"columns={columns}: use 1 to {z.shape[0]} (the panels)")
     style = _colour_scale(z, signed)
     fig = px.imshow(
         z,
@@ -246,10 +250,11 @@ def imshow_row(
         facet_col=0,
         labels=dict(x=xaxis, y=yaxis, color=""),
         template=TEMPLATE,
+        **({} if columns is None else dict(facet_col_wrap=columns)),
         **style,
     )
-    for annotation, name in zip(fig.select_annotations(), titles):
-        annotation.text = name
+    for annotation in fig.select_annotations():  # "facet_col=i", not in panel order
+        annotation.text = titles[int(annotation.text.split("=")[-1])]
     return titled(fig, title)
 
 

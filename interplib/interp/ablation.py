@@ -206,13 +206,24 @@ def _check_path(model, sender: Head, receiver: Head, side: str) -> None:
         )
 
 
-def _changed_input(model, cache, sender, receiver, side, mean_z, W=None) -> Tensor:
+def _sender_z(
+    replaced: dict[int, Tensor], sender: Head, kind: str, like: Tensor
+) -> Tensor:
+    """What replaces ``sender``'s z in a path ablation: zeros, its ``[d_head]`` mean, or
+    its ``[batch pos d_head]`` output on the reference (:func:`_replacements`)."""
+    if kind == "zero":
+        return torch.zeros_like(like)
+    return replaced[sender[0]][..., sender[1], :]
+
+
+def _changed_input(model, cache, sender, receiver, side, new_z, W=None) -> Tensor:
     """What ``receiver`` computes on ``side`` from the residual with ``sender``'s output
-    replaced by ``mean_z @ W_O``, its LN scale recomputed: ``[batch pos d_head]``."""
+    replaced by ``new_z @ W_O`` (``new_z``: ``[d_head]`` or ``[batch pos d_head]``), its
+    LN scale recomputed: ``[batch pos d_head]``."""
     (ls, hs), (lr, hr) = sender, receiver
     z = cache[f"blocks.{ls}.attn.hook_z"][:, :, hs]
     W_O = model.blocks[ls].attn.W_O.detach()[hs]
-    x = cache[f"blocks.{lr}.hook_resid_pre"] + (mean_z - z) @ W_O
+    x = cache[f"blocks.{lr}.hook_resid_pre"] + (new_z - z) @ W_O
     if _norm_kind(model) is not None:  # the scale of the changed residual
         centred = x - x.mean(-1, keepdim=True)
         x = x / (centred.pow(2).mean(-1, keepdim=True) + model.cfg.eps).sqrt()
@@ -227,26 +238,31 @@ def path_ablated_logits(
     sender: Head,
     receiver: Head,
     side: Literal["q", "k", "v"],
+    kind: Kind = "mean",
     reference: Tensor | None = None,
 ) -> Float[Tensor, "batch pos d_vocab"]:
-    """Logits with ``sender``'s output mean-ablated in one input of ``receiver`` only.
+    """Logits with ``sender``'s output ablated in one input of ``receiver`` only.
 
     Path-specific ablation: the receiver computes its queries, keys or values (``side``)
-    from the residual with the sender's output replaced by its mean over ``reference``
-    (default ``tokens``); its LayerNorm scale is recomputed on that residual. Every other
-    read of the residual, the receiver's other two sides and the unembedding included,
-    sees the clean sender. So the sender's role in the receiver's Q, K and V separates:
-    a previous-token head feeding an induction head's keys, say.
+    from the residual with the sender's output replaced as in :func:`ablated_logits`
+    (``kind``: zero; its mean over ``reference``, default ``tokens``; or its output at the
+    same position of ``reference``, default the next sequence of the batch); its LayerNorm
+    scale is recomputed on that residual. Every other read of the residual, the receiver's
+    other two sides and the unembedding included, sees the clean sender. So the sender's
+    role in the receiver's Q, K and V separates: a previous-token head feeding an
+    induction head's keys, say.
 
     Raises:
-        ValueError: a side other than q, k, v, or a sender not in an earlier layer.
+        ValueError: a side other than q, k, v, a sender not in an earlier layer, an
+            unknown ``kind``, or a resample reference of another shape.
     """
     _check_path(model, sender, receiver, side)
     check_tokens(model, tokens)
-    ls = sender[0]
-    mean_z = _z_means(model, tokens if reference is None else reference, [ls])[ls]
+    replaced = _replacements(model, tokens, kind, reference, [sender[0]])
     _, cache = model.run_with_cache(tokens)
-    new = _changed_input(model, cache, sender, receiver, side, mean_z[sender[1]])
+    z = cache[f"blocks.{sender[0]}.attn.hook_z"][:, :, sender[1]]
+    new_z = _sender_z(replaced, sender, kind, z)
+    new = _changed_input(model, cache, sender, receiver, side, new_z)
 
     def patch(act, hook):
         act = act.clone()
@@ -263,10 +279,11 @@ def path_ablation_effects(
     period: int,
     senders: Sequence[Head],
     receivers: Sequence[Head],
+    kind: Kind = "mean",
     reference: Tensor | None = None,
 ) -> Float[Tensor, "side sender receiver"]:
     """The receiver's direct logit on the repeat after every (side, sender, receiver)
-    path ablation (:func:`path_ablated_logits`), and ``[receiver]`` clean values.
+    path ablation (:func:`path_ablated_logits`, same ``kind`` and ``reference``).
 
     The direct logit is how far the receiver's own output raises the correct next token's
     logit above the mean logit, through the unembedding with the final LN scale frozen
@@ -279,7 +296,7 @@ def path_ablation_effects(
     for s, r in itertools.product(senders, receivers):
         _check_path(model, s, r, "q")
     layers = sorted({l for l, _ in senders})
-    means = _z_means(model, tokens if reference is None else reference, layers)
+    replaced = _replacements(model, tokens, kind, reference, layers)
     _, cache = model.run_with_cache(tokens)
     W_U, _ = unembed_weights(model)
     weights = {l: layer_weights(model, l) for l in {l for l, _ in receivers}}
@@ -290,7 +307,9 @@ def path_ablation_effects(
         lr, hr = r
         qkv = {n: cache[f"blocks.{lr}.attn.hook_{n}"][:, :, hr] for n in PATH_SIDES}
         W = weights[lr]
-        qkv[side] = _changed_input(model, cache, s, r, side, means[s[0]][s[1]], W)
+        z = cache[f"blocks.{s[0]}.attn.hook_z"][:, :, s[1]]
+        new_z = _sender_z(replaced, s, kind, z)
+        qkv[side] = _changed_input(model, cache, s, r, side, new_z, W)
         out[i, j, k] = _direct_logit(model, cache, r, tokens, period, W_U, qkv, W.scale)
     return out
 

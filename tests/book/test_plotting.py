@@ -176,3 +176,24 @@ def test_imshow_row_titles_each_panel_and_needs_three_axes():
     assert list(labelled.data[0].y) == ["first", "second"]
     with pytest.raises(ValueError, match="y"):
         plotting.imshow_row(np.ones((2, 2, 3)), ["a", "b"], y=["only one"])
+
+
+def test_imshow_row_wraps_panels_with_each_title_over_its_own_matrix():
+    z = np.random.default_rng(0).normal(size=(6, 2, 3))
+    titles = [f"panel {i}" for i in range(6)]
+    fig = plotting.imshow_row(z, titles, columns=3)
+    top = {}
+    for trace in fig.data:
+        (i,) = [i for i in range(6) if np.array_equal(trace.z, z[i])]
+        xd = fig.layout[trace.xaxis.replace("x", "xaxis")].domain
+        yd = fig.layout[trace.yaxis.replace("y", "yaxis")].domain
+        (above,) = [
+            a
+            for a in fig.layout.annotations
+            if xd[0] <= a.x <= xd[1] and abs(a.y - yd[1]) < 0.05
+        ]
+        assert above.text == titles[i]
+        top[i] = yd[1]
+    assert min(top[i] for i in range(3)) > max(top[i] for i in range(3, 6))
+    with pytest.raises(ValueError, match="columns=7"):
+        plotting.imshow_row(z, titles, columns=7)

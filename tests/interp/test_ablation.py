@@ -104,9 +104,12 @@ def test_resample_ablation_with_the_input_itself_as_reference_changes_nothing():
     assert torch.equal(resample_source(toks), torch.cat([toks[1:], toks[:1]]))
 
 
-def brute_path_ablated(m, toks, sender, receiver, side, receiver_logits=False):
+def brute_path_ablated(
+    m, toks, sender, receiver, side, receiver_logits=False, kind="mean"
+):
     """A 2-layer forward from the raw weights in which only ``receiver``'s ``side`` reads
-    the residual with ``sender``'s z replaced by its mean over batch and positions.
+    the residual with ``sender``'s z replaced by zero, its mean over batch and positions,
+    or (resample) its z at the same position of the next sequence's clean run.
 
     With ``receiver_logits``: the logits the receiver's output alone writes through the
     final LayerNorm (the clean run's scale, no LN bias) and the unembedding."""
@@ -131,7 +134,14 @@ def brute_path_ablated(m, toks, sender, receiver, side, receiver_logits=False):
     x1 = x0 + sd["blocks.0.attn.o.bias"]
     x1 = x1 + sum(block_out(0, zs[(0, h)], h) for h in range(cfg.n_heads))
     hs = sender[1]
-    changed = x1 + block_out(0, zs[(0, hs)].mean((0, 1)) - zs[(0, hs)], hs)
+    other: dict = {}
+    brute_forward(m, torch.cat([toks[1:], toks[:1]]), zs=other)
+    new_z = {
+        "zero": torch.zeros_like(zs[(0, hs)]),
+        "mean": zs[(0, hs)].mean((0, 1)),
+        "resample": other[(0, hs)],
+    }[kind]
+    changed = x1 + block_out(0, new_z - zs[(0, hs)], hs)
     clean_in, changed_in = ln(x1, "blocks.1.ln1"), ln(changed, "blocks.1.ln1")
 
     def head(h, ablate):
@@ -161,13 +171,21 @@ def brute_path_ablated(m, toks, sender, receiver, side, receiver_logits=False):
     return ln(out, "ln_final") @ sd["unembed.weight"].T + sd["unembed.bias"]
 
 
+@pytest.mark.parametrize("kind", ["zero", "mean", "resample"])
 @pytest.mark.parametrize("norm", [None, "LNPre", "LN"])
 @pytest.mark.parametrize("side", PATH_SIDES)
-def test_path_ablation_changes_one_input_of_one_head(norm, side):
+def test_path_ablation_changes_one_input_of_one_head(norm, side, kind):
     m, toks = model(norm), tokens()
-    got = path_ablated_logits(m, toks, (0, 1), (1, 2), side)
-    torch.testing.assert_close(got, brute_path_ablated(m, toks, (0, 1), (1, 2), side))
+    got = path_ablated_logits(m, toks, (0, 1), (1, 2), side, kind)
+    want = brute_path_ablated(m, toks, (0, 1), (1, 2), side, kind=kind)
+    torch.testing.assert_close(got, want)
     assert not torch.allclose(got, m(toks).detach())
+
+
+def test_path_resample_with_the_input_itself_as_reference_changes_nothing():
+    m, toks = model("LN"), tokens()
+    got = path_ablated_logits(m, toks, (0, 1), (1, 2), "k", "resample", reference=toks)
+    torch.testing.assert_close(got, m(toks).detach())
 
 
 def brute_lift(logits, rt):
@@ -175,14 +193,19 @@ def brute_lift(logits, rt):
     return (at.gather(-1, rt[:, 8:, None])[..., 0] - at.mean(-1)).mean().item()
 
 
+@pytest.mark.parametrize("kind", ["zero", "mean", "resample"])
 @pytest.mark.parametrize("norm", [None, "LN"])
-def test_path_ablation_effects_are_the_receivers_logit_after_each_path_ablation(norm):
+def test_path_ablation_effects_are_the_receivers_logit_after_each_path_ablation(
+    norm, kind
+):
     m = model(norm)
     rt = repeated_random_tokens(40, 6, 4, torch.Generator().manual_seed(0), bos=1)
-    table = path_ablation_effects(m, rt, 6, [(0, 0), (0, 2)], [(1, 1)])
+    table = path_ablation_effects(m, rt, 6, [(0, 0), (0, 2)], [(1, 1)], kind)
     assert table.shape == (3, 2, 1)
     for i, side in enumerate(PATH_SIDES):
-        mine = brute_path_ablated(m, rt, (0, 2), (1, 1), side, receiver_logits=True)
+        mine = brute_path_ablated(
+            m, rt, (0, 2), (1, 1), side, receiver_logits=True, kind=kind
+        )
         assert table[i, 1, 0] == pytest.approx(brute_lift(mine, rt), rel=1e-6)
     clean = receiver_direct_logits(m, rt, 6, [(1, 1), (1, 0)])
     for k, r in enumerate([(1, 1), (1, 0)]):
@@ -201,3 +224,15 @@ def test_path_ablation_effects_are_the_receivers_logit_after_each_path_ablation(
 def test_path_ablation_names_bad_requests(sender, receiver, side, message):
     with pytest.raises(ValueError, match=message):
         path_ablated_logits(model(None), tokens(), sender, receiver, side)
+
+
+def test_path_ablation_names_bad_kinds_and_references():
+    m = model(None)
+    with pytest.raises(ValueError, match="use one of"):
+        path_ablated_logits(m, tokens(), (0, 1), (1, 2), "q", "shuffle")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="at least 2 sequences"):
+        path_ablated_logits(m, tokens()[:1], (0, 1), (1, 2), "q", "resample")
+    with pytest.raises(ValueError, match="same shape"):
+        path_ablated_logits(
+            m, tokens(), (0, 1), (1, 2), "q", "resample", reference=tokens()[:, :3]
+        )

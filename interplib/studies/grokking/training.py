@@ -198,7 +198,8 @@ def train_stacked(
     captured, stream = None, torch.cuda.Stream(device) if graph else None
     snapshots = []
     start = time.perf_counter()
-    for epoch in progress(range(cfg.epochs + 1), desc=f"grok-{cfg.weights}"):
+    desc = f"{len(models)} {cfg.weights} models"  # fit serves several recipes
+    for epoch in progress(range(cfg.epochs + 1), desc=desc):
         if epoch % cfg.log_every == 0:
             snapshots.append({n: v.detach().clone() for n, v in stacked().items()})
         if epoch == cfg.epochs:
