@@ -17,7 +17,14 @@ seeds costs 0.36 s (full precision) to 1.14 s (ternary) on the book's 2-core mac
 Issue 22's runs (:mod:`interplib.studies.grokking.sweeps`: ``grok10-*`` with ten seeds,
 ``grok-wd-*``, ``grok-fullq-*``, ``grok-act8-*``, ``grok-f32-*``, ``zhong-rate0/1``) go through
 the same :func:`fit` with a ``GrokVariantConfig``: GPU recipes, not committed until trained,
-stored compactly (float16 weights, float32 histories), each with its estimated GPU seconds.
+each with its estimated GPU seconds.
+
+Every run is stored compactly (:func:`~interplib.studies.grokking.sweeps.compact`: float16
+weights that keep every binary sign and ternary level, float32 histories): half the size of
+float32, and no number the two grokking pages report moves beyond its printed precision.
+The committed ``grok-*`` artifacts (recipe version 2) were trained in float32 storage and
+compacted afterwards, the same function applied to the trained tensors
+(``tools/compact_grokking.py``, recorded in each sidecar under ``compacted``).
 """
 
 from __future__ import annotations
@@ -66,6 +73,7 @@ __all__ = [
 ]
 
 STUDY = "grokking"
+VERSION = 2  # 2: stored compactly (float16 weights, float32 histories)
 EPOCHS = 25_000
 RUNS = {
     f"grok-{w}": GrokConfig(
@@ -164,7 +172,7 @@ def fit(cfg: GrokConfig, device: torch.device, progress) -> Trained:
                 k: v.tolist() for k, v in scores.items() if k != "correct_logits"
             },
         }
-        tensors = compact(cfg, tensors)
+    tensors = compact(cfg, tensors)
     return Trained(
         tensors=tensors,
         metrics={
@@ -223,6 +231,7 @@ for _name, _cfg in RUNS.items():
             loader=model_from_artifact,
             smoke=smoke,
             gpu=True,
+            version=VERSION,
             seconds={
                 "cpu": CPU_SECONDS_PER_EPOCH[_cfg.weights] * EPOCHS,
                 "cuda": GPU_SECONDS[_cfg.weights],

@@ -34,6 +34,7 @@ from interplib.studies.grokking.model import (
     GrokTransformer,
     GrokVariantConfig,
     cell_settings,
+    options,
 )
 from interplib.studies.grokking.quantize import level_preserving_half
 
@@ -178,8 +179,9 @@ def sweep_smoke(cfg: GrokVariantConfig) -> GrokVariantConfig:
     )
 
 
-def compact(cfg: GrokVariantConfig, tensors: dict[str, Tensor]) -> dict[str, Tensor]:
-    """The stored form: histories float32, weights float16, finals of ``final_models``.
+def compact(cfg: GrokConfig, tensors: dict[str, Tensor]) -> dict[str, Tensor]:
+    """The stored form of every grokking run: histories float32, weights float16, finals
+    of ``final_models`` (a plain ``GrokConfig``: every model).
 
     Weights are ``[model ...]`` stacks under ``final.`` or ``epoch<N>.``; the quantized ones
     go through :func:`~interplib.studies.grokking.quantize.level_preserving_half`, so every
@@ -188,23 +190,24 @@ def compact(cfg: GrokVariantConfig, tensors: dict[str, Tensor]) -> dict[str, Ten
     some model's final weights are not stored (``final_models`` is not None): the grids
     that the Clock/Pizza diagnostics read, for every model.
     """
+    opts = options(cfg)
     quantized_names = {f"blocks.0.{m}.weight" for m in QUANTIZED}
-    if cfg.quantize_embed:
+    if opts.quantize_embed:
         quantized_names |= {"embed.weight", "pos_embed.weight", "unembed.weight"}
     out = {}
     for name, value in tensors.items():
         if name == "clockpizza.correct_logits":
-            if cfg.final_models is not None:
+            if opts.final_models is not None:
                 out[name] = value.half()
         elif name == "history.epoch" or name.startswith("clockpizza."):
             out[name] = value
         elif name.startswith("history."):
             out[name] = value.float()
         else:
-            if name.startswith("final.") and cfg.final_models is not None:
-                if cfg.final_models == 0:
+            if name.startswith("final.") and opts.final_models is not None:
+                if opts.final_models == 0:
                     continue
-                value = value[: cfg.final_models]
+                value = value[: opts.final_models]
             kind = cfg.weights if name.split(".", 1)[1] in quantized_names else "fp"
             out[name] = level_preserving_half(value, kind, stacked=True)
     return out
