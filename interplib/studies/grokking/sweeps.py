@@ -85,6 +85,14 @@ SWEEPS: dict[str, GrokVariantConfig] = {
         )
         for w in ("fp", "binary", "ternary")
     },
+    # grok-wd-binary's weight-decay-0 cell at lr 1e-3 alone, for the CPU: does a binary
+    # model grok without weight decay? (wd 1 generalizes by about 3k epochs)
+    "grok-wd0-binary": GrokVariantConfig(
+        **{**_BASE, "epochs": 10_000, "weight_decay": 0.0},
+        weights="binary",
+        seeds=(0, 1),
+        final_models=0,
+    ),
     # embeddings and unembedding quantized too; BitNet's 8-bit activations; a float32 loss
     **{
         f"grok-fullq-{w}": GrokVariantConfig(

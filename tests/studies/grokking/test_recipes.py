@@ -12,7 +12,9 @@ from interplib.studies.grokking.training import (
 )
 
 
-def test_fit_logs_every_measure_and_agrees_with_a_plain_forward():
+def test_fit_logs_every_measure_and_agrees_with_a_plain_forward(monkeypatch):
+    stored = grok_recipes.compact
+    monkeypatch.setattr(grok_recipes, "compact", lambda cfg, t: t)  # float32 weights
     cfg = tiny(
         p=7,
         frac_train=0.5,
@@ -58,6 +60,16 @@ def test_fit_logs_every_measure_and_agrees_with_a_plain_forward():
         )
         torch.testing.assert_close(
             t["history.sum_sq"][k, -1], latent, rtol=1e-5, atol=1e-6
+        )
+    # as stored: float16 weights, the same losses to float16's precision
+    small = stored(cfg, t)
+    assert small["final.embed.weight"].dtype == torch.float16
+    assert small["history.train_loss"].dtype == torch.float32
+    for k, model in enumerate(load_models(cfg, small)):
+        with torch.no_grad():
+            loss, _ = loss_and_accuracy(model(tokens)[is_train], labels[is_train])
+        torch.testing.assert_close(
+            t["history.train_loss"][k, -1], loss, rtol=1e-2, atol=1e-4
         )
     early = load_models(cfg, t, prefix="epoch20")
     assert len(early) == 1
