@@ -265,7 +265,6 @@ for _name, _cfg in SWEEPS.items():
                 else f"{_cfg.weights} weights, {len(_cfg.seeds)} seeds × "
                 f"{len(cell_settings(_cfg))} (lr, wd) cells"
             )
-            + " (issue 22); "
-            + ("trained on the CPU" if _on_cpu else "a GPU run to come"),
+            + " (issue 22)",  # where it ran is the sidecar's device
         )
     )

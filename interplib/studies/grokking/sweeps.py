@@ -162,9 +162,9 @@ SWEEPS: dict[str, GrokVariantConfig] = {
 }
 
 
-# Trained on the book's 2-core CPU and committed: wall seconds, the two recipes side by side,
-# one torch thread each (2026-12-06).
-CPU_TRAINED = {"zhong-rate0": 4516, "zhong-rate1": 4522}
+# Trained on the book's 2-core CPU and committed: wall seconds, one torch thread each
+# (2026-12-06; the zhong-* two side by side, grok-wd0-binary beside other jobs).
+CPU_TRAINED = {"zhong-rate0": 4516, "zhong-rate1": 4522, "grok-wd0-binary": 2466}
 
 
 def gpu_seconds(cfg: GrokConfig) -> float:
