@@ -4,7 +4,10 @@ builders import ...``)."""
 from __future__ import annotations
 
 import functools
+import importlib.util
 import math
+import sys
+from pathlib import Path
 
 import torch
 
@@ -257,3 +260,14 @@ def tiny_lm_splits() -> dict[str, torch.Tensor]:
         "train": counting_tokens(32, d_vocab=16),
         "val": counting_tokens(8, d_vocab=16, seed=1),
     }
+
+
+def load_tool(name: str):
+    """The module ``tools/<name>.py`` (the tools are scripts, not a package)."""
+    path = Path(__file__).resolve().parents[1] / "tools" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module

@@ -3,29 +3,15 @@
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
-import sys
-from pathlib import Path
 
 import pytest
 import torch
+from builders import load_tool
 
 from interplib.core import artifacts, recipes
 from interplib.studies.grokking.quantize import quantized
 
-TOOL = Path(__file__).resolve().parents[2] / "tools" / "compact_grokking.py"
-
-
-def load_tool():
-    spec = importlib.util.spec_from_file_location("compact_grokking", TOOL)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["compact_grokking"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-cg = load_tool()
+cg = load_tool("compact_grokking")
 
 
 def version_one(name: str) -> dict[str, torch.Tensor]:
