@@ -341,6 +341,7 @@ def train_lm(
     progress: Progress | None = None,
     on_evaluate: OnEvaluate | None = None,
     desc: str = "train",
+    stop: int | None = None,
 ) -> TrainResult:
     """Train ``model`` in place on packed sequences; it ends on ``device`` in eval mode.
 
@@ -352,11 +353,14 @@ def train_lm(
         on_evaluate: ``on_evaluate(model, evaluation) -> {name: float | tensor}``, called at
             every evaluation with the model in eval mode and ``evaluation`` holding ``step``,
             ``val_loss`` and ``val_loss_by_pos``; its values are appended to ``history``.
+        stop: take only the first ``stop`` steps of the run ``cfg`` describes (its learning
+            rate schedule and batches unchanged), evaluating after the last; None takes all.
 
     Raises:
         ValueError: tokens of the wrong dtype or shape, ids outside the vocabulary, sequences
-            longer than the context, fewer training sequences than ``batch_size``, or a
-            callback metric that reuses a name the loop records.
+            longer than the context, fewer training sequences than ``batch_size``, a
+            callback metric that reuses a name the loop records, or ``stop`` outside
+            ``1..cfg.steps``.
     """
     device = (
         torch.device(device) if device is not None else next(model.parameters()).device
@@ -368,6 +372,11 @@ def train_lm(
         raise ValueError(
             f"train_tokens has {train_tokens.shape[0]} sequences, fewer than batch_size="
             f"{cfg.batch_size}: pack more sequences or lower batch_size"
+        )
+    n_steps = cfg.steps if stop is None else stop
+    if not 1 <= n_steps <= cfg.steps:
+        raise ValueError(
+            f"stop={stop}: a run of steps={cfg.steps} stops after 1..{cfg.steps} steps"
         )
     amp = cfg.amp and device.type == "cuda"
     model.to(device)
@@ -413,8 +422,8 @@ def train_lm(
                 train=f"{train_loss[-1]:.3f}", val=f"{evaluation['val_loss']:.3f}"
             )
 
-    steps = range(cfg.steps)
-    bar = progress(steps, total=cfg.steps, desc=desc) if progress is not None else steps
+    steps = range(n_steps)
+    bar = progress(steps, total=n_steps, desc=desc) if progress is not None else steps
     start = time.perf_counter()
     model.train()
     for step in bar:
@@ -431,7 +440,7 @@ def train_lm(
             nn.utils.clip_grad_norm_(model.parameters(), cfg.grad_clip)
         opt.step()
         pending.append(loss.detach())
-    record(cfg.steps, bar)
+    record(n_steps, bar)
     seconds = time.perf_counter() - start
     model.eval()
     full = (
@@ -443,7 +452,7 @@ def train_lm(
         history=history,
         train_loss=train_loss,
         val_loss=full,
-        tokens_seen=cfg.steps * cfg.batch_size * train_tokens.shape[1],
+        tokens_seen=n_steps * cfg.batch_size * train_tokens.shape[1],
         seconds=seconds,
         device=str(device),
         n_params=sum(p.numel() for p in model.parameters()),

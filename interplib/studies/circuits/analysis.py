@@ -22,6 +22,7 @@ from interplib.core.training import TrainResult, per_position_loss
 from interplib.corpus import tokenizer
 from interplib.interp.patterns import (
     check_repeat,
+    current_token_stripe,
     induction_stripe,
     previous_token_stripe,
     repeat_loss,
@@ -289,11 +290,13 @@ class CheckpointProbes(InductionProbes):
 
     At every evaluation it adds ``story_icl`` and ``story_icl_se``, the mean and standard
     error over stories of :func:`in_context_scores` on ``stories`` (windows ``early`` and
-    ``late``, positions within a story); at each step in ``checkpoints`` it copies the
-    model's state dict to ``kept[step]`` in float16 on the CPU.
+    ``late``, positions within a story), and every head's ``story_prev_token_score`` and
+    ``story_current_token_score`` (``[layer head_index]``) on the first
+    ``pattern_sequences`` of them; at each step in ``checkpoints`` it copies the model's
+    state dict to ``kept[step]`` in float16 on the CPU.
 
     Raises:
-        ValueError: no checkpoint step, or a negative one.
+        ValueError: no checkpoint step, a negative one, or ``pattern_sequences < 1``.
     """
 
     def __init__(
@@ -304,14 +307,17 @@ class CheckpointProbes(InductionProbes):
         stories: Int[Tensor, "batch pos"],
         early: tuple[int, int],
         late: tuple[int, int],
+        pattern_sequences: int = 32,
     ):
         super().__init__(model_cfg, cfg)
-        if not checkpoints or min(checkpoints) < 0:
+        if not checkpoints or min(checkpoints) < 0 or pattern_sequences < 1:
             raise ValueError(
-                f"checkpoints={checkpoints}: give at least one step, each >= 0"
+                f"checkpoints={checkpoints}, pattern_sequences={pattern_sequences}: give "
+                "at least one step, each >= 0, and pattern_sequences >= 1"
             )
         self.checkpoints, self.stories = frozenset(checkpoints), stories
         self.early, self.late = early, late
+        self.pattern_sequences = pattern_sequences
         self.kept: dict[int, dict[str, Tensor]] = {}
 
     def __call__(
@@ -322,6 +328,15 @@ class CheckpointProbes(InductionProbes):
         icl = in_context_scores(loss, self.stories, self.early, self.late)
         out["story_icl"] = float(icl.mean())
         out["story_icl_se"] = standard_error(icl) if icl.numel() > 1 else float("nan")
+        rows = self.stories[: self.pattern_sequences].to(
+            next(model.parameters()).device
+        )
+        patterns: list[Tensor] = []
+        with torch.no_grad():
+            model(rows, patterns)
+        A = torch.stack(patterns).float()
+        out["story_prev_token_score"] = previous_token_stripe(A).cpu()
+        out["story_current_token_score"] = current_token_stripe(A).cpu()
         if evaluation["step"] in self.checkpoints:
             self.kept[int(evaluation["step"])] = {
                 k: v.detach().to("cpu", torch.float16).clone()

@@ -31,9 +31,11 @@ from interplib.interp.patterns import (
     previous_token_scores,
     repeat_losses,
 )
+from interplib.studies.circuits.model import AttnOnlyConfig, bridge_from_state
 from interplib.studies.circuits.recipes import CheckpointRun, checkpoint_model
 
 __all__ = [
+    "checkpoint_measures",
     "checkpoint_models",
     "checkpoint_patterns",
     "circuit_over_checkpoints",
@@ -135,3 +137,37 @@ def checkpoint_patterns(
         _, cache = model.run_with_cache(tokens, names_filter=lambda n: n in names)
         out.append(torch.stack([cache[n][0] for n in names]))
     return torch.stack(out)
+
+
+def checkpoint_measures(
+    cfg: AttnOnlyConfig,
+    kept: Mapping[int, Mapping[str, Tensor]],
+    tokens: Int[Tensor, "1 pos"],
+) -> dict[str, Tensor]:
+    """What the chapter reads of kept weights, stored in their place.
+
+    ``checkpoint.step [n]``, ``checkpoint.K_composition [n head_0 head_1]`` (every layer-0
+    head into every layer-1 head, :func:`~interplib.interp.circuits.composition_scores`)
+    and ``checkpoint.patterns [n layer head_index query_pos key_pos]`` in float16 on
+    ``tokens`` (:func:`checkpoint_patterns`), for the ``n`` kept steps in order; ``kept``
+    maps a step to the state dict of ``cfg``'s model.
+
+    Raises:
+        ValueError: a 1-layer model (nothing composes) or no kept step.
+    """
+    if cfg.n_layers < 2 or not kept:
+        raise ValueError(
+            f"n_layers={cfg.n_layers}, kept steps {sorted(kept)}: the measures need a "
+            "model of at least two layers and a kept checkpoint"
+        )
+    models = {
+        step: bridge_from_state(cfg, dict(kept[step]), torch.float32).eval()
+        for step in sorted(kept)
+    }
+    return {
+        "checkpoint.step": torch.tensor(list(models)),
+        "checkpoint.K_composition": torch.stack(
+            [composition_scores(m, "K") for m in models.values()]
+        ),
+        "checkpoint.patterns": checkpoint_patterns(models, tokens).half(),
+    }

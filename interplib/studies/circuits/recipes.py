@@ -74,6 +74,7 @@ __all__ = [
     "AttnOnlyRun",
     "CHECKPOINT_RUNS",
     "CheckpointRun",
+    "PHASE_RUN",
     "RUNS",
     "checkpoint_model",
     "fit",
@@ -179,8 +180,15 @@ class CheckpointRun:
     first ``story_sequences`` validation stories (positions ``story_late`` minus
     ``story_early``, the chapter's windows).
 
+    ``until`` stops after the run's first ``until`` steps (its schedule and batches
+    unchanged); None trains them all. ``keep_weights=False`` stores, in place of each
+    checkpoint's weights, what the chapter reads of them: the K-composition of every
+    layer-0 head into every layer-1 head and every head's pattern on the first repeat
+    probe sequence.
+
     Raises:
-        ValueError: a checkpoint that is not an evaluation step in ``1..steps``.
+        ValueError: a checkpoint that is not an evaluation step in ``1..until``, no
+            checkpoint, or ``until`` outside ``1..steps``.
     """
 
     run: AttnOnlyRun
@@ -189,18 +197,27 @@ class CheckpointRun:
     story_early: tuple[int, int] = (5, 15)
     story_late: tuple[int, int] = (80, 100)
     seed: int = 0
+    until: int | None = None
+    keep_weights: bool = True
 
     def __post_init__(self):
         for name in ("checkpoints", "story_early", "story_late"):  # lists from JSON
             object.__setattr__(self, name, tuple(getattr(self, name)))
         steps, every = self.run.train.steps, self.run.train.eval_every
-        bad = [c for c in self.checkpoints if c % every or not 0 < c <= steps]
+        if not 1 <= self.last_step <= steps:
+            raise ValueError(f"until={self.until}: use 1..{steps} (the run's steps)")
+        bad = [c for c in self.checkpoints if c % every or not 0 < c <= self.last_step]
         if bad or not self.checkpoints or self.story_sequences < 2:
             raise ValueError(
                 f"checkpoints={self.checkpoints}, story_sequences={self.story_sequences}: "
-                f"each checkpoint must be a multiple of eval_every={every} in 1..{steps} "
-                f"(bad: {bad}), and story_sequences >= 2"
+                f"each checkpoint must be a multiple of eval_every={every} in "
+                f"1..{self.last_step} (bad: {bad}), and story_sequences >= 2"
             )
+
+    @property
+    def last_step(self) -> int:
+        """The step the retrain stops at: ``until``, or the run's last."""
+        return self.run.train.steps if self.until is None else self.until
 
 
 def _step_prefix(step: int) -> str:
@@ -208,11 +225,16 @@ def _step_prefix(step: int) -> str:
 
 
 def fit_checkpoints(cfg: CheckpointRun, device: torch.device, progress) -> Trained:
-    """Retrain ``cfg.run`` keeping its float16 weights at each checkpoint.
+    """Retrain ``cfg.run`` (up to ``cfg.last_step``) keeping its float16 weights at each
+    checkpoint.
 
-    Tensors: each checkpoint's state dict under ``step<N>.<name>`` and the curves under
-    ``curve.<key>`` (with ``story_icl`` and ``story_icl_se``); no final weights, which the
-    committed artifact holds.
+    Tensors: the curves under ``curve.<key>`` (with ``story_icl``, ``story_icl_se`` and
+    the per-head story scores) and each checkpoint's state dict under
+    ``step<N>.<name>``; with ``keep_weights=False``, in place of the state dicts,
+    ``checkpoint.step [n]``, ``checkpoint.K_composition [n head_0 head_1]`` and
+    ``checkpoint.patterns [n layer head_index query_pos key_pos]`` (float16, on the first
+    repeat probe sequence, see
+    :func:`~interplib.studies.circuits.phases.checkpoint_measures`). No final weights.
     """
     run = cfg.run
     model = AttnOnlyTransformer(run.model)
@@ -226,11 +248,24 @@ def fit_checkpoints(cfg: CheckpointRun, device: torch.device, progress) -> Train
         cfg.story_late,
     )
     result = train_lm(
-        model, train, val, run.train, device, progress, probes, desc=run.model.name
+        model,
+        train,
+        val,
+        run.train,
+        device,
+        progress,
+        probes,
+        desc=run.model.name,
+        stop=cfg.until,
     )
     tensors = {CURVE + k: v for k, v in result.tensors().items()}
-    for step, state in probes.kept.items():
-        tensors.update({_step_prefix(step) + k: v for k, v in state.items()})
+    if cfg.keep_weights:
+        for step, state in probes.kept.items():
+            tensors.update({_step_prefix(step) + k: v for k, v in state.items()})
+    else:  # transformer-lens only here, after training: the training path needs none
+        from interplib.studies.circuits.phases import checkpoint_measures
+
+        tensors.update(checkpoint_measures(run.model, probes.kept, probes.tokens[:1]))
     metrics = {**InductionProbes.summary(result), "checkpoints": sorted(probes.kept)}
     return Trained(
         tensors, metrics, key_metric=("validation loss (nats/token)", result.val_loss)
@@ -255,9 +290,14 @@ def checkpoint_model(
 
 
 def _smoke_checkpoints(cfg: CheckpointRun) -> CheckpointRun:
-    """4 steps of :func:`smoke_run`, checkpoints at steps 2 and 4, 32 stories."""
+    """4 steps of :func:`smoke_run` (stopped there if ``cfg`` stops early), checkpoints
+    at steps 2 and 4, 32 stories."""
     return dataclasses.replace(
-        cfg, run=smoke_run(cfg.run), checkpoints=(2, 4), story_sequences=32
+        cfg,
+        run=smoke_run(cfg.run),
+        checkpoints=(2, 4),
+        story_sequences=32,
+        until=None if cfg.until is None else 4,
     )
 
 
@@ -271,6 +311,14 @@ CHECKPOINT_RUNS = {
     )
     for name, run in RUNS.items()
 }
+# The 2-layer retrain's first 1,800 steps, small enough to commit: the checkpoints'
+# K-composition and patterns in place of their weights
+PHASE_RUN = dataclasses.replace(
+    CHECKPOINT_RUNS["attn-only-l2-checkpoints"],
+    checkpoints=(1000, 1300, 1400, 1500, 1600, 1800),
+    until=1800,
+    keep_weights=False,
+)
 
 
 for _name, _run in RUNS.items():
@@ -312,3 +360,20 @@ for _name, _cfg in CHECKPOINT_RUNS.items():
             ),
         )
     )
+
+register(
+    Recipe(
+        name="attn-only-l2-phase",
+        study=STUDY,
+        config=PHASE_RUN,
+        fit=fit_checkpoints,
+        needs=(lmdata.DATA_NAME,),
+        smoke=_smoke_checkpoints,
+        seconds={"cpu": 5500},  # estimated from 2.95 s a step on the book's 2-core CPU
+        description=(
+            "the 2-layer attention-only run's first 1,800 steps retrained, every head's "
+            "scores every 50 steps and the K-composition and patterns at steps "
+            + ", ".join(map(str, PHASE_RUN.checkpoints))
+        ),
+    )
+)
