@@ -263,8 +263,12 @@ def tiny_lm_splits() -> dict[str, torch.Tensor]:
 
 
 def load_tool(name: str):
-    """The module ``tools/<name>.py`` (the tools are scripts, not a package)."""
-    path = Path(__file__).resolve().parents[1] / "tools" / f"{name}.py"
+    """The module ``tools/<name>.py`` (the tools are scripts, not a package, and import one
+    another by name: their folder goes on ``sys.path``)."""
+    tools = Path(__file__).resolve().parents[1] / "tools"
+    if str(tools) not in sys.path:
+        sys.path.insert(0, str(tools))
+    path = tools / f"{name}.py"
     spec = importlib.util.spec_from_file_location(name, path)
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)

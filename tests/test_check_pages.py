@@ -2,26 +2,11 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import sys
-from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[1]
+from builders import load_tool
 
-
-def _tool():
-    spec = importlib.util.spec_from_file_location(
-        "check_pages", REPO / "tools" / "check_pages.py"
-    )
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["check_pages"] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-check_pages = _tool()
+check_pages = load_tool("check_pages")
 
 
 def code(source: str, *tags: str) -> dict:

@@ -6,7 +6,6 @@ installed). The link checker (:mod:`interplib.book.links`) is tested in tests/bo
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import os
 import shutil
@@ -16,22 +15,15 @@ from pathlib import Path
 
 import pytest
 import yaml
+from builders import load_tool
 
 REPO = Path(__file__).resolve().parents[1]
 WORKFLOWS = REPO / ".github" / "workflows"
 BIN = Path(sys.executable).parent
 
 
-def tool(name: str):
-    spec = importlib.util.spec_from_file_location(name, REPO / "tools" / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module  # dataclasses need the module registered
-    spec.loader.exec_module(module)
-    return module
-
-
-drift = tool("drift")
-cache_key = tool("cache_key")
+drift = load_tool("drift")
+cache_key = load_tool("cache_key")
 
 
 # ---- workflows ---------------------------------------------------------------------------------

@@ -342,3 +342,18 @@ def test_artifact_payload_stores_half_precision_weights_and_curves(family):
     assert not any(
         p.dtype == torch.float16 for p in model.parameters()
     )  # the model is untouched
+
+
+def test_a_stopped_run_is_the_prefix_of_the_full_run():
+    cfg = LMTrainConfig(steps=6, batch_size=8, warmup_steps=1, eval_every=2)
+    train, val = counting_tokens(32, d_vocab=V), counting_tokens(8, d_vocab=V, seed=1)
+    full = train_lm(bilinear(), train, val, cfg)
+    stopped = train_lm(bilinear(), train, val, cfg, stop=3)
+    # the same batches and learning rates for the first three steps, then an evaluation
+    assert stopped.train_loss == full.train_loss[:3]
+    assert stopped.history["step"] == [0, 2, 3] and stopped.steps == 3
+    assert stopped.history["val_loss"][:2] == full.history["val_loss"][:2]
+    assert stopped.tokens_seen == full.tokens_seen // 2
+    for stop in (0, 7):
+        with pytest.raises(ValueError, match=rf"stop={stop}: .* 1\.\.6 steps"):
+            train_lm(bilinear(), train, val, cfg, stop=stop)

@@ -3,24 +3,15 @@ the CPU with ``--smoke --rehearse``, see notes/gpu-session.md)."""
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import re
 import subprocess
 import sys
 from pathlib import Path
 
+from builders import load_tool
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def load_tool(name: str):
-    sys.path.insert(0, str(ROOT / "tools"))
-    spec = importlib.util.spec_from_file_location(name, ROOT / "tools" / f"{name}.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
 
 
 gs = load_tool("gpu_session")

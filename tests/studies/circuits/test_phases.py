@@ -1,5 +1,7 @@
 """The circuit measured at kept checkpoints, on a tiny checkpoint retrain."""
 
+import dataclasses
+
 import pytest
 import torch
 
@@ -12,6 +14,7 @@ from interplib.interp.patterns import (
 )
 from interplib.studies.circuits import recipes as circuits_study
 from interplib.studies.circuits.phases import (
+    checkpoint_measures,
     checkpoint_models,
     checkpoint_patterns,
     circuit_over_checkpoints,
@@ -82,3 +85,33 @@ def test_checkpoint_patterns_stack_every_head_at_every_step(tiny_checkpoints):
     torch.testing.assert_close(patterns[1, 1], cache["blocks.1.attn.hook_pattern"][0])
     with pytest.raises(ValueError, match=r"shape \[1 pos\]"):
         checkpoint_patterns(models, probe())
+
+
+def test_checkpoint_measures_are_the_kept_models_composition_and_patterns(
+    tiny_checkpoints,
+):
+    cfg, art = tiny_checkpoints
+    models = checkpoint_models(cfg, art)
+    kept = {
+        step: {
+            k.split(".", 1)[1]: v
+            for k, v in art.tensors.items()
+            if k.startswith(f"step{step}.")
+        }
+        for step in models
+    }
+    one = probe()[:1]
+    out = checkpoint_measures(cfg.run.model, kept, one)
+    assert out["checkpoint.step"].tolist() == [2, 6]
+    for i, model in enumerate(models.values()):
+        torch.testing.assert_close(
+            out["checkpoint.K_composition"][i], composition_scores(model, "K")
+        )
+    torch.testing.assert_close(
+        out["checkpoint.patterns"], checkpoint_patterns(models, one).half()
+    )
+    one_layer = dataclasses.replace(cfg.run.model, n_layers=1)
+    with pytest.raises(ValueError, match="at least two layers"):
+        checkpoint_measures(one_layer, kept, one)
+    with pytest.raises(ValueError, match="a kept checkpoint"):
+        checkpoint_measures(cfg.run.model, {}, one)

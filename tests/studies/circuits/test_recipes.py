@@ -99,10 +99,54 @@ def test_checkpoint_fit_keeps_each_step_and_it_reloads_into_the_same_model(
 
 
 @pytest.mark.parametrize(
-    "overrides", [dict(checkpoints=(3,)), dict(checkpoints=(8,)), dict(checkpoints=())]
+    "overrides",
+    [
+        dict(checkpoints=(3,)),
+        dict(checkpoints=(8,)),
+        dict(checkpoints=()),
+        dict(checkpoints=(2, 6), until=4),  # a checkpoint after the stop
+    ],
 )
 def test_checkpoints_must_be_evaluation_steps_of_the_run(
     overrides, tiny_checkpoint_run
 ):
     with pytest.raises(ValueError, match="multiple of eval_every"):
         tiny_checkpoint_run(**overrides)
+
+
+@pytest.mark.parametrize("until", [0, 7])
+def test_a_retrain_stops_within_the_run(until, tiny_checkpoint_run):
+    with pytest.raises(ValueError, match=rf"until={until}: use 1\.\.6"):
+        tiny_checkpoint_run(until=until)
+
+
+def test_a_stopped_retrain_stores_measures_in_place_of_weights(
+    monkeypatch, tiny_checkpoint_run
+):
+    monkeypatch.setattr(lmdata, "load_split", tiny_lm_splits().__getitem__)
+    kept = circuits_study.fit_checkpoints(
+        tiny_checkpoint_run(), torch.device("cpu"), None
+    )
+    cfg = tiny_checkpoint_run(checkpoints=(2, 4), until=4, keep_weights=False)
+    out = circuits_study.fit_checkpoints(cfg, torch.device("cpu"), None)
+    assert not any(k.startswith("step") for k in out.tensors)
+    # the first four steps of the full retrain: the same curves up to step 4
+    steps = out.tensors["curve.step"].tolist()
+    assert steps == [0, 2, 4] and out.metrics["checkpoints"] == [2, 4]
+    for key in ("val_loss", "story_icl", "story_prev_token_score"):
+        torch.testing.assert_close(
+            out.tensors[f"curve.{key}"], kept.tensors[f"curve.{key}"][:3]
+        )
+    assert out.tensors["curve.story_current_token_score"].shape == (3, 2, 2)
+    assert out.tensors["checkpoint.step"].tolist() == [2, 4]
+    assert out.tensors["checkpoint.K_composition"].shape == (2, 2, 2)
+    assert out.tensors["checkpoint.patterns"].dtype == torch.float16
+
+
+def test_the_phase_recipe_is_the_2_layer_retrain_stopped_after_its_phase_change():
+    recipe = recipes.get("attn-only-l2-phase")
+    cfg = recipe.config
+    full = circuits_study.CHECKPOINT_RUNS["attn-only-l2-checkpoints"]
+    assert cfg.run == full.run and not cfg.keep_weights and recipe.committed
+    # the committed run's heads formed between steps 1,300 and 1,500
+    assert min(cfg.checkpoints) < 1300 and cfg.until == max(cfg.checkpoints) > 1500
