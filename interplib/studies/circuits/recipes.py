@@ -37,6 +37,13 @@ change, with the in-context score counted within stories logged at every evaluat
 (:class:`~interplib.studies.circuits.analysis.CheckpointProbes`).
 ``recipes.load_model("attn-only-l2-checkpoints", step=1400)`` returns one of them;
 :mod:`interplib.studies.circuits.phases` measures the circuit at each.
+
+**The phase change on the CPU.** ``attn-only-l2-phase`` is the 2-layer checkpoint retrain
+stopped after its first 1,800 steps (the schedule of the full 8,000): the phase change and
+300 steps after it, in about an hour and a half on the book's 2-core CPU. It stores no
+weights: at each checkpoint the K-composition of every layer-0 head into every layer-1 head
+and every head's pattern on one repeat-probe sequence, and at every evaluation every head's
+scores, so it fits in the repository.
 """
 
 from __future__ import annotations
@@ -216,7 +223,7 @@ class CheckpointRun:
 
     @property
     def last_step(self) -> int:
-        """The step the retrain stops at: ``until``, or the run's last."""
+        """The step the retrain stops at (``until``, or else the run's last step)."""
         return self.run.train.steps if self.until is None else self.until
 
 
