@@ -146,28 +146,28 @@ def checkpoint_measures(
 ) -> dict[str, Tensor]:
     """What the chapter reads of kept weights, stored in their place.
 
-    ``checkpoint.step [n]``, ``checkpoint.K_composition [n head_0 head_1]`` (every layer-0
-    head into every layer-1 head, :func:`~interplib.interp.circuits.composition_scores`)
-    and ``checkpoint.patterns [n layer head_index query_pos key_pos]`` in float16 on
-    ``tokens`` (:func:`checkpoint_patterns`), for the ``n`` kept steps in order; ``kept``
-    maps a step to the state dict of ``cfg``'s model.
+    ``checkpoint.step [n]``, ``checkpoint.patterns [n layer head_index query_pos
+    key_pos]`` in float16 on ``tokens`` (:func:`checkpoint_patterns`) and, for a model of
+    two or more layers, ``checkpoint.K_composition [n head_0 head_1]`` (every layer-0 head
+    into every layer-1 head, :func:`~interplib.interp.circuits.composition_scores`), for
+    the ``n`` kept steps in order; ``kept`` maps a step to the state dict of ``cfg``'s
+    model.
 
     Raises:
-        ValueError: a 1-layer model (nothing composes) or no kept step.
+        ValueError: no kept step.
     """
-    if cfg.n_layers < 2 or not kept:
-        raise ValueError(
-            f"n_layers={cfg.n_layers}, kept steps {sorted(kept)}: the measures need a "
-            "model of at least two layers and a kept checkpoint"
-        )
+    if not kept:
+        raise ValueError("no kept step: the measures need a kept checkpoint")
     models = {
         step: bridge_from_state(cfg, dict(kept[step]), torch.float32).eval()
         for step in sorted(kept)
     }
-    return {
+    out = {
         "checkpoint.step": torch.tensor(list(models)),
-        "checkpoint.K_composition": torch.stack(
-            [composition_scores(m, "K") for m in models.values()]
-        ),
         "checkpoint.patterns": checkpoint_patterns(models, tokens).half(),
     }
+    if cfg.n_layers >= 2:  # a 1-layer model has nothing to compose with
+        out["checkpoint.K_composition"] = torch.stack(
+            [composition_scores(m, "K") for m in models.values()]
+        )
+    return out

@@ -40,10 +40,11 @@ change, with the in-context score counted within stories logged at every evaluat
 
 **The phase change on the CPU.** ``attn-only-l2-phase`` is the 2-layer checkpoint retrain
 stopped after its first 1,800 steps (the schedule of the full 8,000): the phase change and
-300 steps after it, in about an hour and a half on the book's 2-core CPU. It stores no
-weights: at each checkpoint the K-composition of every layer-0 head into every layer-1 head
-and every head's pattern on one repeat-probe sequence, and at every evaluation every head's
-scores, so it fits in the repository.
+300 steps after it, in about an hour and a half on the book's 2-core CPU.
+``attn-only-l1-phase`` is the same for the 1-layer model, the control on the same axes. They
+store no weights: at each checkpoint every head's pattern on one repeat-probe sequence (and
+with two layers the K-composition of every layer-0 head into every layer-1 head), and at
+every evaluation every head's scores, so they fit in the repository.
 """
 
 from __future__ import annotations
@@ -81,7 +82,7 @@ __all__ = [
     "AttnOnlyRun",
     "CHECKPOINT_RUNS",
     "CheckpointRun",
-    "PHASE_RUN",
+    "PHASE_RUNS",
     "RUNS",
     "checkpoint_model",
     "fit",
@@ -318,14 +319,17 @@ CHECKPOINT_RUNS = {
     )
     for name, run in RUNS.items()
 }
-# The 2-layer retrain's first 1,800 steps, small enough to commit: the checkpoints'
-# K-composition and patterns in place of their weights
-PHASE_RUN = dataclasses.replace(
-    CHECKPOINT_RUNS["attn-only-l2-checkpoints"],
-    checkpoints=(1000, 1300, 1400, 1500, 1600, 1800),
-    until=1800,
-    keep_weights=False,
-)
+# Each run's first 1,800 steps, small enough to commit: the checkpoints' patterns (and, with
+# two layers, their K-composition) in place of their weights
+PHASE_RUNS = {
+    f"{name}-phase": dataclasses.replace(
+        CHECKPOINT_RUNS[f"{name}-checkpoints"],
+        checkpoints=(1000, 1300, 1400, 1500, 1600, 1800),
+        until=1800,
+        keep_weights=False,
+    )
+    for name in RUNS
+}
 
 
 for _name, _run in RUNS.items():
@@ -368,19 +372,25 @@ for _name, _cfg in CHECKPOINT_RUNS.items():
         )
     )
 
-register(
-    Recipe(
-        name="attn-only-l2-phase",
-        study=STUDY,
-        config=PHASE_RUN,
-        fit=fit_checkpoints,
-        needs=(lmdata.DATA_NAME,),
-        smoke=_smoke_checkpoints,
-        seconds={"cpu": 5500},  # estimated from 2.95 s a step on the book's 2-core CPU
-        description=(
-            "the 2-layer attention-only run's first 1,800 steps retrained, every head's "
-            "scores every 50 steps and the K-composition and patterns at steps "
-            + ", ".join(map(str, PHASE_RUN.checkpoints))
-        ),
+# CPU seconds: the 2-layer retrain's measured 5,064 s (rounded up); the 1-layer one scaled
+# by the 1- to 2-layer ratio of the earlier 2,000 x 16-step CPU runs (40 / 54 minutes)
+for _name, _cfg in PHASE_RUNS.items():
+    _layers = _cfg.run.model.n_layers
+    register(
+        Recipe(
+            name=_name,
+            study=STUDY,
+            config=_cfg,
+            fit=fit_checkpoints,
+            needs=(lmdata.DATA_NAME,),
+            smoke=_smoke_checkpoints,
+            seconds={"cpu": {2: 5100, 1: 3800}[_layers]},
+            description=(
+                f"the {_layers}-layer attention-only run's first {_cfg.last_step:,} steps "
+                "retrained, every head's scores every 50 steps and "
+                + ("the K-composition and " if _layers > 1 else "")
+                + "patterns at steps "
+                + ", ".join(map(str, _cfg.checkpoints))
+            ),
+        )
     )
-)

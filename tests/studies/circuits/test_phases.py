@@ -111,7 +111,15 @@ def test_checkpoint_measures_are_the_kept_models_composition_and_patterns(
         out["checkpoint.patterns"], checkpoint_patterns(models, one).half()
     )
     one_layer = dataclasses.replace(cfg.run.model, n_layers=1)
-    with pytest.raises(ValueError, match="at least two layers"):
-        checkpoint_measures(one_layer, kept, one)
+    first = {
+        step: {k: v for k, v in state.items() if not k.startswith("blocks.1.")}
+        for step, state in kept.items()
+    }
+    out1 = checkpoint_measures(one_layer, first, one)
+    assert "checkpoint.K_composition" not in out1
+    # layer 0 reads only the embeddings and its own weights: the same patterns
+    torch.testing.assert_close(
+        out1["checkpoint.patterns"][:, 0], out["checkpoint.patterns"][:, 0]
+    )
     with pytest.raises(ValueError, match="a kept checkpoint"):
         checkpoint_measures(cfg.run.model, {}, one)

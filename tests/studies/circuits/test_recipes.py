@@ -143,10 +143,13 @@ def test_a_stopped_retrain_stores_measures_in_place_of_weights(
     assert out.tensors["checkpoint.patterns"].dtype == torch.float16
 
 
-def test_the_phase_recipe_is_the_2_layer_retrain_stopped_after_its_phase_change():
-    recipe = recipes.get("attn-only-l2-phase")
+@pytest.mark.parametrize("name", ["attn-only-l2", "attn-only-l1"])
+def test_the_phase_recipes_are_the_retrains_stopped_after_the_phase_change(name):
+    recipe = recipes.get(f"{name}-phase")
     cfg = recipe.config
-    full = circuits_study.CHECKPOINT_RUNS["attn-only-l2-checkpoints"]
+    full = circuits_study.CHECKPOINT_RUNS[f"{name}-checkpoints"]
     assert cfg.run == full.run and not cfg.keep_weights and recipe.committed
-    # the committed run's heads formed between steps 1,300 and 1,500
+    # the committed 2-layer run's heads formed between steps 1,300 and 1,500
     assert min(cfg.checkpoints) < 1300 and cfg.until == max(cfg.checkpoints) > 1500
+    # both stop at the same step, so their curves share an axis
+    assert cfg.until == circuits_study.PHASE_RUNS["attn-only-l2-phase"].until
