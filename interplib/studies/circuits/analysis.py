@@ -290,10 +290,12 @@ class CheckpointProbes(InductionProbes):
 
     At every evaluation it adds ``story_icl`` and ``story_icl_se``, the mean and standard
     error over stories of :func:`in_context_scores` on ``stories`` (windows ``early`` and
-    ``late``, positions within a story), and every head's ``story_prev_token_score`` and
-    ``story_current_token_score`` (``[layer head_index]``) on the first
-    ``pattern_sequences`` of them; at each step in ``checkpoints`` it copies the model's
-    state dict to ``kept[step]`` in float16 on the CPU.
+    ``late``, positions within a story), the per-story scores themselves as
+    ``story_icl_values`` (``[story]``, the same stories at every evaluation, so two runs on
+    the same stories can be compared story by story), and every head's
+    ``story_prev_token_score`` and ``story_current_token_score`` (``[layer head_index]``)
+    on the first ``pattern_sequences`` of them; at each step in ``checkpoints`` it copies
+    the model's state dict to ``kept[step]`` in float16 on the CPU.
 
     Raises:
         ValueError: no checkpoint step, a negative one, or ``pattern_sequences < 1``.
@@ -327,6 +329,7 @@ class CheckpointProbes(InductionProbes):
         loss = per_position_loss(model, self.stories)
         icl = in_context_scores(loss, self.stories, self.early, self.late)
         out["story_icl"] = float(icl.mean())
+        out["story_icl_values"] = icl.cpu()
         out["story_icl_se"] = standard_error(icl) if icl.numel() > 1 else float("nan")
         rows = self.stories[: self.pattern_sequences].to(
             next(model.parameters()).device

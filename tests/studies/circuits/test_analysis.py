@@ -254,6 +254,13 @@ def test_checkpoint_probes_keep_the_model_of_their_step_and_score_stories():
     icl = in_context_scores(per_position_loss(twin, val[:8]), val[:8], early, late)
     assert h["story_icl"][1] == pytest.approx(float(icl.mean()), abs=2e-3)
     assert h["story_icl_se"][1] == pytest.approx(float(icl.std() / 8**0.5), rel=1e-2)
+    # the per-story scores behind the mean, on the same stories at every evaluation
+    values = h["story_icl_values"]
+    assert len(values) == 5 and values[1].shape == icl.shape
+    torch.testing.assert_close(values[1], icl, atol=2e-3, rtol=0)
+    assert all(
+        float(v.mean()) == pytest.approx(m) for v, m in zip(values, h["story_icl"])
+    )
 
 
 def test_checkpoint_probes_need_a_step():

@@ -87,6 +87,9 @@ def test_checkpoint_fit_keeps_each_step_and_it_reloads_into_the_same_model(
     assert out.metrics["checkpoints"] == [2, 6]
     assert out.tensors["curve.step"].tolist() == [0, 2, 4, 6]
     assert out.tensors["curve.story_icl"].shape == (4,)
+    values = out.tensors["curve.story_icl_values"]  # [evaluation story]
+    assert values.shape[0] == 4
+    torch.testing.assert_close(values.mean(-1), out.tensors["curve.story_icl"])
     assert not any(k.startswith("blocks.") for k in out.tensors)  # no final weights
     art = Artifact("attn-only-tiny-checkpoints", out.tensors, {})
     for e, step in [(1, 2), (3, 6)]:
