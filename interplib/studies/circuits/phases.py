@@ -8,7 +8,8 @@ chapter's own tools, for the heads the final model's circuit names: their patter
 K-composition of the previous-token head into the induction heads, the loss on the repeat,
 and that loss with the previous-token head or the induction heads ablated (mean and
 resample). :func:`checkpoint_patterns` gives every head's pattern at every checkpoint for
-the attention viewer.
+the attention viewer. :func:`checkpoint_measures` is what a retrain that keeps no weights
+stores of each checkpoint instead.
 """
 
 from __future__ import annotations
@@ -22,7 +23,12 @@ from jaxtyping import Float, Int
 from torch import Tensor
 
 from interplib.core.artifacts import Artifact
-from interplib.interp.ablation import Kind, ablated_repeat_losses
+from interplib.interp.ablation import (
+    Kind,
+    ablated_repeat_losses,
+    path_ablation_effects,
+    receiver_direct_logits,
+)
 from interplib.interp.circuits import Head, composition_scores
 from interplib.interp.patterns import (
     check_repeat,
@@ -142,32 +148,57 @@ def checkpoint_patterns(
 def checkpoint_measures(
     cfg: AttnOnlyConfig,
     kept: Mapping[int, Mapping[str, Tensor]],
-    tokens: Int[Tensor, "1 pos"],
+    probe: Int[Tensor, "batch pos"],
+    period: int,
+    kinds: Sequence[Kind] = ("mean", "resample"),
 ) -> dict[str, Tensor]:
     """What the chapter reads of kept weights, stored in their place.
 
-    ``checkpoint.step [n]``, ``checkpoint.patterns [n layer head_index query_pos
-    key_pos]`` in float16 on ``tokens`` (:func:`checkpoint_patterns`) and, for a model of
-    two or more layers, ``checkpoint.K_composition [n head_0 head_1]`` (every layer-0 head
-    into every layer-1 head, :func:`~interplib.interp.circuits.composition_scores`), for
-    the ``n`` kept steps in order; ``kept`` maps a step to the state dict of ``cfg``'s
-    model.
+    For the ``n`` kept steps in order (``kept`` maps a step to the state dict of
+    ``cfg``'s model): ``checkpoint.step [n]`` and ``checkpoint.patterns [n layer
+    head_index query_pos key_pos]``, in float16 on the first ``probe`` sequence
+    (:func:`checkpoint_patterns`). A model of two or more layers adds what its circuit
+    is made of, every layer-0 head against every layer-1 head:
+    ``checkpoint.K_composition [n head_0 head_1]``
+    (:func:`~interplib.interp.circuits.composition_scores`),
+    ``checkpoint.direct_logit [n head_1]``, each layer-1 head's clean direct logit on
+    the repeat, and ``checkpoint.path_direct [n kind side head_0 head_1]``, that direct
+    logit after the layer-0 head is ablated (each of ``kinds``) in the layer-1 head's
+    queries, keys or values (sides in ``PATH_SIDES`` order,
+    :func:`~interplib.interp.ablation.path_ablation_effects`); ``probe`` ends in
+    ``[r, r]`` with ``len(r) = period``.
 
     Raises:
-        ValueError: no kept step.
+        ValueError: no kept step, or a probe that is not a repeat of ``period`` tokens.
     """
     if not kept:
         raise ValueError("no kept step: the measures need a kept checkpoint")
+    check_repeat(probe, period)
     models = {
         step: bridge_from_state(cfg, dict(kept[step]), torch.float32).eval()
         for step in sorted(kept)
     }
     out = {
         "checkpoint.step": torch.tensor(list(models)),
-        "checkpoint.patterns": checkpoint_patterns(models, tokens).half(),
+        "checkpoint.patterns": checkpoint_patterns(models, probe[:1]).half(),
     }
-    if cfg.n_layers >= 2:  # a 1-layer model has nothing to compose with
-        out["checkpoint.K_composition"] = torch.stack(
-            [composition_scores(m, "K") for m in models.values()]
-        )
-    return out
+    if cfg.n_layers < 2:  # a 1-layer model has nothing to compose with
+        return out
+    senders = [(0, h) for h in range(cfg.n_heads)]
+    receivers = [(1, h) for h in range(cfg.n_heads)]
+    measures = {
+        "K_composition": [composition_scores(m, "K") for m in models.values()],
+        "direct_logit": [
+            receiver_direct_logits(m, probe, period, receivers) for m in models.values()
+        ],
+        "path_direct": [
+            torch.stack(
+                [
+                    path_ablation_effects(m, probe, period, senders, receivers, kind)
+                    for kind in kinds
+                ]
+            )
+            for m in models.values()
+        ],
+    }
+    return out | {f"checkpoint.{k}": torch.stack(v) for k, v in measures.items()}

@@ -190,9 +190,9 @@ class CheckpointRun:
 
     ``until`` stops after the run's first ``until`` steps (its schedule and batches
     unchanged); None trains them all. ``keep_weights=False`` stores, in place of each
-    checkpoint's weights, what the chapter reads of them: the K-composition of every
-    layer-0 head into every layer-1 head and every head's pattern on the first repeat
-    probe sequence.
+    checkpoint's weights, what the chapter reads of them: every head's pattern on the
+    first repeat probe sequence and, with two layers, the K-composition and the Q/K/V path
+    ablations of every layer-0 head into every layer-1 head.
 
     Raises:
         ValueError: a checkpoint that is not an evaluation step in ``1..until``, no
@@ -238,11 +238,11 @@ def fit_checkpoints(cfg: CheckpointRun, device: torch.device, progress) -> Train
 
     Tensors: the curves under ``curve.<key>`` (with ``story_icl``, ``story_icl_se`` and
     the per-head story scores) and each checkpoint's state dict under
-    ``step<N>.<name>``; with ``keep_weights=False``, in place of the state dicts,
-    ``checkpoint.step [n]``, ``checkpoint.K_composition [n head_0 head_1]`` and
-    ``checkpoint.patterns [n layer head_index query_pos key_pos]`` (float16, on the first
-    repeat probe sequence, see
-    :func:`~interplib.studies.circuits.phases.checkpoint_measures`). No final weights.
+    ``step<N>.<name>``; with ``keep_weights=False``, in place of the state dicts, what
+    :func:`~interplib.studies.circuits.phases.checkpoint_measures` measures of them:
+    ``checkpoint.patterns`` on the first repeat probe sequence and, with two layers, the
+    K-composition and the path ablations of every layer-0 head into every layer-1 head on
+    the first 32. No final weights.
     """
     run = cfg.run
     model = AttnOnlyTransformer(run.model)
@@ -273,7 +273,11 @@ def fit_checkpoints(cfg: CheckpointRun, device: torch.device, progress) -> Train
     else:  # transformer-lens only here, after training: the training path needs none
         from interplib.studies.circuits.phases import checkpoint_measures
 
-        tensors.update(checkpoint_measures(run.model, probes.kept, probes.tokens[:1]))
+        tensors.update(
+            checkpoint_measures(
+                run.model, probes.kept, probes.tokens[:32], run.probes.repeat_period
+            )
+        )
     metrics = {**InductionProbes.summary(result), "checkpoints": sorted(probes.kept)}
     return Trained(
         tensors, metrics, key_metric=("validation loss (nats/token)", result.val_loss)
@@ -320,7 +324,7 @@ CHECKPOINT_RUNS = {
     for name, run in RUNS.items()
 }
 # Each run's first 1,800 steps, small enough to commit: the checkpoints' patterns (and, with
-# two layers, their K-composition) in place of their weights
+# two layers, their K-composition and path ablations) in place of their weights
 PHASE_RUNS = {
     f"{name}-phase": dataclasses.replace(
         CHECKPOINT_RUNS[f"{name}-checkpoints"],
@@ -388,7 +392,7 @@ for _name, _cfg in PHASE_RUNS.items():
             description=(
                 f"the {_layers}-layer attention-only run's first {_cfg.last_step:,} steps "
                 "retrained, every head's scores every 50 steps and "
-                + ("the K-composition and " if _layers > 1 else "")
+                + ("the K-composition, path ablations and " if _layers > 1 else "")
                 + "patterns at steps "
                 + ", ".join(map(str, _cfg.checkpoints))
             ),

@@ -5,7 +5,11 @@ import dataclasses
 import pytest
 import torch
 
-from interplib.interp.ablation import ablated_repeat_losses
+from interplib.interp.ablation import (
+    ablated_repeat_losses,
+    path_ablation_effects,
+    receiver_direct_logits,
+)
 from interplib.interp.circuits import composition_scores
 from interplib.interp.patterns import (
     induction_scores,
@@ -87,7 +91,7 @@ def test_checkpoint_patterns_stack_every_head_at_every_step(tiny_checkpoints):
         checkpoint_patterns(models, probe())
 
 
-def test_checkpoint_measures_are_the_kept_models_composition_and_patterns(
+def test_checkpoint_measures_are_the_kept_models_circuit_and_patterns(
     tiny_checkpoints,
 ):
     cfg, art = tiny_checkpoints
@@ -101,12 +105,23 @@ def test_checkpoint_measures_are_the_kept_models_composition_and_patterns(
         for step in models
     }
     one = probe()[:1]
-    out = checkpoint_measures(cfg.run.model, kept, one)
+    out = checkpoint_measures(cfg.run.model, kept, probe(), PERIOD)
     assert out["checkpoint.step"].tolist() == [2, 6]
+    heads = range(cfg.run.model.n_heads)
+    senders, receivers = [(0, h) for h in heads], [(1, h) for h in heads]
     for i, model in enumerate(models.values()):
         torch.testing.assert_close(
             out["checkpoint.K_composition"][i], composition_scores(model, "K")
         )
+        torch.testing.assert_close(
+            out["checkpoint.direct_logit"][i],
+            receiver_direct_logits(model, probe(), PERIOD, receivers),
+        )
+        for j, kind in enumerate(("mean", "resample")):
+            torch.testing.assert_close(
+                out["checkpoint.path_direct"][i, j],
+                path_ablation_effects(model, probe(), PERIOD, senders, receivers, kind),
+            )
     torch.testing.assert_close(
         out["checkpoint.patterns"], checkpoint_patterns(models, one).half()
     )
@@ -115,11 +130,13 @@ def test_checkpoint_measures_are_the_kept_models_composition_and_patterns(
         step: {k: v for k, v in state.items() if not k.startswith("blocks.1.")}
         for step, state in kept.items()
     }
-    out1 = checkpoint_measures(one_layer, first, one)
-    assert "checkpoint.K_composition" not in out1
+    out1 = checkpoint_measures(one_layer, first, probe(), PERIOD)
+    assert set(out1) == {"checkpoint.step", "checkpoint.patterns"}
     # layer 0 reads only the embeddings and its own weights: the same patterns
     torch.testing.assert_close(
         out1["checkpoint.patterns"][:, 0], out["checkpoint.patterns"][:, 0]
     )
     with pytest.raises(ValueError, match="a kept checkpoint"):
-        checkpoint_measures(cfg.run.model, {}, one)
+        checkpoint_measures(cfg.run.model, {}, probe(), PERIOD)
+    with pytest.raises(ValueError, match="repeat"):
+        checkpoint_measures(cfg.run.model, kept, probe(), PERIOD + 1)

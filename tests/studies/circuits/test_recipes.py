@@ -143,6 +143,9 @@ def test_a_stopped_retrain_stores_measures_in_place_of_weights(
     assert out.tensors["curve.story_current_token_score"].shape == (3, 2, 2)
     assert out.tensors["checkpoint.step"].tolist() == [2, 4]
     assert out.tensors["checkpoint.K_composition"].shape == (2, 2, 2)
+    # [step kind side head_0 head_1]: mean and resample, queries keys values
+    assert out.tensors["checkpoint.path_direct"].shape == (2, 2, 3, 2, 2)
+    assert out.tensors["checkpoint.direct_logit"].shape == (2, 2)
     assert out.tensors["checkpoint.patterns"].dtype == torch.float16
 
 
