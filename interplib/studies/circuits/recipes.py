@@ -389,6 +389,8 @@ for _name, _cfg in PHASE_RUNS.items():
             needs=(lmdata.DATA_NAME,),
             smoke=_smoke_checkpoints,
             seconds={"cpu": {2: 5100, 1: 4900}[_layers]},
+            # 2: the 2-layer retrain's path ablations and per-story in-context scores
+            version={2: 2, 1: 1}[_layers],
             description=(
                 f"the {_layers}-layer attention-only run's first {_cfg.last_step:,} steps "
                 "retrained, every head's scores every 50 steps and "
