@@ -19,8 +19,8 @@ The configs are sized for a GPU: 8,000 steps of 64 × 256 tokens (131M tokens). 
 2-layer model forms its previous-token and induction heads together between steps 1,300 and
 1,500; the CPU runs of 2,000 × 16 steps ended before that.
 ``python -m interplib.train attn-only-l2 attn-only-l1 --device cuda`` trains both; the same
-command with ``--device cpu`` is the CPU path, about 16 times the 2,000 × 16 runs' 54 and 40
-minutes on the book's 2-core CPU.
+command with ``--device cpu`` is the CPU path, about six hours each on the book's 2-core CPU
+(the phase retrains' measured 2.8 and 2.7 seconds a step, evaluations included).
 
 The repeat probe starts with the tokenizer's ``[BOS]`` and draws its tokens from the ordinary
 ids (:func:`~interplib.studies.circuits.analysis.probe_tokens`). The committed artifacts were
@@ -346,7 +346,9 @@ for _name, _run in RUNS.items():
             needs=(lmdata.DATA_NAME,),
             loader=model_from_artifact,
             smoke=smoke_run,
-            seconds={"cpu": 16 * {1: 2400, 2: 3250}[_run.model.n_layers]},
+            # 8,000 steps at the phase retrains' measured CPU rate (5,064 s and 4,817 s
+            # for 1,800 steps, evaluated twice as often as here)
+            seconds={"cpu": {1: 21400, 2: 22500}[_run.model.n_layers]},
             description=(
                 f"{_run.model.n_layers}-layer attention-only transformer on the story corpus"
             ),
