@@ -355,50 +355,51 @@ for _name, _run in RUNS.items():
         )
     )
 
+
+def _register_retrain(name: str, cfg: CheckpointRun, description: str, **kw) -> None:
+    """Register a checkpoint retrain (``kw``: the :class:`Recipe` fields that differ)."""
+    register(
+        Recipe(
+            name=name,
+            study=STUDY,
+            config=cfg,
+            fit=fit_checkpoints,
+            needs=(lmdata.DATA_NAME,),
+            smoke=_smoke_checkpoints,
+            description=description,
+            **kw,
+        )
+    )
+
+
 # GPU seconds: the committed runs' wall time on an H200 (303 s and 214 s), plus a third
 # for twice as many evaluations, each with the 256-story in-context score
 for _name, _cfg in CHECKPOINT_RUNS.items():
     _layers = _cfg.run.model.n_layers
-    register(
-        Recipe(
-            name=_name,
-            study=STUDY,
-            config=_cfg,
-            fit=fit_checkpoints,
-            needs=(lmdata.DATA_NAME,),
-            loader=checkpoint_model,
-            smoke=_smoke_checkpoints,
-            seconds={"cuda": {2: 400, 1: 290}[_layers]},
-            committed=False,  # about 5 MB of float16 weights per checkpoint
-            gpu=True,
-            description=(
-                f"{_layers}-layer attention-only transformer retrained with its weights "
-                f"kept at steps {', '.join(map(str, _cfg.checkpoints))}"
-            ),
-        )
+    _register_retrain(
+        _name,
+        _cfg,
+        f"{_layers}-layer attention-only transformer retrained with its weights "
+        f"kept at steps {', '.join(map(str, _cfg.checkpoints))}",
+        loader=checkpoint_model,
+        seconds={"cuda": {2: 400, 1: 290}[_layers]},
+        committed=False,  # about 5 MB of float16 weights per checkpoint
+        gpu=True,
     )
 
 # CPU seconds: the retrains' measured 5,064 s (2 layers) and 4,817 s (1 layer), rounded up;
 # the 1-layer model is not much faster a step (embedding, unembedding and evaluations)
 for _name, _cfg in PHASE_RUNS.items():
     _layers = _cfg.run.model.n_layers
-    register(
-        Recipe(
-            name=_name,
-            study=STUDY,
-            config=_cfg,
-            fit=fit_checkpoints,
-            needs=(lmdata.DATA_NAME,),
-            smoke=_smoke_checkpoints,
-            seconds={"cpu": {2: 5100, 1: 4900}[_layers]},
-            # 2: the 2-layer retrain's path ablations and per-story in-context scores
-            version={2: 2, 1: 1}[_layers],
-            description=(
-                f"the {_layers}-layer attention-only run's first {_cfg.last_step:,} steps "
-                "retrained, every head's scores every 50 steps and "
-                + ("the K-composition, path ablations and " if _layers > 1 else "")
-                + "patterns at steps "
-                + ", ".join(map(str, _cfg.checkpoints))
-            ),
-        )
+    _register_retrain(
+        _name,
+        _cfg,
+        f"the {_layers}-layer attention-only run's first {_cfg.last_step:,} steps "
+        "retrained, every head's scores every 50 steps and "
+        + ("the K-composition, path ablations and " if _layers > 1 else "")
+        + "patterns at steps "
+        + ", ".join(map(str, _cfg.checkpoints)),
+        seconds={"cpu": {2: 5100, 1: 4900}[_layers]},
+        # 2: the 2-layer retrain's path ablations and per-story in-context scores
+        version={2: 2, 1: 1}[_layers],
     )
