@@ -214,21 +214,19 @@ def story_positions(
     return position, story
 
 
-def in_context_scores(
+def window_losses(
     loss: Float[Tensor, "batch pos_minus_1"],
     tokens: Int[Tensor, "batch pos"],
     early: tuple[int, int],
     late: tuple[int, int],
     bos: int = tokenizer.BOS,
-) -> Float[Tensor, " story"]:
-    """Per story, mean loss on the targets at story positions ``late`` minus ``early``.
+) -> Float[Tensor, "story 2"]:
+    """Per story, mean loss on the targets at story positions ``early`` and ``late``
+    (float64).
 
     Windows are half-open ``(first, end)`` ranges of positions within a story
-    (:func:`story_positions`), so a score never compares two stories; ``loss[:, j]`` is the
-    loss of target ``tokens[:, j+1]``. Only stories with every position of both windows in
-    their row count. Negative: the later tokens of a story are predicted better, the
-    model uses its context. A window of several positions averages away the noise of a
-    single position.
+    (:func:`story_positions`); ``loss[:, j]`` is the loss of target ``tokens[:, j+1]``.
+    Only stories with every position of both windows in their row count, in row order.
 
     Raises:
         ValueError: empty or overlapping windows, or no story that covers both.
@@ -258,7 +256,27 @@ def in_context_scores(
         raise ValueError(
             f"no story covers positions {a}..{d - 1}: use shorter windows or longer rows"
         )
-    return (sums[1][full] / (d - c) - sums[0][full] / (b - a)).float()
+    return torch.stack([sums[0][full] / (b - a), sums[1][full] / (d - c)], 1)
+
+
+def in_context_scores(
+    loss: Float[Tensor, "batch pos_minus_1"],
+    tokens: Int[Tensor, "batch pos"],
+    early: tuple[int, int],
+    late: tuple[int, int],
+    bos: int = tokenizer.BOS,
+) -> Float[Tensor, " story"]:
+    """Per story, mean loss on the targets at story positions ``late`` minus ``early``
+    (:func:`window_losses`), so a score never compares two stories.
+
+    Negative: the later tokens of a story are predicted better, the model uses its
+    context. A window of several positions averages away the noise of a single position.
+
+    Raises:
+        ValueError: empty or overlapping windows, or no story that covers both.
+    """
+    windows = window_losses(loss, tokens, early, late, bos)
+    return (windows[:, 1] - windows[:, 0]).float()
 
 
 def windowed_in_context_score(
@@ -277,6 +295,7 @@ def windowed_in_context_score(
 
 
 __all__ += [
+    "window_losses",
     "in_context_scores",
     "initial_attention_spread",
     "story_positions",

@@ -25,6 +25,7 @@ from interplib.studies.circuits.analysis import (
     initial_attention_spread,
     probe_tokens,
     story_positions,
+    window_losses,
     windowed_in_context_score,
 )
 from interplib.studies.circuits.model import (
@@ -208,9 +209,14 @@ def test_in_context_scores_match_a_loop_over_stories():
             if s + late[1] - 1 < e:
                 at = [loss[b, s + p - 1] for p in range(*late)]
                 before = [loss[b, s + p - 1] for p in range(*early)]
-                brute.append(torch.stack(at).mean() - torch.stack(before).mean())
+                brute.append(
+                    torch.stack([torch.stack(before).mean(), torch.stack(at).mean()])
+                )
     got = in_context_scores(loss, toks, early, late)
-    torch.testing.assert_close(got, torch.stack(brute))
+    brute = torch.stack(brute)  # [story 2]: early, late
+    torch.testing.assert_close(got, brute[:, 1] - brute[:, 0])
+    windows = window_losses(loss, toks, early, late)
+    torch.testing.assert_close(windows, brute.double())
     with pytest.raises(ValueError, match="need 0 <= early start"):
         in_context_scores(loss, toks, (3, 3), late)
     with pytest.raises(ValueError, match="no story covers"):
