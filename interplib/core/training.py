@@ -25,7 +25,7 @@ import copy
 import dataclasses
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any
 
@@ -342,6 +342,7 @@ def train_lm(
     on_evaluate: OnEvaluate | None = None,
     desc: str = "train",
     stop: int | None = None,
+    also_evaluate: Collection[int] = (),
 ) -> TrainResult:
     """Train ``model`` in place on packed sequences; it ends on ``device`` in eval mode.
 
@@ -355,6 +356,9 @@ def train_lm(
             ``val_loss`` and ``val_loss_by_pos``; its values are appended to ``history``.
         stop: take only the first ``stop`` steps of the run ``cfg`` describes (its learning
             rate schedule and batches unchanged), evaluating after the last; None takes all.
+        also_evaluate: steps evaluated besides every ``cfg.eval_every``-th (an evaluation
+            only reads the model, so the training is unchanged); steps past the last are
+            ignored.
 
     Raises:
         ValueError: tokens of the wrong dtype or shape, ids outside the vocabulary, sequences
@@ -422,12 +426,13 @@ def train_lm(
                 train=f"{train_loss[-1]:.3f}", val=f"{evaluation['val_loss']:.3f}"
             )
 
+    extra_steps = frozenset(also_evaluate)
     steps = range(n_steps)
     bar = progress(steps, total=n_steps, desc=desc) if progress is not None else steps
     start = time.perf_counter()
     model.train()
     for step in bar:
-        if step % cfg.eval_every == 0:
+        if step % cfg.eval_every == 0 or step in extra_steps:
             record(step, bar)
         batch = train_tokens[next(batches)].to(device, non_blocking=True)
         for group in opt.param_groups:

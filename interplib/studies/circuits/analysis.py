@@ -311,7 +311,8 @@ class CheckpointProbes(InductionProbes):
     error over stories of :func:`in_context_scores` on ``stories`` (windows ``early`` and
     ``late``, positions within a story), the per-story scores themselves as
     ``story_icl_values`` (``[story]``, the same stories at every evaluation, so two runs on
-    the same stories can be compared story by story), and every head's
+    the same stories can be compared story by story), each story's mean loss in the two
+    windows as ``story_window_values`` (``[story 2]``: early, late), and every head's
     ``story_prev_token_score`` and ``story_current_token_score`` (``[layer head_index]``)
     on the first ``pattern_sequences`` of them; at each step in ``checkpoints`` it copies
     the model's state dict to ``kept[step]`` in float16 on the CPU.
@@ -346,9 +347,11 @@ class CheckpointProbes(InductionProbes):
     ) -> dict[str, float | Tensor]:
         out = super().__call__(model, evaluation)
         loss = per_position_loss(model, self.stories)
-        icl = in_context_scores(loss, self.stories, self.early, self.late)
+        windows = window_losses(loss, self.stories, self.early, self.late)
+        icl = (windows[:, 1] - windows[:, 0]).float()  # in_context_scores
         out["story_icl"] = float(icl.mean())
         out["story_icl_values"] = icl.cpu()
+        out["story_window_values"] = windows.float().cpu()
         out["story_icl_se"] = standard_error(icl) if icl.numel() > 1 else float("nan")
         rows = self.stories[: self.pattern_sequences].to(
             next(model.parameters()).device

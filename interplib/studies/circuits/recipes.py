@@ -188,15 +188,16 @@ class CheckpointRun:
     first ``story_sequences`` validation stories (positions ``story_late`` minus
     ``story_early``, the chapter's windows).
 
-    ``until`` stops after the run's first ``until`` steps (its schedule and batches
-    unchanged); None trains them all. ``keep_weights=False`` stores, in place of each
+    A checkpoint off the 50-step cadence is one more evaluation (the training is the
+    same), so its curves have a point there too. ``until`` stops after the run's first
+    ``until`` steps (its schedule and batches unchanged); None trains them all. ``keep_weights=False`` stores, in place of each
     checkpoint's weights, what the chapter reads of them: every head's pattern on the
     first repeat probe sequence and, with two layers, the K-composition and the Q/K/V path
     ablations of every layer-0 head into every layer-1 head.
 
     Raises:
-        ValueError: a checkpoint that is not an evaluation step in ``1..until``, no
-            checkpoint, or ``until`` outside ``1..steps``.
+        ValueError: a checkpoint outside ``1..until``, no checkpoint, or ``until``
+            outside ``1..steps``.
     """
 
     run: AttnOnlyRun
@@ -211,15 +212,15 @@ class CheckpointRun:
     def __post_init__(self):
         for name in ("checkpoints", "story_early", "story_late"):  # lists from JSON
             object.__setattr__(self, name, tuple(getattr(self, name)))
-        steps, every = self.run.train.steps, self.run.train.eval_every
+        steps = self.run.train.steps
         if not 1 <= self.last_step <= steps:
             raise ValueError(f"until={self.until}: use 1..{steps} (the run's steps)")
-        bad = [c for c in self.checkpoints if c % every or not 0 < c <= self.last_step]
+        bad = [c for c in self.checkpoints if not 0 < c <= self.last_step]
         if bad or not self.checkpoints or self.story_sequences < 2:
             raise ValueError(
                 f"checkpoints={self.checkpoints}, story_sequences={self.story_sequences}: "
-                f"each checkpoint must be a multiple of eval_every={every} in "
-                f"1..{self.last_step} (bad: {bad}), and story_sequences >= 2"
+                f"each checkpoint must be a step in 1..{self.last_step} (bad: {bad}), "
+                "and story_sequences >= 2"
             )
 
     @property
@@ -265,6 +266,7 @@ def fit_checkpoints(cfg: CheckpointRun, device: torch.device, progress) -> Train
         probes,
         desc=run.model.name,
         stop=cfg.until,
+        also_evaluate=cfg.checkpoints,
     )
     tensors = {CURVE + k: v for k, v in result.tensors().items()}
     if cfg.keep_weights:
@@ -334,6 +336,12 @@ PHASE_RUNS = {
     )
     for name in RUNS
 }
+# The 2-layer phase retrain again through its first induction heads, measured every 10 steps
+# from 1,400 to 1,500 (two of its checkpoints, 100 steps apart, bracket the heads forming):
+# the order in which the key, query and value routes arrive
+ROUTES_RUN = dataclasses.replace(
+    PHASE_RUNS["attn-only-l2-phase"], checkpoints=tuple(range(1400, 1501, 10)), until=1500
+)
 
 
 for _name, _run in RUNS.items():
@@ -404,3 +412,13 @@ for _name, _cfg in PHASE_RUNS.items():
         seconds={"cpu": {2: 6400, 1: 6100}[_layers]},
         version=2,
     )
+# CPU seconds: the 2-layer phase retrain's rate over 1,500 steps, plus the 8 evaluations
+# and path ablations off its cadence
+_register_retrain(
+    "attn-only-l2-routes",
+    ROUTES_RUN,
+    "the 2-layer attention-only run's first 1,500 steps retrained, every head's scores "
+    "every 50 steps and the K-composition, path ablations and patterns every 10 steps "
+    "from step 1,400",
+    seconds={"cpu": 5600},
+)

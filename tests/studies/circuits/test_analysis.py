@@ -267,6 +267,13 @@ def test_checkpoint_probes_keep_the_model_of_their_step_and_score_stories():
     assert all(
         float(v.mean()) == pytest.approx(m) for v, m in zip(values, h["story_icl"])
     )
+    # each story's two windows, whose difference is its score
+    windows = h["story_window_values"]
+    assert windows[1].shape == (icl.shape[0], 2)
+    for w, v in zip(windows, values):
+        torch.testing.assert_close(w[:, 1] - w[:, 0], v)
+    twin_windows = window_losses(per_position_loss(twin, val[:8]), val[:8], early, late)
+    torch.testing.assert_close(windows[1], twin_windows.float(), atol=2e-3, rtol=0)
 
 
 def test_checkpoint_probes_need_a_step():

@@ -104,17 +104,36 @@ def test_checkpoint_fit_keeps_each_step_and_it_reloads_into_the_same_model(
 @pytest.mark.parametrize(
     "overrides",
     [
-        dict(checkpoints=(3,)),
+        dict(checkpoints=(0,)),
         dict(checkpoints=(8,)),
         dict(checkpoints=()),
         dict(checkpoints=(2, 6), until=4),  # a checkpoint after the stop
     ],
 )
-def test_checkpoints_must_be_evaluation_steps_of_the_run(
-    overrides, tiny_checkpoint_run
-):
-    with pytest.raises(ValueError, match="multiple of eval_every"):
+def test_checkpoints_must_be_steps_of_the_run(overrides, tiny_checkpoint_run):
+    with pytest.raises(ValueError, match=r"must be a step in 1\.\."):
         tiny_checkpoint_run(**overrides)
+
+
+def test_a_checkpoint_off_the_cadence_is_one_more_evaluation_of_the_same_training(
+    monkeypatch, tiny_checkpoint_run
+):
+    monkeypatch.setattr(lmdata, "load_split", tiny_lm_splits().__getitem__)
+    fit = circuits_study.fit_checkpoints
+    plain = fit(tiny_checkpoint_run(), torch.device("cpu"), None)
+    dense = fit(tiny_checkpoint_run(checkpoints=(2, 3, 6)), torch.device("cpu"), None)
+    assert dense.tensors["curve.step"].tolist() == [0, 2, 3, 4, 6]
+    assert dense.metrics["checkpoints"] == [2, 3, 6]
+    # bit for bit the same training: the extra evaluation only reads the model
+    assert torch.equal(dense.tensors["curve.train_loss"], plain.tensors["curve.train_loss"])
+    on_cadence = [0, 1, 3, 4]  # the dense curve's points at steps 0, 2, 4, 6
+    for key in ("val_loss", "story_icl", "induction_score"):
+        assert torch.equal(
+            dense.tensors[f"curve.{key}"][on_cadence], plain.tensors[f"curve.{key}"]
+        )
+    for key, value in plain.tensors.items():
+        if key.startswith("step6."):
+            assert torch.equal(dense.tensors[key], value)
 
 
 @pytest.mark.parametrize("until", [0, 7])
