@@ -71,6 +71,7 @@ from interplib.studies.circuits.analysis import (
     CheckpointProbes,
     InductionProbes,
     ProbeConfig,
+    probe_tokens,
 )
 from interplib.studies.circuits.model import (
     AttnOnlyConfig,
@@ -87,6 +88,7 @@ __all__ = [
     "checkpoint_model",
     "fit",
     "fit_checkpoints",
+    "fit_routes",
     "model_from_artifact",
 ]
 
@@ -233,7 +235,9 @@ def _step_prefix(step: int) -> str:
     return f"step{step}."
 
 
-def fit_checkpoints(cfg: CheckpointRun, device: torch.device, progress) -> Trained:
+def fit_checkpoints(
+    cfg: CheckpointRun, device: torch.device, progress, probe_blocks: int = 1
+) -> Trained:
     """Retrain ``cfg.run`` (up to ``cfg.last_step``) keeping its float16 weights at each
     checkpoint.
 
@@ -243,7 +247,12 @@ def fit_checkpoints(cfg: CheckpointRun, device: torch.device, progress) -> Train
     :func:`~interplib.studies.circuits.phases.checkpoint_measures` measures of them:
     ``checkpoint.patterns`` on the first repeat probe sequence and, with two layers, the
     K-composition and the path ablations of every layer-0 head into every layer-1 head on
-    the first 32. No final weights.
+    the first 32. No final weights. ``probe_blocks > 1`` (only without weights) repeats
+    the direct logits and path ablations on that many blocks of 32 probe sequences, the
+    first block the one above and the others drawn with probe seeds 1, 2, ...:
+    ``checkpoint.direct_logit_blocks [block n head_1]`` and
+    ``checkpoint.path_direct_blocks [block n kind side head_0 head_1]``, independent
+    estimates whose spread is the sampling error of the probe.
     """
     run = cfg.run
     model = AttnOnlyTransformer(run.model)
@@ -275,15 +284,39 @@ def fit_checkpoints(cfg: CheckpointRun, device: torch.device, progress) -> Train
     else:  # transformer-lens only here, after training: the training path needs none
         from interplib.studies.circuits.phases import checkpoint_measures
 
+        period = run.probes.repeat_period
         tensors.update(
-            checkpoint_measures(
-                run.model, probes.kept, probes.tokens[:32], run.probes.repeat_period
-            )
+            checkpoint_measures(run.model, probes.kept, probes.tokens[:32], period)
         )
+        blocks = [
+            checkpoint_measures(run.model, probes.kept, tokens, period)
+            for tokens in _probe_blocks(run, probe_blocks)
+        ]
+        for key in ("direct_logit", "path_direct") if blocks else ():
+            first = tensors[f"checkpoint.{key}"]
+            tensors[f"checkpoint.{key}_blocks"] = torch.stack(
+                [first] + [b[f"checkpoint.{key}"] for b in blocks]
+            )
     metrics = {**InductionProbes.summary(result), "checkpoints": sorted(probes.kept)}
     return Trained(
         tensors, metrics, key_metric=("validation loss (nats/token)", result.val_loss)
     )
+
+
+def _probe_blocks(run: AttnOnlyRun, n: int) -> list[Int[Tensor, "32 pos"]]:
+    """Blocks 1 .. n-1 of 32 repeat-probe sequences, drawn with probe seeds 1 .. n-1."""
+    return [
+        probe_tokens(
+            run.model.d_vocab,
+            dataclasses.replace(run.probes, seed=seed, repeat_batch=32),
+        )
+        for seed in range(1, n)
+    ]
+
+
+def fit_routes(cfg: CheckpointRun, device: torch.device, progress) -> Trained:
+    """:func:`fit_checkpoints` with the path ablations on 8 blocks of 32 probe sequences."""
+    return fit_checkpoints(cfg, device, progress, probe_blocks=8)
 
 
 def checkpoint_model(
@@ -364,14 +397,16 @@ for _name, _run in RUNS.items():
     )
 
 
-def _register_retrain(name: str, cfg: CheckpointRun, description: str, **kw) -> None:
+def _register_retrain(
+    name: str, cfg: CheckpointRun, description: str, fit=fit_checkpoints, **kw
+) -> None:
     """Register a checkpoint retrain (``kw``: the :class:`Recipe` fields that differ)."""
     register(
         Recipe(
             name=name,
             study=STUDY,
             config=cfg,
-            fit=fit_checkpoints,
+            fit=fit,
             needs=(lmdata.DATA_NAME,),
             smoke=_smoke_checkpoints,
             description=description,
@@ -418,7 +453,8 @@ _register_retrain(
     "attn-only-l2-routes",
     ROUTES_RUN,
     "the 2-layer attention-only run's first 1,500 steps retrained, every head's scores "
-    "every 50 steps and the K-composition, path ablations and patterns every 10 steps "
-    "from step 1,400",
+    "every 50 steps and the K-composition, path ablations (8 blocks of 32 probe "
+    "sequences) and patterns every 10 steps from step 1,400",
+    fit=fit_routes,
     seconds={"cpu": 5600},
 )

@@ -166,6 +166,16 @@ def test_a_stopped_retrain_stores_measures_in_place_of_weights(
     assert out.tensors["checkpoint.path_direct"].shape == (2, 2, 3, 2, 2)
     assert out.tensors["checkpoint.direct_logit"].shape == (2, 2)
     assert out.tensors["checkpoint.patterns"].dtype == torch.float16
+    assert "checkpoint.path_direct_blocks" not in out.tensors
+    # more probe blocks: the first is the measure above, the others fresh sequences
+    blocks = circuits_study.fit_checkpoints(
+        cfg, torch.device("cpu"), None, probe_blocks=3
+    ).tensors
+    for key in ("direct_logit", "path_direct"):
+        b = blocks[f"checkpoint.{key}_blocks"]
+        assert b.shape == (3, *out.tensors[f"checkpoint.{key}"].shape)
+        torch.testing.assert_close(b[0], out.tensors[f"checkpoint.{key}"])
+        assert not torch.equal(b[1], b[2])
 
 
 @pytest.mark.parametrize("name", ["attn-only-l2", "attn-only-l1"])
