@@ -195,10 +195,11 @@ class CheckpointRun:
 
     A checkpoint off the 50-step cadence is one more evaluation (the training is the
     same), so its curves have a point there too. ``until`` stops after the run's first
-    ``until`` steps (its schedule and batches unchanged); None trains them all. ``keep_weights=False`` stores, in place of each
-    checkpoint's weights, what the chapter reads of them: every head's pattern on the
-    first repeat probe sequence and, with two layers, the K-composition and the Q/K/V path
-    ablations of every layer-0 head into every layer-1 head.
+    ``until`` steps (its schedule and batches unchanged); None trains them all.
+    ``keep_weights=False`` stores, in place of each checkpoint's weights, what the chapter
+    reads of them: every head's pattern on the first repeat probe sequence and, with two
+    layers, the K-composition and the Q/K/V path ablations of every layer-0 head into every
+    layer-1 head.
 
     Raises:
         ValueError: a checkpoint outside ``1..until``, no checkpoint, or ``until``
@@ -376,7 +377,9 @@ PHASE_RUNS = {
 # from 1,400 to 1,500 (two of its checkpoints, 100 steps apart, bracket the heads forming):
 # the order in which the key, query and value routes arrive
 ROUTES_RUN = dataclasses.replace(
-    PHASE_RUNS["attn-only-l2-phase"], checkpoints=tuple(range(1400, 1501, 10)), until=1500
+    PHASE_RUNS["attn-only-l2-phase"],
+    checkpoints=tuple(range(1400, 1501, 10)),
+    until=1500,
 )
 
 

@@ -125,7 +125,9 @@ def test_a_checkpoint_off_the_cadence_is_one_more_evaluation_of_the_same_trainin
     assert dense.tensors["curve.step"].tolist() == [0, 2, 3, 4, 6]
     assert dense.metrics["checkpoints"] == [2, 3, 6]
     # bit for bit the same training: the extra evaluation only reads the model
-    assert torch.equal(dense.tensors["curve.train_loss"], plain.tensors["curve.train_loss"])
+    assert torch.equal(
+        dense.tensors["curve.train_loss"], plain.tensors["curve.train_loss"]
+    )
     on_cadence = [0, 1, 3, 4]  # the dense curve's points at steps 0, 2, 4, 6
     for key in ("val_loss", "story_icl", "induction_score"):
         assert torch.equal(
